@@ -1,0 +1,367 @@
+"""The .xlsx backend (openpyxl): read a workbook, write a plan with one atomic file replace."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import posixpath
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import openpyxl
+from openpyxl.chart import BarChart, PieChart, Reference
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils.exceptions import InvalidFileException
+
+from ..errors import TrackerChanged, TrackerError, TrackerNotFound, WouldLoseContent
+from ..model import ApplyResult, CFRule, Grid, Snapshot, SummaryTab, WritePlan
+from ..render import col_letter
+
+META_SHEET = "_tracker_sync"
+GENERATED_HEADER_FILL = "D9D9D9"
+_NS = {
+    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+}
+_FOREIGN_PARTS = {
+    "xl/pivotTables/": "pivot tables",
+    "xl/pivotCache/": "pivot caches",
+    "xl/vbaProject.bin": "VBA macros",
+    "xl/embeddings/": "embedded objects",
+    "xl/activeX/": "ActiveX controls",
+    "xl/ctrlProps/": "form controls",
+    "xl/slicers/": "slicers",
+    "xl/timelines/": "timelines",
+    "xl/threadedComments/": "threaded comments",
+    "xl/chartsheets/": "chart sheets",
+}
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """How the file looked when read: a change in any of these aborts the write."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def _version_of(path: Path, data: bytes | None = None) -> FileVersion:
+    st = path.stat()
+    if data is None:
+        data = path.read_bytes()
+    return FileVersion(st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
+
+
+def foreign_content(data: bytes, owned_sheets: set[str]) -> list[str]:
+    """What openpyxl would drop on save, made by people: drawings (charts, images, shapes) on
+    tabs the job does not own, pivot tables, macros, embedded objects, slicers, threaded comments."""
+    found: list[str] = []
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+        for prefix, label in _FOREIGN_PARTS.items():
+            if any(n.startswith(prefix) for n in names) and label not in found:
+                found.append(label)
+        sheets = _sheet_parts(z)
+        for title, part in sheets.items():
+            if title in owned_sheets:
+                continue
+            rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+            if rels not in names:
+                continue
+            root = ElementTree.fromstring(z.read(rels))
+            for rel in root.findall("rel:Relationship", _NS):
+                kind = rel.get("Type", "").rsplit("/", 1)[-1]
+                if kind == "drawing":
+                    found.append(f"charts, images or shapes on tab {title!r}")
+                elif kind in ("oleObject", "control"):
+                    found.append(f"embedded objects or controls on tab {title!r}")
+    return found
+
+
+def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Tab title -> its part name inside the zip."""
+    wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
+    out = {}
+    for sheet in wb.findall("m:sheets/m:sheet", _NS):
+        rid = sheet.get(f"{{{_NS['r']}}}id")
+        target = targets.get(rid, "")
+        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        out[sheet.get("name", "")] = part
+    return out
+
+
+def set_text_safe(cell: Any, value: Any) -> None:
+    """Set a cell's value; a string is always stored as a string, never as a formula."""
+    cell.value = value
+    if isinstance(value, str) and cell.data_type == "f":
+        cell.data_type = "s"
+
+
+class XlsxBackend:
+    """A local .xlsx file. ``output`` writes the result to another file and leaves the original alone."""
+
+    def __init__(self, path: Path, *, worksheet: str | None = None, summary_title: str = "Summary", output: Path | None = None) -> None:
+        self.path = Path(path)
+        self.worksheet = worksheet
+        self.summary_title = summary_title
+        self.output = Path(output) if output else None
+        self.target = str(self.path)
+        self._loaded: tuple[FileVersion, Any, list[str]] | None = None
+
+    # ------------------------------------------------------------------ read
+
+    def read(self) -> Snapshot:
+        if not self.path.exists():
+            raise TrackerNotFound(f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)")
+        try:
+            data = self.path.read_bytes()
+            version = _version_of(self.path, data)
+            lost: list[str] = []
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                wb = openpyxl.load_workbook(io.BytesIO(data), rich_text=False)
+            lost += [str(w.message) for w in caught if "will be removed" in str(w.message) or "not supported" in str(w.message)]
+            lost += foreign_content(data, {self.summary_title, META_SHEET})
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
+            raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
+        except OSError as exc:
+            raise TrackerError(f"{self.path}: cannot read: {exc}") from None
+
+        ws = self._tracker_sheet(wb)
+        rows, percent = self._grid(ws, data)
+        summary = None
+        if self.summary_title in wb.sheetnames and self.summary_title != ws.title:
+            sws = wb[self.summary_title]
+            summary = Grid(sws.title, [list(r) for r in sws.iter_rows(values_only=True)])
+        meta = _read_meta(wb)
+        cf = _owned_cf(ws, meta)
+        self._loaded = (version, wb, lost)
+        titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
+        return Snapshot(
+            target=self.target,
+            tracker=Grid(ws.title, rows, frozenset(percent)),
+            sheet_titles=titles,
+            summary=summary,
+            time_zone=None,
+            conditional_formats=cf,
+            meta=meta,
+            version=version,
+        )
+
+    def _tracker_sheet(self, wb: Any) -> Any:
+        if self.worksheet:
+            if self.worksheet not in wb.sheetnames:
+                tabs = ", ".join(repr(n) for n in wb.sheetnames if n != META_SHEET)
+                raise TrackerNotFound(f"{self.path}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)")
+            return wb[self.worksheet]
+        for ws in wb.worksheets:
+            if ws.title not in (META_SHEET, self.summary_title) and ws.sheet_state == "visible":
+                return ws
+        raise TrackerNotFound(f"{self.path}: no tracker tab found (the workbook has only {wb.sheetnames})")
+
+    def _grid(self, ws: Any, data: bytes) -> tuple[list[list[Any]], set[tuple[int, int]]]:
+        rows: list[list[Any]] = []
+        percent: set[tuple[int, int]] = set()
+        formulas: list[tuple[int, int]] = []
+        for r, row in enumerate(ws.iter_rows()):
+            values = []
+            for c, cell in enumerate(row):
+                v = cell.value
+                if cell.data_type == "f":
+                    formulas.append((r, c))
+                elif v is not None and "%" in (cell.number_format or ""):
+                    percent.add((r, c))
+                values.append(v)
+            while values and values[-1] is None:
+                values.pop()
+            rows.append(values)
+        while rows and not rows[-1]:
+            rows.pop()
+        if formulas:
+            # a person's formula: parse the value it last computed (Excel caches it in the file)
+            wbv = openpyxl.load_workbook(io.BytesIO(data), data_only=True, rich_text=False)
+            wsv = wbv[ws.title]
+            for r, c in formulas:
+                cell = wsv.cell(row=r + 1, column=c + 1)
+                if r < len(rows) and c < len(rows[r]):
+                    rows[r][c] = cell.value
+                    if cell.value is not None and "%" in (ws.cell(row=r + 1, column=c + 1).number_format or ""):
+                        percent.add((r, c))
+        return rows, percent
+
+    # ------------------------------------------------------------------ write
+
+    def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
+        if plan.is_empty:
+            return ApplyResult(cells_written=0, requests=0)
+        version = snapshot.version
+        self._check_unchanged(version)
+        if self._loaded is not None and self._loaded[0] == version:
+            wb, lost = self._loaded[1], self._loaded[2]
+        else:  # pragma: no cover - apply without read
+            raise TrackerError("apply() needs the snapshot read by this backend")
+        if lost and self.output is None:
+            raise WouldLoseContent(
+                f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}.\n"
+                "Saving would lose it, so nothing was written. Write the result to a separate file "
+                "instead: `tracker-sync run --output synced.xlsx` (or set tracker.output in the config)."
+            )
+        ws = wb[plan.tracker_title]
+        header_cells = set(plan.header_cells)
+        for col, series in plan.cells.items():
+            for r, value in series.items():
+                cell = ws.cell(row=int(r) + 1, column=col + 1)
+                set_text_safe(cell, value)
+                if (int(r), col) in header_cells:
+                    cell.font = Font(bold=True)
+                    cell.fill = PatternFill("solid", fgColor=GENERATED_HEADER_FILL)
+        if plan.conditional_formats is not None:
+            _replace_cf(ws, snapshot.conditional_formats, plan.conditional_formats)
+        if plan.summary is not None:
+            _write_summary(wb, plan.summary, after=ws.title)
+        if plan.meta is not None:
+            _write_meta(wb, plan.meta)
+        dest = self.output or self.path
+        self._save_atomic(wb, dest, version if self.output is None else None)
+        self._loaded = None
+        return ApplyResult(cells_written=plan.cell_count, requests=1, output=str(dest))
+
+    def _check_unchanged(self, version: FileVersion) -> None:
+        try:
+            now = _version_of(self.path)
+        except FileNotFoundError:
+            raise TrackerChanged(f"{self.path} disappeared after it was read; nothing was written") from None
+        if now != version:
+            raise TrackerChanged(
+                f"{self.path} changed on disk after it was read (someone saved it meanwhile); "
+                "nothing was written. Run again to sync the new version."
+            )
+
+    def _save_atomic(self, wb: Any, dest: Path, version: FileVersion | None) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        try:
+            wb.save(tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            if dest.exists():
+                os.chmod(tmp, dest.stat().st_mode & 0o777)
+            if version is not None:
+                self._check_unchanged(version)  # last look right before the rename
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise TrackerError(f"{dest}: cannot write: {exc}; the original is unchanged") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _cf_range(rule: CFRule) -> str:
+    return f"{col_letter(rule.first_col)}{rule.first_row + 1}:{col_letter(rule.last_col)}{rule.last_row + 1}"
+
+
+def _owned_cf(ws: Any, meta: dict[str, Any]) -> tuple[CFRule, ...]:
+    """The recorded rules of the job that are still on the sheet, in recorded order."""
+    recorded = [CFRule.from_json(d) for d in meta.get("conditional_formats", [])]
+    if not recorded:
+        return ()
+    on_sheet: set[tuple[str, str]] = set()
+    for cf in ws.conditional_formatting:
+        for rule in cf.rules:
+            for f in rule.formula or []:
+                on_sheet.add((str(cf.sqref), f))
+    return tuple(r for r in recorded if (_cf_range(r), r.formula) in on_sheet)
+
+
+def _replace_cf(ws: Any, old: tuple[CFRule, ...], new: tuple[CFRule, ...]) -> None:
+    ours = {(_cf_range(r), r.formula) for r in old}
+    keep = []
+    for cf in ws.conditional_formatting:
+        rules = [r for r in cf.rules if not any((str(cf.sqref), f) in ours for f in (r.formula or []))]
+        if rules:
+            keep.append((str(cf.sqref), rules))
+    from openpyxl.formatting.formatting import ConditionalFormattingList
+
+    ws.conditional_formatting = ConditionalFormattingList()
+    for sqref, rules in keep:
+        for rule in rules:
+            ws.conditional_formatting.add(sqref, rule)
+    for r in new:
+        font = Font(color=r.font) if r.font else None
+        ws.conditional_formatting.add(
+            _cf_range(r),
+            FormulaRule(formula=[r.formula], fill=PatternFill("solid", start_color=r.fill, end_color=r.fill), font=font),
+        )
+
+
+def _write_summary(wb: Any, tab: SummaryTab, after: str) -> None:
+    index = None
+    if tab.title in wb.sheetnames:
+        index = wb.sheetnames.index(tab.title)
+        del wb[tab.title]
+    else:
+        index = wb.sheetnames.index(after) + 1
+    ws = wb.create_sheet(tab.title, index)
+    bold = Font(bold=True)
+    for r, row in enumerate(tab.rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            cell = ws.cell(row=r + 1, column=c + 1)
+            set_text_safe(cell, value)
+            if r in tab.bold_rows:
+                cell.font = bold
+    for c, w in tab.widths.items():
+        ws.column_dimensions[col_letter(c)].width = w
+    for spec in tab.charts:
+        chart = BarChart() if spec.kind == "bar" else PieChart()
+        chart.title = spec.title
+        values = Reference(ws, min_col=spec.values[0] + 1, min_row=spec.values[1] + 1, max_row=spec.values[2] + 1)
+        cats = Reference(ws, min_col=spec.categories[0] + 1, min_row=spec.categories[1] + 1, max_row=spec.categories[2] + 1)
+        chart.add_data(values, titles_from_data=True)
+        chart.set_categories(cats)
+        chart.height, chart.width = 7.5, 12
+        ws.add_chart(chart, f"{col_letter(spec.anchor[1])}{spec.anchor[0] + 1}")
+
+
+def _read_meta(wb: Any) -> dict[str, Any]:
+    if META_SHEET not in wb.sheetnames:
+        return {}
+    ws = wb[META_SHEET]
+    text = "".join(str(r[0]) for r in ws.iter_rows(values_only=True) if r and r[0] is not None)
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+_CHUNK = 30000
+
+
+def _write_meta(wb: Any, meta: dict[str, Any]) -> None:
+    if META_SHEET in wb.sheetnames:
+        del wb[META_SHEET]
+    ws = wb.create_sheet(META_SHEET)
+    ws.sheet_state = "veryHidden"
+    text = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    for i in range(0, max(len(text), 1), _CHUNK):
+        set_text_safe(ws.cell(row=i // _CHUNK + 1, column=1), text[i : i + _CHUNK])
+
+
+__all__ = ["META_SHEET", "XlsxBackend", "foreign_content", "set_text_safe"]

@@ -1,0 +1,209 @@
+"""The command line (click): thin wrappers over the library; the only module that imports click."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .errors import TrackerSyncError
+from .pipeline import RunResult, report, sync
+
+DEFAULT_CONFIG = "config.yaml"
+SHOWN_FINDINGS = 20
+
+
+def _fail(exc: TrackerSyncError) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TrackerSyncError as exc:
+            _fail(exc)
+
+    return wrapper
+
+
+def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Config file (default: $TRACKER_SYNC_CONFIG, else ./{DEFAULT_CONFIG}).",
+    )(fn)
+    fn = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="As-of date YYYY-MM-DD (default: today in the configured time zone).")(fn)
+    fn = click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout and nothing else there.")(fn)
+    return fn
+
+
+def _load(config_path: Path | None) -> Config:
+    path = config_path or Path(os.environ.get("TRACKER_SYNC_CONFIG") or DEFAULT_CONFIG)
+    return load_config(path)
+
+
+def _as_of(today: dt.datetime | None) -> dt.date | None:
+    return today.date() if today else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="tracker-sync")
+def cli() -> None:
+    """Validate, compute and write back a shared promotion progress tracker.
+
+    \b
+    Quick start:
+      tracker-sync demo            # an example tracker in ./demo, synced
+      tracker-sync init plan.xlsx  # a new empty tracker from the template
+      tracker-sync run -c config.yaml
+    """
+
+
+@cli.command()
+@_config_option
+@click.option("--dry-run", is_flag=True, help="Compute everything and show what would be written; write nothing.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="(.xlsx) Write the result to this file and leave the tracker untouched.")
+@_handle_errors
+def run(config_path: Path | None, today: dt.datetime | None, as_json: bool, dry_run: bool, output: Path | None) -> None:
+    """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
+
+    Exits 0 after a successful sync, even when rows have findings.
+
+    \b
+    Examples:
+      tracker-sync run -c config.yaml
+      tracker-sync run --today 2024-03-20 --dry-run
+      tracker-sync run --json | jq .status_counts
+    """
+    config = _load(config_path)
+    if output is not None:
+        config = config.model_copy(update={"tracker": config.tracker.model_copy(update={"output": output.resolve()})})
+    result = sync(config, as_of=_as_of(today), write=not dry_run)
+    _print(result, as_json, config)
+
+
+@cli.command()
+@_config_option
+@_handle_errors
+def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) -> None:
+    """Read, validate and compute, write nothing; exit 1 when any error-severity finding exists.
+
+    \b
+    Examples:
+      tracker-sync check -c config.yaml
+      tracker-sync check --json > findings.json
+    """
+    config = _load(config_path)
+    result = sync(config, as_of=_as_of(today), write=False)
+    _print(result, as_json, config, checking=True)
+    if result.has_errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True, help="Language of the headers.")
+@_handle_errors
+def init(path: Path, locale: str) -> None:
+    """Create a new, empty tracker workbook from the seed template.
+
+    Headers, a frozen header row, a status dropdown, date formats and column widths.
+
+    \b
+    Example:
+      tracker-sync init launch-tracker.xlsx
+    """
+    from .demo import init_tracker
+    from .rules import load_rules, shipped_rules_dir
+
+    created = init_tracker(path, load_rules([shipped_rules_dir()]), locale)
+    click.echo(f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`.")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Date the example around this day (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's JSON object instead of the text report.")
+@_handle_errors
+def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
+    """Write an example tracker (DIR/tracker.xlsx, DIR/config.yaml) and sync it.
+
+    The example holds the seed's four sample rows and about 40 synthetic ones, with the mess
+    real trackers have (year-less dates, full-width digits, a department as owner, ...).
+
+    \b
+    Example:
+      tracker-sync demo            # writes ./demo
+      tracker-sync demo /tmp/try
+    """
+    from .demo import write_demo
+    from .rules import load_rules, shipped_rules_dir
+
+    day = today.date() if today else dt.date.today()
+    tracker, config_path = write_demo(directory, load_rules([shipped_rules_dir()]), day)
+    if not as_json:
+        click.echo(f"Wrote {tracker} and {config_path}.")
+    config = load_config(config_path)
+    result = sync(config, as_of=day)
+    _print(result, as_json, config)
+    if not as_json:
+        click.echo(f"Open {tracker} to see the generated columns, the highlights and the summary tab.")
+
+
+def _print(result: RunResult, as_json: bool, config: Config, checking: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(report(result), ensure_ascii=False, indent=2))
+        return
+    s = result.summary
+    counts = s.status_counts
+    click.echo(f"{result.snapshot.target} / {result.snapshot.tracker.title}, as of {result.as_of.isoformat()}")
+    click.echo(
+        f"  {s.total} tasks: {counts['not_started']} not started, {counts['in_progress']} in progress, "
+        f"{counts['completed']} completed, {counts['delayed']} delayed; completion rate {s.completion_rate:.1f}%"
+    )
+    sev = s.findings_by_severity
+    click.echo(f"  findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
+    for f in result.findings.head(SHOWN_FINDINGS).itertuples(index=False):
+        click.echo(f"    row {f.row:<5} {f.severity:<7} {f.rule:<20} {f.message}")
+    if len(result.findings) > SHOWN_FINDINGS:
+        click.echo(f"    ... and {len(result.findings) - SHOWN_FINDINGS} more (--json lists all)")
+    if checking:
+        return
+    plan = result.plan
+    if plan.is_empty:
+        click.echo("  nothing to write: the tracker is up to date")
+    elif result.dry_run:
+        click.echo(f"  dry run: would write {plan.cell_count} cells" + _parts(result) + "; nothing written")
+    elif result.applied is not None:
+        where = result.applied.output or result.snapshot.target
+        click.echo(f"  wrote {result.applied.cells_written} cells" + _parts(result) + f" to {where}")
+
+
+def _parts(result: RunResult) -> str:
+    plan = result.plan
+    parts = []
+    if plan.summary is not None:
+        parts.append("summary tab")
+    if plan.conditional_formats is not None:
+        parts.append(f"{len(plan.conditional_formats)} highlight rules")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tracker-sync")

@@ -1,0 +1,119 @@
+"""Row conditions (``when:`` / ``then:``): structured data evaluated vectorized, never ``eval``.
+
+A condition is one of::
+
+    {column: status, eq: completed}          eq ne lt le gt ge in not_in matches present
+    {all: [cond, ...]}  {any: [cond, ...]}  {not: cond}
+
+Values compare against the typed cell: status ids for status columns, numbers for percent
+and number columns, ISO dates or ``today`` for date columns, text otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .parse import Table
+
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "present")
+_COMBINATORS = ("all", "any", "not")
+
+
+def parse_condition(cond: Any) -> list[str]:
+    """Check a condition's shape; returns the columns it names. Raises ValueError."""
+    if not isinstance(cond, dict):
+        raise ValueError(f"a condition is a mapping, got {type(cond).__name__}")
+    keys = set(cond)
+    combos = keys & set(_COMBINATORS)
+    if combos:
+        if len(keys) != 1:
+            raise ValueError(f"{sorted(combos)[0]!r} must stand alone in its mapping, found {sorted(keys)}")
+        key = next(iter(keys))
+        if key == "not":
+            return parse_condition(cond["not"])
+        items = cond[key]
+        if not isinstance(items, list) or not items:
+            raise ValueError(f"{key!r} takes a non-empty list of conditions")
+        return [c for item in items for c in parse_condition(item)]
+    if "column" not in keys:
+        raise ValueError(f"a condition needs 'column' and one of {list(OPS)} (or all/any/not); found {sorted(keys)}")
+    ops = keys - {"column"}
+    unknown = ops - set(OPS)
+    if unknown:
+        raise ValueError(f"unknown operator {sorted(unknown)}; expected one of {list(OPS)}")
+    if len(ops) != 1:
+        raise ValueError(f"a condition takes exactly one operator, found {sorted(ops) or 'none'}")
+    op = next(iter(ops))
+    value = cond[op]
+    if op in ("in", "not_in") and not isinstance(value, list):
+        raise ValueError(f"{op!r} takes a list")
+    if op == "present" and not isinstance(value, bool):
+        raise ValueError("'present' takes true or false")
+    if op == "matches":
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    return [str(cond["column"])]
+
+
+def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
+    """Boolean Series over the table's rows; an empty cell fails every comparison but ``present: false``."""
+    if "all" in cond:
+        out = pd.Series(True, index=table.data.index)
+        for c in cond["all"]:
+            out &= evaluate(c, table, as_of)
+        return out
+    if "any" in cond:
+        out = pd.Series(False, index=table.data.index)
+        for c in cond["any"]:
+            out |= evaluate(c, table, as_of)
+        return out
+    if "not" in cond:
+        return ~evaluate(cond["not"], table, as_of)
+    col = str(cond["column"])
+    op = next(k for k in cond if k != "column")
+    value = cond[op]
+    present = table.present[col]
+    if op == "present":
+        return present if value else ~present
+    if op == "matches":
+        return table.text(col).str.contains(str(value), regex=True, na=False).astype(bool) & present
+    series = table.data[col]
+    kind = table.kinds.get(col, "text")
+    if op in ("in", "not_in"):
+        values = [_coerce(v, kind, as_of) for v in value]
+        hit = series.isin(values) & present
+        return hit if op == "in" else present & ~hit
+    rhs = _coerce(value, kind, as_of)
+    ops = {
+        "eq": np.equal,
+        "ne": np.not_equal,
+        "lt": np.less,
+        "le": np.less_equal,
+        "gt": np.greater,
+        "ge": np.greater_equal,
+    }
+    valid = series.notna()
+    result = pd.Series(False, index=series.index)
+    if valid.any():
+        result[valid] = ops[op](series[valid], rhs).astype(bool)
+    return result
+
+
+def _coerce(value: Any, kind: str, as_of: dt.date) -> Any:
+    if kind == "date":
+        if isinstance(value, str) and value.strip().lower() == "today":
+            return pd.Timestamp(as_of)
+        return pd.Timestamp(value)
+    if kind in ("percent", "number"):
+        return float(value)
+    if kind == "status":
+        return str(value)
+    return str(value)

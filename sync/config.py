@@ -1,0 +1,102 @@
+"""Config models (pydantic) and loading of config.yaml; errors name the file, line and key."""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import yamlio
+from .errors import ConfigError
+
+BUILTIN_RULES = "builtin"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrackerConfig(_Strict):
+    """Where the tracker lives."""
+
+    backend: Literal["xlsx", "gsheets"] = "xlsx"
+    path: Path | None = None
+    spreadsheet: str | None = None
+    worksheet: str | None = None
+    summary_worksheet: str | None = None
+    output: Path | None = None
+
+    @model_validator(mode="after")
+    def _target_given(self) -> TrackerConfig:
+        if self.backend == "xlsx" and self.path is None:
+            raise ValueError("tracker.path is required when tracker.backend is xlsx")
+        if self.backend == "gsheets" and not self.spreadsheet:
+            raise ValueError("tracker.spreadsheet is required when tracker.backend is gsheets")
+        return self
+
+
+class Thresholds(_Strict):
+    """Limits that turn numbers into health colours."""
+
+    amber_deviation: float = Field(default=10.0, ge=0, le=100)
+
+
+class Config(_Strict):
+    """The whole configuration. Build with :func:`load_config` or directly in code."""
+
+    tracker: TrackerConfig
+    rules: list[str] = Field(default_factory=lambda: [BUILTIN_RULES])
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    timezone: str | None = None
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from None
+        return value
+
+    def resolve(self, path: Path | str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def rule_dirs(self) -> list[Path]:
+        """The rule folders in override order, ``builtin`` being the shipped pack."""
+        from .rules import shipped_rules_dir
+
+        return [shipped_rules_dir() if r == BUILTIN_RULES else self.resolve(r) for r in self.rules]
+
+    def summary_title(self) -> str:
+        from .i18n import text
+
+        return self.tracker.summary_worksheet or text(self.locale, "summary_title")
+
+
+def load_config(path: Path | str) -> Config:
+    """Load and validate a config file.
+
+    >>> load_config("config.example.yaml").tracker.backend  # doctest: +SKIP
+    'xlsx'
+    """
+    path = Path(path)
+    doc = yamlio.load(path)
+    data: Any = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{doc.where([])}: the config must be a mapping of keys (tracker:, rules:, ...)")
+    try:
+        if "base_dir" in data or "source" in data:
+            key = "base_dir" if "base_dir" in data else "source"
+            raise ConfigError(f"{doc.where([key])}: {key}: unknown key")
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("invalid config:\n" + yamlio.format_pydantic_errors(doc, exc.errors())) from None
+    return config.model_copy(update={"base_dir": path.resolve().parent, "source": path})

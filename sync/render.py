@@ -1,0 +1,273 @@
+"""Render: the cells, conditional formats and summary tab the job wants to exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .i18n import text
+from .model import CFRule, ChartSpec, RawValue, SummaryTab
+from .parse import Table
+from .summarize import Summary
+
+GENERATED_KEYS = ("gen_status", "gen_planned", "gen_deviation", "gen_days_late", "gen_health", "gen_issues")
+META_VERSION = 1
+#: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
+CF_ROW_BLOCK = 500
+LIST_LIMIT = 500
+
+FILL_FINDING = "FFD8A8"
+FILL_DELAYED = "F8D7DA"
+FILL_AMBER = "FFF3CD"
+FONT_FINDING = "7A2E00"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The full content of everything the job owns, before diffing."""
+
+    tracker_title: str
+    columns: dict[int, pd.Series]  # 0-based col -> values by 0-based row (header row included)
+    header_cells: tuple[tuple[int, int], ...]
+    conditional_formats: tuple[CFRule, ...]
+    summary: SummaryTab
+    meta: dict[str, Any]
+
+
+def col_letter(col: int) -> str:
+    """0-based column index -> A1 letters (0 -> A, 26 -> AA)."""
+    s = ""
+    n = col + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def generated_positions(table: Table) -> dict[str, int]:
+    """Where each generated column goes: right of every human header and every used cell."""
+    start = max([*table.human_cols, table.last_used_col]) + 1
+    return {key: start + i for i, key in enumerate(GENERATED_KEYS)}
+
+
+def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
+    """Per task row: ``[header] message`` for each finding, joined by line breaks."""
+    if not len(findings):
+        return pd.Series(dtype=object)
+    f = findings
+    labels = "[" + f["column"].astype(str) + "] " + f["message"].astype(str)
+    sev = f["severity"].map(lambda s: "" if s == "error" else f"({text(locale, 'severity.' + s)}) ")
+    joined = (sev + labels).groupby(f["row"].to_numpy(), sort=False).agg("\n".join)
+    return joined
+
+
+def render(
+    table: Table,
+    derived: pd.DataFrame,
+    findings: pd.DataFrame,
+    summary: Summary,
+    *,
+    tracker_title: str,
+    summary_title: str,
+    target: str,
+    locale: str,
+    now: dt.datetime,
+) -> Desired:
+    """Everything the job owns, in full."""
+    pos = generated_positions(table)
+    hr = table.header_row
+    last_row = max(table.n_grid_rows - 1, int(table.rows.max()) - 1 if len(table) else hr)
+    rows0 = pd.RangeIndex(hr + 1, last_row + 1)
+    task_rows0 = table.rows - 1
+
+    def column(values: pd.Series) -> pd.Series:
+        out = pd.Series(None, index=rows0, dtype=object)
+        v = values.astype(object).where(values.notna(), None)
+        out.loc[task_rows0] = v.to_numpy()
+        return out
+
+    status_label = derived["status"].map(lambda s: text(locale, f"status.{s}"))
+    health_label = derived["health"].map(lambda h: text(locale, f"health.{h}") if isinstance(h, str) else None)
+    days = derived["days_late"].astype(object).where(derived["days_late"].notna(), None)
+    days = days.map(lambda v: int(v) if v is not None else None)
+    issues = issues_text(table, findings, locale).reindex(table.rows)
+    values = {
+        "gen_status": status_label,
+        "gen_planned": _floats(derived["planned_progress"]),
+        "gen_deviation": _floats(derived["deviation"]),
+        "gen_days_late": days,
+        "gen_health": health_label,
+        "gen_issues": issues,
+    }
+    columns: dict[int, pd.Series] = {}
+    headers: list[tuple[int, int]] = []
+    for key, c in pos.items():
+        col = column(values[key])
+        header = pd.Series([text(locale, key)], index=pd.RangeIndex(hr, hr + 1), dtype=object)
+        columns[c] = pd.concat([header, col])
+        headers.append((hr, c))
+    # generated columns left behind at old positions are cleared
+    for _, c in table.generated_cols.items():
+        if c not in columns:
+            columns[c] = pd.Series(None, index=pd.RangeIndex(hr, last_row + 1), dtype=object)
+
+    cf = conditional_formats(table, pos, locale, last_row)
+    tab = summary_tab(summary, table, summary_title, target, tracker_title, locale, now)
+    meta = {
+        "version": META_VERSION,
+        "tracker": tracker_title,
+        "summary": summary_title,
+        "conditional_formats": [r.to_json() for r in cf],
+    }
+    return Desired(tracker_title, columns, tuple(headers), cf, tab, meta)
+
+
+def _floats(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), None).map(lambda v: float(v) if v is not None else None)
+
+
+def conditional_formats(table: Table, pos: dict[str, int], locale: str, last_row: int) -> tuple[CFRule, ...]:
+    """Cell rules for every human column (lit when the issues column names it), then row rules."""
+    first = table.header_row + 1
+    last = max(((last_row // CF_ROW_BLOCK) + 1) * CF_ROW_BLOCK - 1, first)
+    r1 = first + 1  # A1 row number of the range's first row
+    issues = col_letter(pos["gen_issues"])
+    status = col_letter(pos["gen_status"])
+    health = col_letter(pos["gen_health"])
+    header = table.header_row
+    rules: list[CFRule] = []
+    for c in table.human_cols:
+        name = str(_header_at(table, c)).strip().replace('"', '""')
+        formula = f'ISNUMBER(FIND("[{name}]",${issues}{r1}))'
+        rules.append(CFRule(first, last, c, c, formula, FILL_FINDING, FONT_FINDING))
+    right = max(pos.values())
+    delayed = text(locale, "status.delayed").replace('"', '""')
+    amber = text(locale, "health.amber").replace('"', '""')
+    rules.append(CFRule(first, last, 0, right, f'${status}{r1}="{delayed}"', FILL_DELAYED))
+    rules.append(CFRule(first, last, 0, right, f'${health}{r1}="{amber}"', FILL_AMBER))
+    del header
+    return tuple(rules)
+
+
+def _header_at(table: Table, col: int) -> str:
+    for name, c in table.positions.items():
+        if c == col:
+            return table.headers[name]
+    for name, c in table.extra_columns.items():
+        if c == col:
+            return name
+    return col_letter(col)
+
+
+# ---------------------------------------------------------------------------- summary tab
+
+
+def summary_tab(
+    s: Summary,
+    table: Table,
+    title: str,
+    target: str,
+    tracker_title: str,
+    locale: str,
+    now: dt.datetime,
+) -> SummaryTab:
+    """The summary tab: KPIs, status table (+ chart), breakdowns, lists."""
+
+    def t(key: str) -> str:
+        return text(locale, key)
+
+    rows: list[list[RawValue]] = []
+    bold: set[int] = set()
+
+    def add(*cells: RawValue, strong: bool = False) -> int:
+        rows.append([_cell(v) for v in cells])
+        if strong:
+            bold.add(len(rows) - 1)
+        return len(rows) - 1
+
+    add(t("s.title"), strong=True)
+    add(t("s.as_of"), s.as_of.isoformat())
+    updated = add(t("s.updated"), now.strftime("%Y-%m-%d %H:%M:%S %Z").strip())
+    add(t("s.tracker"), f"{target} / {tracker_title}")
+    add()
+    add(t("s.kpis"), strong=True)
+    add(t("s.total"), s.total)
+    add(t("s.completion_rate"), f"{s.completion_rate:.1f}%")
+    add(t("s.avg_progress"), s.avg_progress)
+    add(t("s.avg_deviation"), s.avg_deviation)
+    for sev in ("error", "warning", "info"):
+        add(t(f"severity.{sev}"), s.findings_by_severity.get(sev, 0))
+    add()
+    status_header = add(t("s.by_status"), t("s.count"), strong=True)
+    for sid, n in s.status_counts.items():
+        add(t(f"status.{sid}"), n)
+    status_last = len(rows) - 1
+    chart = ChartSpec(
+        kind="bar",
+        title=t("s.chart_title"),
+        categories=(0, status_header + 1, status_last),
+        values=(1, status_header, status_last),
+        anchor=(5, 4),
+    )
+
+    breakdown_header = [t("s.tasks"), t("s.completed"), t("s.delayed"), t("s.avg_progress_short"), t("s.avg_deviation_short")]
+    for key, frame in (("s.by_phase", s.by_phase), ("s.by_channel", s.by_channel), ("s.by_owner", s.by_owner)):
+        add()
+        add(t(key), *breakdown_header, strong=True)
+        for rec in frame.itertuples(index=False):
+            add(rec.key or t("unnamed"), rec.tasks, rec.completed, rec.delayed, rec.avg_progress, rec.avg_deviation)
+
+    add()
+    add(t("s.delayed_tasks"), strong=True)
+    add(t("s.row"), t("s.phase"), t("s.channel"), t("s.task"), t("s.owner"), t("s.planned_finish"), t("s.days_late"), t("s.progress"), strong=True)
+    _list(add, t, s.delayed, ["row", "phase", "channel", "task", "owner", "planned_finish", "days_late", "progress"])
+
+    add()
+    add(t("s.open_risks"), strong=True)
+    add(t("s.row"), t("s.task"), t("s.owner"), t("s.risk"), t("s.countermeasure"), strong=True)
+    _list(add, t, s.open_risks, ["row", "task", "owner", "risk", "countermeasure"])
+
+    add()
+    add(t("s.no_countermeasure"), strong=True)
+    add(t("s.row"), t("s.task"), t("s.owner"), t("s.risk"), strong=True)
+    _list(add, t, s.risks_without_countermeasure, ["row", "task", "owner", "risk"])
+
+    add()
+    add(t("s.findings_by_rule"), strong=True)
+    add(t("s.rule"), t("s.severity"), t("s.count"), t("s.example"), strong=True)
+    for rec in s.findings_by_rule.itertuples(index=False):
+        add(rec.rule, t(f"severity.{rec.severity}"), int(rec.count), rec.example)
+
+    width = max(len(r) for r in rows)
+    rows = [r + [None] * (width - len(r)) for r in rows]
+    widths = {0: 30.0, 1: 16.0, 2: 16.0, 3: 24.0, 4: 16.0, 5: 14.0, 6: 12.0, 7: 12.0}
+    return SummaryTab(title, rows, widths, frozenset(bold), (chart,), volatile=(updated, 1))
+
+
+def _list(add: Any, t: Any, frame: pd.DataFrame, cols: list[str]) -> None:
+    if not len(frame):
+        add(t("s.none"))
+        return
+    for rec in frame.head(LIST_LIMIT)[cols].itertuples(index=False):
+        add(*rec)
+    if len(frame) > LIST_LIMIT:
+        add(t("s.truncated").replace("{n}", str(len(frame) - LIST_LIMIT)))
+
+
+def _cell(v: RawValue) -> RawValue:
+    """Normalise a value for the summary grid: NaN/NA -> None, numpy -> Python, dates -> ISO."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v

@@ -1,0 +1,231 @@
+"""The rule pack: column declarations and rules, loaded from YAML folders (data, not code)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import yamlio
+from .errors import RuleError
+from .i18n import LOCALES
+
+ColumnType = Literal["text", "date", "percent", "status", "number"]
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+STATUS_IDS = ("not_started", "in_progress", "completed", "delayed")
+
+
+def shipped_rules_dir() -> Path:
+    """The rule pack that ships with the package (works from a wheel and from a checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise RuleError(f"the shipped rule pack is missing (looked in {here / '_rules'})")
+
+
+def normalize_header(text: object) -> str:
+    """Fold a header for matching: NFKC (full-width to half), lower case, no spaces.
+
+    >>> normalize_header(" 当前进度（％） ")
+    '当前进度(%)'
+    """
+    s = unicodedata.normalize("NFKC", str(text)).casefold()
+    return re.sub(r"\s+", "", s)
+
+
+_HINT = re.compile(r"\([^()]*\)$")
+
+
+def header_keys(text: object) -> list[str]:
+    """The keys a header is matched by: itself, then without a trailing hint in brackets."""
+    key = normalize_header(text)
+    keys = [key]
+    stripped = _HINT.sub("", key)
+    while stripped and stripped != keys[-1]:
+        keys.append(stripped)
+        stripped = _HINT.sub("", stripped)
+    return keys
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    """A canonical column: its type, whether the run needs it, and the headers that name it."""
+
+    type: ColumnType = "text"
+    required: bool = False
+    header: dict[str, str] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+    width: float | None = None
+    values: dict[str, list[str]] | None = None
+    name: str = ""
+
+    @field_validator("header")
+    @classmethod
+    def _locales(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(LOCALES)
+        if unknown:
+            raise ValueError(f"unknown locale {sorted(unknown)}; expected {list(LOCALES)}")
+        return value
+
+    def title(self, locale: str) -> str:
+        return self.header.get(locale) or self.header.get("en") or (self.aliases[0] if self.aliases else self.name)
+
+
+class RuleSpec(_Strict):
+    """The common part of every rule; the check kind's own parameters sit beside it in YAML."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    check: str
+    severity: Severity = "error"
+    columns: list[str] = Field(default_factory=list)
+    when: dict[str, Any] | None = None
+    message: dict[str, str] = Field(default_factory=dict)
+    value_column: str | None = None
+    enabled: bool = True
+    description: str | None = None
+    why: str | None = None
+    params: Any = None
+    source: str = ""
+
+    @field_validator("message")
+    @classmethod
+    def _locales(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = set(value) - set(LOCALES)
+        if unknown:
+            raise ValueError(f"unknown locale {sorted(unknown)}; expected {list(LOCALES)}")
+        return value
+
+    def text(self, locale: str) -> str:
+        return self.message.get(locale) or self.message.get("en") or self.id
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Columns and rules after all folders are merged (later folders win by name / id)."""
+
+    columns: dict[str, ColumnSpec]
+    rules: list[RuleSpec]
+    folders: tuple[Path, ...] = ()
+    _alias_index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def active(self) -> list[RuleSpec]:
+        return [r for r in self.rules if r.enabled]
+
+    def alias_index(self) -> dict[str, str]:
+        """normalised alias -> canonical column name (the column name itself is an alias too)."""
+        if not self._alias_index:
+            for name, spec in self.columns.items():
+                for alias in [name, *spec.aliases, *spec.header.values()]:
+                    for key in header_keys(alias)[:1]:
+                        self._alias_index.setdefault(key, name)
+        return self._alias_index
+
+    def status_words(self) -> dict[str, str]:
+        """normalised status word -> canonical status id."""
+        spec = self.columns.get("status")
+        words: dict[str, str] = {}
+        for sid in STATUS_IDS:
+            words[normalize_header(sid)] = sid
+            words[normalize_header(sid.replace("_", " "))] = sid
+        if spec is not None and spec.values:
+            for sid, items in spec.values.items():
+                for w in items:
+                    words[normalize_header(w)] = sid
+        return words
+
+
+_TOP_KEYS = {"columns", "rules"}
+
+
+def load_rules(folders: list[Path]) -> RuleSet:
+    """Load every ``*.yaml`` in each folder, in order; later definitions replace earlier ones.
+
+    >>> rs = load_rules([shipped_rules_dir()])
+    >>> "owner" in rs.columns
+    True
+    """
+    from .checks import build_params
+
+    columns: dict[str, ColumnSpec] = {}
+    rules: dict[str, RuleSpec] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise RuleError(f"{folder}: rule folder not found")
+        files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+        for path in files:
+            doc = yamlio.load(path)
+            data = doc.data if doc.data is not None else {}
+            if not isinstance(data, dict):
+                raise RuleError(f"{doc.where([])}: a rule file is a mapping with 'columns:' and/or 'rules:'")
+            for key in data:
+                if key not in _TOP_KEYS:
+                    raise RuleError(f"{doc.where([key])}: unknown key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+            for name, raw in (data.get("columns") or {}).items():
+                if not isinstance(raw, dict):
+                    raise RuleError(f"{doc.where(['columns', name])}: column {name!r} must be a mapping")
+                try:
+                    columns[str(name)] = ColumnSpec.model_validate({**raw, "name": str(name)})
+                except ValidationError as exc:
+                    raise RuleError(
+                        "invalid column:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), ["columns", name])
+                    ) from None
+            raw_rules = data.get("rules") or []
+            if not isinstance(raw_rules, list):
+                raise RuleError(f"{doc.where(['rules'])}: 'rules' must be a list")
+            for i, raw in enumerate(raw_rules):
+                rule = _load_rule(doc, i, raw, build_params)
+                rules.pop(rule.id, None)  # an override takes the later position
+                rules[rule.id] = rule
+    ruleset = RuleSet(columns=columns, rules=list(rules.values()), folders=tuple(folders))
+    _check_references(ruleset)
+    return ruleset
+
+
+_COMMON = set(RuleSpec.model_fields) - {"params", "source"}
+
+
+def _load_rule(doc: yamlio.Located, i: int, raw: Any, build_params: Any) -> RuleSpec:
+    loc: list[str | int] = ["rules", i]
+    if not isinstance(raw, dict):
+        raise RuleError(f"{doc.where(loc)}: each rule is a mapping with id, check, ...")
+    common = {k: v for k, v in raw.items() if k in _COMMON}
+    extra = {k: v for k, v in raw.items() if k not in _COMMON}
+    try:
+        spec = RuleSpec.model_validate({**common, "source": doc.where(loc)})
+    except ValidationError as exc:
+        raise RuleError("invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)) from None
+    try:
+        params = build_params(spec.check, extra)
+    except KeyError as exc:
+        raise RuleError(f"{doc.where([*loc, 'check'])}: {exc.args[0]}") from None
+    except ValidationError as exc:
+        raise RuleError("invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)) from None
+    try:
+        from .conditions import parse_condition
+
+        if spec.when is not None:
+            parse_condition(spec.when)
+    except ValueError as exc:
+        raise RuleError(f"{doc.where([*loc, 'when'])}: rules[{i}].when: {exc}") from None
+    return spec.model_copy(update={"params": params})
+
+
+def _check_references(ruleset: RuleSet) -> None:
+    """Every column a rule names must be declared."""
+    from .checks import referenced_columns
+
+    known = set(ruleset.columns)
+    for rule in ruleset.rules:
+        for col in referenced_columns(rule):
+            if col not in known:
+                raise RuleError(f"{rule.source}: rule {rule.id!r} names unknown column {col!r}; declared columns: {sorted(known)}")

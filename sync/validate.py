@@ -1,0 +1,73 @@
+"""Validate: run every active rule and collect findings into one long table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .checks import Context, run_check
+from .model import FINDING_COLUMNS
+from .parse import Table
+from .rules import SEVERITIES, RuleSet
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in FINDING_COLUMNS})
+
+
+def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
+    """Findings: one row per (sheet row, column, rule), sorted by row then column.
+
+    Columns: ``row`` (the sheet's 1-based row), ``column`` (the header as in the sheet),
+    ``rule`` (id), ``severity`` (error / warning / info), ``message`` (in ``ctx.locale``).
+    """
+    parts: list[pd.DataFrame] = []
+    order = {name: i for i, name in enumerate(ruleset.columns)}
+    for rule_pos, rule in enumerate(ruleset.active):
+        result = run_check(table, rule, ctx)
+        for col, mask in result.masks.items():
+            mask = mask.fillna(False).astype(bool)
+            if not mask.any():
+                continue
+            idx = mask[mask].index
+            template = rule.text(ctx.locale)
+            template = template.replace("{column}", table.headers[col]).replace("{other}", result.other or "")
+            message = _fill(template, "value", table.display(rule.value_column or col, idx))
+            for key, series in (result.values or {}).items():
+                message = _fill(message, key, series.loc[idx].astype(str))
+            messages = message if isinstance(message, pd.Series) else pd.Series(message, index=idx)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row": idx.to_numpy(),
+                        "column": table.headers[col],
+                        "rule": rule.id,
+                        "severity": rule.severity,
+                        "message": messages.to_numpy(),
+                        "_col": table.positions.get(col, 1000 + order.get(col, 0)),
+                        "_rule": rule_pos,
+                    }
+                )
+            )
+    if not parts:
+        return empty_findings()
+    out = pd.concat(parts, ignore_index=True).sort_values(["row", "_col", "_rule"], kind="stable")
+    return out[FINDING_COLUMNS].reset_index(drop=True)
+
+
+def _fill(template: str | pd.Series, key: str, values: pd.Series) -> str | pd.Series:
+    """Replace ``{key}`` by per-row values without ``str.format`` (cell text may hold braces)."""
+    token = "{" + key + "}"
+    if isinstance(template, str):
+        if token not in template:
+            return template
+        pieces = template.split(token)
+        out = pd.Series(pieces[0], index=values.index, dtype=object)
+        for piece in pieces[1:]:
+            out = out + values.astype(str) + piece
+        return out
+    return pd.Series([t.replace(token, v) for t, v in zip(template, values.astype(str), strict=True)], index=template.index)
+
+
+def count_by_severity(findings: pd.DataFrame) -> dict[str, int]:
+    counts = findings["severity"].value_counts()
+    return {s: int(counts.get(s, 0)) for s in SEVERITIES}
