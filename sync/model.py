@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,11 @@ RawValue = Any
 
 #: Columns of the findings frame, in order.
 FINDING_COLUMNS = ["row", "column", "rule", "severity", "message"]
+
+
+def nones(index: pd.Index) -> pd.Series:
+    """An object Series of None (``pd.Series(None, dtype=object)`` would hold NaN)."""
+    return pd.Series([None] * len(index), index=index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,22 @@ class Grid:
     title: str
     rows: list[list[RawValue]]
     percent_cells: frozenset[tuple[int, int]] = frozenset()
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        """The cells as an object DataFrame (0-based row index, column = 0-based column)."""
+        if not self.rows:
+            return pd.DataFrame(dtype=object)
+        width = max(map(len, self.rows))
+        padded = [r if len(r) == width else [*r, *([None] * (width - len(r)))] for r in self.rows]
+        return pd.DataFrame(padded, dtype=object)
+
+    def column(self, col: int, rows: pd.Index) -> pd.Series:
+        """Column ``col`` at the given 0-based rows (None beyond the grid)."""
+        frame = self.frame
+        if col in frame.columns:
+            return frame[col].reindex(rows)
+        return nones(rows)
 
     def value(self, row: int, col: int) -> RawValue:
         if 0 <= row < len(self.rows):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -13,14 +14,14 @@ import pandas as pd
 
 from .errors import MissingColumns
 from .i18n import is_generated_header
-from .model import Grid
-from .rules import RuleSet, header_keys, normalize_header
+from .model import Grid, nones
+from .rules import RuleSet, header_keys
 
 #: Whole-cell contents that mean "nothing here" (compared after NFKC, trim and lower case).
 EMPTY_TOKENS = frozenset({"", "-", "--", "—", "——", "/", "na", "n/a", "n.a.", "无", "暂无", "無", "暫無", "null", "none"})
 
 _HEADER_SCAN_ROWS = 30
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_FULL = re.compile(
     r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
     r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
@@ -82,7 +83,8 @@ class _TextCache(dict[str, pd.Series]):
         self._table = table
 
     def __missing__(self, col: str) -> pd.Series:
-        t = _norm_text(self._table.cells[col]).fillna("")
+        f = _Factored.of(self._table.cells[col])
+        t = f.spread([norm(u) or "" for u in f.uniques], "")
         t = t.where(self._table.present[col], "")
         self[col] = t
         return t
@@ -146,155 +148,157 @@ def _missing_message(grid: Grid, ruleset: RuleSet, row: int, missing: list[str])
 
 
 # ---------------------------------------------------------------------------- cells
+#
+# Cell values repeat a lot (phases, owners, statuses, dates), so each column is factorized and
+# the scalar parsers below run once per distinct value; results are spread back by code.
 
 
-def _types(s: pd.Series) -> pd.Series:
-    return s.map(type)
+def norm(value: Any) -> str | None:
+    """Folded text of a cell (NFKC, trimmed, lower case); None for a blank cell."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    s = value if isinstance(value, str) else cell_text(value)
+    return unicodedata.normalize("NFKC", s).strip().lower()
 
 
-def _norm_text(s: pd.Series) -> pd.Series:
-    """NFKC-normalised, trimmed, lower-cased text of the string cells (NaN elsewhere)."""
-    types = _types(s)
-    is_str = types == str
-    out = pd.Series(np.nan, index=s.index, dtype=object)
-    if is_str.any():
-        t = s[is_str].astype(object).str.normalize("NFKC").str.strip().str.lower()
-        out[is_str] = t
-    other = ~is_str & s.notna()
-    if other.any():
-        out[other] = s[other].map(cell_text).str.lower()
-    return out
+def is_present(value: Any) -> bool:
+    """A cell holds something other than blank or an empty token (-, /, NA, N/A, 无, ...)."""
+    t = norm(value)
+    return t is not None and t not in EMPTY_TOKENS
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and value == value
+
+
+def parse_date_value(value: Any, year: int) -> tuple[dt.date | None, bool]:
+    """One cell -> (date, year_less). Year-less forms (3/1, 3月1日, 6.29) get ``year``.
+
+    >>> parse_date_value("2024年3月1日", 2000), parse_date_value("3/1", 2024)
+    ((datetime.date(2024, 3, 1), False), (datetime.date(2024, 3, 1), True))
+    """
+    if isinstance(value, dt.datetime):
+        return value.date(), False
+    if isinstance(value, dt.date):
+        return value, False
+    if _is_number(value):
+        return _date_from_number(float(value)), False
+    t = norm(value)
+    if t is None or t in EMPTY_TOKENS:
+        return None, False
+    m = _DATE_FULL.match(t)
+    if m:
+        return _safe_date(int(m["y"]), int(m["m"]), int(m["d"])), False
+    m = _DATE_YEARLESS.match(t)
+    if m:
+        d = _safe_date(year, int(m["m"]), int(m["d"]))
+        return d, d is not None
+    m = _DATE_DIGITS.match(t)
+    if m:
+        return _date_from_number(float(m["n"])), False
+    return None, False
+
+
+def _date_from_number(n: float) -> dt.date | None:
+    """An Excel / Sheets serial day number, or yyyymmdd written as a number."""
+    if 19000101 <= n <= 21001231 and n == int(n):
+        v = int(n)
+        return _safe_date(v // 10000, v // 100 % 100, v % 100)
+    if 1 <= n < 2958466:
+        return _EXCEL_EPOCH + dt.timedelta(days=int(n))
+    return None
+
+
+def _safe_date(y: int, m: int, d: int) -> dt.date | None:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def parse_percent_value(value: Any) -> tuple[float | None, str | None]:
+    """One cell -> (percent, note). ``60%(2篇已发布)`` -> (60.0, '(2篇已发布)').
+
+    A bare number strictly between 0 and 1 is read as a fraction (0.5 -> 50): nobody reports
+    half a percent of progress. Cells formatted as percentages are scaled by the caller.
+    """
+    if _is_number(value):
+        v = float(value)
+        return (v * 100 if 0 < v < 1 else v), None
+    if not isinstance(value, str):
+        return None, None
+    t = unicodedata.normalize("NFKC", value).strip()
+    m = _PROGRESS.match(t)
+    if not m:
+        return None, None
+    v = float(m["n"])
+    if m["pct"] is None and 0 < v < 1:
+        v *= 100
+    note = m["note"].strip() or None
+    return v, note
+
+
+def parse_status_value(value: Any, words: dict[str, str]) -> str | None:
+    """One cell -> canonical status id: 进行中 / in progress / ✅ / 已完成(延期2天) ..."""
+    t = norm(value)
+    if t is None:
+        return None
+    key = re.sub(r"\s+", "", t)
+    hit = words.get(key)
+    if hit is None:
+        stripped = _LEADING_SYMBOLS.sub("", _TRAILING_HINT.sub("", key))
+        stripped = re.sub(r"[^\w]+$", "", stripped)
+        hit = words.get(stripped) or words.get(re.sub(r"\w+", "", key))
+    return hit
+
+
+def parse_number_value(value: Any) -> float | None:
+    """One cell -> number. Accepts 1,200 / ¥5000 / 5万 / 1.5k."""
+    if _is_number(value):
+        return float(value)
+    t = norm(value)
+    if t is None:
+        return None
+    m = _NUMBER.match(re.sub(r"[,\s¥$€£元]", "", t))
+    if not m:
+        return None
+    return float(m["n"]) * _UNITS.get(m["unit"] or "", 1.0)
+
+
+_NUMBER = re.compile(r"^(?P<n>[+-]?\d+(?:\.\d+)?)(?P<unit>万|w|千|k|亿)?$")
+_UNITS = {"万": 1e4, "w": 1e4, "千": 1e3, "k": 1e3, "亿": 1e8}
+
+
+@dataclass(frozen=True)
+class _Factored:
+    """A column as codes into its distinct values (-1 for blank)."""
+
+    codes: np.ndarray
+    uniques: list[Any]
+    index: pd.Index
+
+    @classmethod
+    def of(cls, s: pd.Series) -> _Factored:
+        values = s.to_numpy(dtype=object)
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            return cls(codes, list(uniques), s.index)
+        except TypeError:  # unhashable oddities: fall back to text
+            texts = np.array([cell_text(v) if v is not None else None for v in values], dtype=object)
+            codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+            return cls(codes, list(uniques), s.index)
+
+    def spread(self, per_unique: list[Any], blank: Any, dtype: Any = object) -> pd.Series:
+        arr = np.empty(len(per_unique) + 1, dtype=dtype)
+        arr[: len(per_unique)] = per_unique
+        arr[-1] = blank
+        return pd.Series(arr[self.codes], index=self.index)
 
 
 def present_mask(s: pd.Series) -> pd.Series:
     """True where a raw cell holds something other than blank or an empty token."""
-    t = _norm_text(s)
-    return t.notna() & ~t.isin(EMPTY_TOKENS)
-
-
-def parse_dates(s: pd.Series, as_of: dt.date) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Raw cells -> (datetime64 days, invalid mask, year-less mask). Year-less dates get ``as_of``'s year."""
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    yearless = pd.Series(False, index=s.index)
-    types = _types(s)
-    is_dt = types.isin([dt.datetime, dt.date, pd.Timestamp])
-    if is_dt.any():
-        out[is_dt] = pd.to_datetime(s[is_dt].map(lambda v: dt.datetime(v.year, v.month, v.day)))
-    is_num = types.isin([int, float, np.float64, np.int64]) & s.notna()
-    if is_num.any():
-        out[is_num] = _from_number(s[is_num].astype(float))
-    t = _norm_text(s.where(~(is_dt | is_num)))
-    present = t.notna() & ~t.isin(EMPTY_TOKENS)
-    if present.any():
-        tp = t[present].astype(str)
-        full = tp.str.extract(_DATE_FULL)
-        ok = full["y"].notna()
-        if ok.any():
-            out[ok[ok].index] = _ymd(full.loc[ok, "y"], full.loc[ok, "m"], full.loc[ok, "d"])
-        rest = tp[~ok]
-        if len(rest):
-            yl = rest.str.extract(_DATE_YEARLESS)
-            okyl = yl["m"].notna()
-            if okyl.any():
-                idx = okyl[okyl].index
-                years = pd.Series(as_of.year, index=idx).astype(str)
-                out[idx] = _ymd(years, yl.loc[idx, "m"], yl.loc[idx, "d"])
-                yearless[idx] = out[idx].notna()
-            rest2 = rest[~okyl]
-            if len(rest2):
-                dg = rest2.str.extract(_DATE_DIGITS)["n"].dropna()
-                if len(dg):
-                    out[dg.index] = _from_number(dg.astype(float))
-    invalid = (present | is_num | is_dt) & out.isna()
-    return out, invalid, yearless
-
-
-def _from_number(n: pd.Series) -> pd.Series:
-    """Excel / Sheets serial day numbers, and yyyymmdd written as a number."""
-    out = pd.Series(pd.NaT, index=n.index, dtype="datetime64[ns]")
-    serial = (n >= 1) & (n < 2958466)
-    ymd = (n >= 19000101) & (n <= 21001231) & (n == n.round())
-    if serial.any():
-        out[serial] = _EXCEL_EPOCH + pd.to_timedelta(np.floor(n[serial]), unit="D")
-    if ymd.any():
-        v = n[ymd].astype("int64")
-        out[ymd] = _ymd((v // 10000).astype(str), (v // 100 % 100).astype(str), (v % 100).astype(str))
-    return out
-
-
-def _ymd(y: pd.Series, m: pd.Series, d: pd.Series) -> pd.Series:
-    frame = pd.DataFrame({"year": y.astype(int), "month": m.astype(int), "day": d.astype(int)})
-    return pd.to_datetime(frame, errors="coerce")
-
-
-def parse_percent(s: pd.Series, percent_rows: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Raw cells -> (progress in percent, the note after the number, invalid mask).
-
-    ``percent_rows`` marks cells formatted as a percentage (their 0.6 means 60). A bare number
-    strictly between 0 and 1 elsewhere is read as a fraction too: nobody reports 0.5 % progress.
-    """
-    value = pd.Series(np.nan, index=s.index, dtype=float)
-    note = pd.Series(None, index=s.index, dtype=object)
-    types = _types(s)
-    is_num = types.isin([int, float, np.float64, np.int64]) & s.notna()
-    if is_num.any():
-        v = s[is_num].astype(float)
-        scale = percent_rows[is_num] | ((v > 0) & (v < 1))
-        value[is_num] = np.where(scale, v * 100, v)
-    t = _norm_text(s.where(~is_num))
-    present = t.notna() & ~t.isin(EMPTY_TOKENS)
-    if present.any():
-        m = t[present].astype(str).str.extract(_PROGRESS)
-        ok = m["n"].notna()
-        if ok.any():
-            idx = ok[ok].index
-            v = m.loc[idx, "n"].astype(float)
-            fraction = m.loc[idx, "pct"].isna() & (v > 0) & (v < 1)
-            value[idx] = np.where(fraction, v * 100, v)
-            notes = m.loc[idx, "note"].str.strip()
-            note[idx] = notes.where(notes != "", None)
-    invalid = (present | is_num) & value.isna()
-    return value.round(6), note, invalid
-
-
-def parse_status(s: pd.Series, words: dict[str, str]) -> tuple[pd.Series, pd.Series]:
-    """Raw cells -> (canonical status id or None, invalid mask)."""
-    t = _norm_text(s)
-    present = t.notna() & ~t.isin(EMPTY_TOKENS)
-    out = pd.Series(None, index=s.index, dtype=object)
-    if present.any():
-        key = t[present].astype(str).str.replace(r"\s+", "", regex=True)
-        hit = key.map(words)
-        miss = hit.isna()
-        if miss.any():
-            # "进行中(80%)", "✅ 已完成", "已完成 ✅": drop a trailing hint or symbols and retry
-            k2 = key[miss].str.replace(_TRAILING_HINT, "", regex=True)
-            k2 = k2.str.replace(_LEADING_SYMBOLS, "", regex=True).str.replace(r"[^\w]+$", "", regex=True)
-            hit2 = k2.map(words)
-            # an emoji alone is its own word (✅), so try the raw key's symbols too
-            hit[miss] = hit2.where(hit2.notna(), key[miss].str.replace(r"[\w]+", "", regex=True).map(words))
-        out[present] = hit
-    invalid = present & out.isna()
-    return out, invalid
-
-
-def parse_number(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Raw cells -> (float, invalid mask). Accepts 1,200 / ¥5000 / 5万 / 1.5k."""
-    value = pd.Series(np.nan, index=s.index, dtype=float)
-    types = _types(s)
-    is_num = types.isin([int, float, np.float64, np.int64]) & s.notna()
-    if is_num.any():
-        value[is_num] = s[is_num].astype(float)
-    t = _norm_text(s.where(~is_num))
-    present = t.notna() & ~t.isin(EMPTY_TOKENS)
-    if present.any():
-        tp = t[present].astype(str).str.replace(r"[,\s¥$€£元]", "", regex=True)
-        m = tp.str.extract(r"^(?P<n>[+-]?\d+(?:\.\d+)?)(?P<unit>万|w|千|k|亿)?$")
-        ok = m["n"].notna()
-        mult = m["unit"].map({"万": 1e4, "w": 1e4, "千": 1e3, "k": 1e3, "亿": 1e8}).fillna(1.0)
-        value[ok[ok].index] = m.loc[ok, "n"].astype(float) * mult[ok]
-    invalid = (present | is_num) & value.isna()
-    return value, invalid
+    f = _Factored.of(s)
+    return f.spread([is_present(u) for u in f.uniques], False, bool)
 
 
 # ---------------------------------------------------------------------------- table
@@ -323,13 +327,11 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
     mapped = set(positions.values())
     extra = {str(header[c]).strip(): c for c in human_cols if c not in mapped}
 
-    body = grid.rows[header_row + 1 :]
     width = max(human_cols, default=0) + 1
-    frame = pd.DataFrame(body, dtype=object) if body else pd.DataFrame(dtype=object)
+    frame = grid.frame.iloc[header_row + 1 :]
     if frame.shape[1] < width:
-        for c in range(frame.shape[1], width):
-            frame[c] = None
-    frame.index = pd.RangeIndex(header_row + 2, header_row + 2 + len(frame))
+        frame = frame.reindex(columns=range(width))
+    frame = frame.set_axis(pd.RangeIndex(header_row + 2, header_row + 2 + len(frame)), axis=0)
 
     # a column without a header that holds anything is still a person's: never write there
     last_used = max(human_cols, default=-1)
@@ -357,7 +359,7 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
             cells[name] = frame[positions[name]]
             present[name] = present_by_col[positions[name]][keep]
         else:
-            cells[name] = pd.Series(None, index=frame.index, dtype=object)
+            cells[name] = nones(frame.index)
             present[name] = pd.Series(False, index=frame.index)
     cells_df = pd.DataFrame(cells, index=frame.index)
     present_df = pd.DataFrame(present, index=frame.index)
@@ -369,31 +371,34 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
     words = ruleset.status_words()
     for name, spec in ruleset.columns.items():
         s = cells_df[name]
+        p = present_df[name]
         kinds[name] = spec.type
+        f = _Factored.of(s)
         if spec.type == "date":
-            data[name], invalid[name], yearless[name] = parse_dates(s, as_of)
+            parsed = [parse_date_value(u, as_of.year) for u in f.uniques]
+            days = f.spread([np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed], np.datetime64("NaT"), "datetime64[D]")
+            data[name] = days.astype("datetime64[ns]")
+            yearless[name] = f.spread([y for _, y in parsed], False, bool)
         elif spec.type == "percent":
+            parsed_p = [parse_percent_value(u) for u in f.uniques]
+            value = f.spread([np.nan if v is None else v for v, _ in parsed_p], np.nan, float)
             pcol = positions.get(name)
-            pct = pd.Series(False, index=s.index)
             if pcol is not None and grid.percent_cells:
+                # a number in a percent-formatted cell is a fraction: 0.6 shows as 60 %
                 sheet_rows = [r + 1 for (r, c) in grid.percent_cells if c == pcol]
-                pct = pd.Series(s.index.isin(sheet_rows), index=s.index, dtype=bool)
-            data[name], data[f"{name}_note"], invalid[name] = parse_percent(s, pct)
+                numeric = f.spread([_is_number(u) for u in f.uniques], False, bool)
+                scaled = s.index.isin(sheet_rows) & numeric.to_numpy()
+                value[scaled] = s[scaled].astype(float) * 100
+            data[name] = value.round(6)
+            data[f"{name}_note"] = f.spread([n for _, n in parsed_p], None)
         elif spec.type == "status":
-            data[name], invalid[name] = parse_status(s, words)
+            data[name] = f.spread([parse_status_value(u, words) for u in f.uniques], None)
         elif spec.type == "number":
-            data[name], invalid[name] = parse_number(s)
+            data[name] = f.spread([parse_number_value(u) for u in f.uniques], np.nan, float)
         else:
-            t = s.where(present_df[name])
-            is_str = _types(t) == str
-            text = t.astype(object)
-            if is_str.any():
-                text[is_str] = t[is_str].astype(object).str.strip()
-            other = ~is_str & t.notna()
-            if other.any():
-                text[other] = t[other].map(cell_text)
-            data[name] = text.where(present_df[name], None)
-            invalid[name] = pd.Series(False, index=s.index)
+            data[name] = f.spread([u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None)
+        data[name] = data[name].where(p, None if spec.type in ("text", "status") else np.nan)
+        invalid[name] = p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
     _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date"])
 
     headers = {
@@ -421,7 +426,7 @@ def _fill_years(data: dict[str, pd.Series], yearless: dict[str, pd.Series], date
     """A year-less date takes the year of the row's first full date (else it keeps the as-of year)."""
     if not any(m.any() for m in yearless.values()):
         return
-    year = None
+    year: pd.Series | None = None
     for name in date_cols:
         full_year = data[name].dt.year.where(~yearless[name])
         year = full_year if year is None else year.fillna(full_year)
@@ -430,4 +435,6 @@ def _fill_years(data: dict[str, pd.Series], yearless: dict[str, pd.Series], date
         m = yearless[name] & year.notna()
         if m.any():
             d = data[name][m]
-            data[name][m] = _ymd(year[m].astype(int).astype(str), d.dt.month.astype(str), d.dt.day.astype(str))
+            moved = [_safe_date(int(y), int(mo), int(da)) for y, mo, da in zip(year[m], d.dt.month, d.dt.day, strict=True)]
+            data[name] = data[name].copy()
+            data[name][m] = pd.to_datetime(pd.Series(moved, index=d.index, dtype=object))

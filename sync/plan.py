@@ -29,9 +29,7 @@ def same_value(a: RawValue, b: RawValue) -> bool:
 
 def current_column(snapshot: Snapshot, col: int, index: pd.Index) -> pd.Series:
     """The snapshot's values in column ``col`` at the given 0-based rows."""
-    rows = snapshot.tracker.rows
-    values = [rows[r][col] if r < len(rows) and col < len(rows[r]) else None for r in index]
-    return pd.Series(values, index=index, dtype=object)
+    return snapshot.tracker.column(col, index).astype(object)
 
 
 def changed(current: pd.Series, desired: pd.Series) -> pd.Series:
@@ -76,7 +74,8 @@ def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
         have = current_column(snapshot, col, want.index)
         mask = changed(have, want)
         if mask.any():
-            cells[col] = want[mask.to_numpy()]
+            new = want[mask.to_numpy()].astype(object)
+            cells[col] = new.where(new.notna(), None)
     summary = desired.summary if summary_differs(snapshot.summary, desired.summary) else None
     cf = desired.conditional_formats
     formats = None if tuple(snapshot.conditional_formats) == tuple(cf) else cf

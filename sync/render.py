@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .i18n import text
-from .model import CFRule, ChartSpec, RawValue, SummaryTab
+from .model import CFRule, ChartSpec, RawValue, SummaryTab, nones
 from .parse import Table
+from .rules import STATUS_IDS
 from .summarize import Summary
 
 GENERATED_KEYS = ("gen_status", "gen_planned", "gen_deviation", "gen_days_late", "gen_health", "gen_issues")
@@ -55,14 +56,18 @@ def generated_positions(table: Table) -> dict[str, int]:
 
 
 def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
-    """Per task row: ``[header] message`` for each finding, joined by line breaks."""
+    """Per task row: ``[header] message`` for each finding, joined by line breaks.
+
+    Warnings and infos are prefixed with their severity; errors are not.
+    """
     if not len(findings):
         return pd.Series(dtype=object)
-    f = findings
-    labels = "[" + f["column"].astype(str) + "] " + f["message"].astype(str)
-    sev = f["severity"].map(lambda s: "" if s == "error" else f"({text(locale, 'severity.' + s)}) ")
-    joined = (sev + labels).groupby(f["row"].to_numpy(), sort=False).agg("\n".join)
-    return joined
+    prefix = {sev: ("" if sev == "error" else f"({text(locale, 'severity.' + sev)}) ") for sev in ("error", "warning", "info")}
+    labels = findings["severity"].map(prefix) + "[" + findings["column"].astype(str) + "] " + findings["message"].astype(str)
+    joined: dict[int, str] = {}
+    for row, label in zip(findings["row"].tolist(), labels.tolist(), strict=True):
+        joined[row] = f"{joined[row]}\n{label}" if row in joined else label
+    return pd.Series(joined, dtype=object)
 
 
 def render(
@@ -85,15 +90,14 @@ def render(
     task_rows0 = table.rows - 1
 
     def column(values: pd.Series) -> pd.Series:
-        out = pd.Series(None, index=rows0, dtype=object)
+        out = nones(rows0)
         v = values.astype(object).where(values.notna(), None)
         out.loc[task_rows0] = v.to_numpy()
         return out
 
-    status_label = derived["status"].map(lambda s: text(locale, f"status.{s}"))
-    health_label = derived["health"].map(lambda h: text(locale, f"health.{h}") if isinstance(h, str) else None)
+    status_label = derived["status"].map({s: text(locale, f"status.{s}") for s in STATUS_IDS})
+    health_label = derived["health"].map({h: text(locale, f"health.{h}") for h in ("green", "amber", "red")})
     days = derived["days_late"].astype(object).where(derived["days_late"].notna(), None)
-    days = days.map(lambda v: int(v) if v is not None else None)
     issues = issues_text(table, findings, locale).reindex(table.rows)
     values = {
         "gen_status": status_label,
@@ -113,7 +117,7 @@ def render(
     # generated columns left behind at old positions are cleared
     for _, c in table.generated_cols.items():
         if c not in columns:
-            columns[c] = pd.Series(None, index=pd.RangeIndex(hr, last_row + 1), dtype=object)
+            columns[c] = nones(pd.RangeIndex(hr, last_row + 1))
 
     cf = conditional_formats(table, pos, locale, last_row)
     tab = summary_tab(summary, table, summary_title, target, tracker_title, locale, now)
@@ -127,7 +131,7 @@ def render(
 
 
 def _floats(s: pd.Series) -> pd.Series:
-    return s.astype(object).where(s.notna(), None).map(lambda v: float(v) if v is not None else None)
+    return pd.Series(s.to_numpy(dtype=float).astype(object), index=s.index).where(s.notna(), None)
 
 
 def conditional_formats(table: Table, pos: dict[str, int], locale: str, last_row: int) -> tuple[CFRule, ...]:

@@ -1,0 +1,79 @@
+"""Shared fixtures: the shipped rule pack, the seed's rows, small trackers in memory and on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.demo import SEED_ROWS, TEMPLATE_COLUMNS
+from sync.model import Grid
+from sync.rules import RuleSet, load_rules, shipped_rules_dir
+
+SEED_AS_OF = dt.date(2024, 3, 20)
+
+
+@pytest.fixture(scope="session")
+def ruleset() -> RuleSet:
+    return load_rules([shipped_rules_dir()])
+
+
+def header(ruleset: RuleSet, locale: str = "zh-CN") -> list[str]:
+    return [ruleset.columns[c].title(locale) for c in TEMPLATE_COLUMNS]
+
+
+def grid(rows: list[list[Any]], ruleset: RuleSet | None = None, *, title: str = "进度表", top: list[list[Any]] | None = None) -> Grid:
+    """A tracker tab: optional rows above, the template header, then ``rows``."""
+    rs = ruleset or load_rules([shipped_rules_dir()])
+    return Grid(title, [*(top or []), header(rs), *[list(r) for r in rows]])
+
+
+def task(**fields: Any) -> list[Any]:
+    """A template row with sensible defaults, overridden by canonical field names."""
+    base = {
+        "phase": "预热期",
+        "channel": "小红书",
+        "task": "KOL种草笔记发布",
+        "description": "完成3位KOL各1篇笔记发布",
+        "owner": "王丽",
+        "planned_start": "2024-03-01",
+        "planned_finish": "2024-03-10",
+        "actual_start": "-",
+        "actual_finish": "-",
+        "progress": "0%",
+        "status": "未开始",
+        "risk": "-",
+        "countermeasure": "-",
+        "remarks": "-",
+    }
+    unknown = set(fields) - set(base)
+    assert not unknown, unknown
+    base.update(fields)
+    return [base[c] for c in TEMPLATE_COLUMNS]
+
+
+@pytest.fixture
+def seed_grid(ruleset: RuleSet) -> Grid:
+    return grid([list(r) for r in SEED_ROWS], ruleset)
+
+
+@pytest.fixture
+def tracker_file(tmp_path: Path, ruleset: RuleSet) -> Path:
+    """An .xlsx tracker holding the seed's four rows, plus a config.yaml beside it."""
+    from sync.backends.xlsx import set_text_safe
+    from sync.demo import new_workbook
+
+    wb = new_workbook(ruleset)
+    ws = wb.active
+    for r, row in enumerate(SEED_ROWS, start=2):
+        for c, value in enumerate(row, start=1):
+            set_text_safe(ws.cell(row=r, column=c), value)
+    path = tmp_path / "tracker.xlsx"
+    wb.save(path)
+    (tmp_path / "config.yaml").write_text(
+        f"tracker:\n  backend: xlsx\n  path: tracker.xlsx\n  worksheet: {ws.title}\nlocale: zh-CN\ntimezone: Asia/Shanghai\n",
+        encoding="utf-8",
+    )
+    return path

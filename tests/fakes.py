@@ -1,0 +1,69 @@
+"""An in-memory backend: the fake most tests use for the backend seam."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sync.model import ApplyResult, CFRule, Grid, Snapshot, WritePlan
+
+
+class MemoryBackend:
+    """Holds a tracker tab, a summary tab, the job's formats and metadata; counts reads and writes."""
+
+    def __init__(self, tracker: Grid, *, time_zone: str | None = None) -> None:
+        self.target = "memory"
+        self.rows: list[list[Any]] = [list(r) for r in tracker.rows]
+        self.title = tracker.title
+        self.percent = tracker.percent_cells
+        self.summary: list[list[Any]] | None = None
+        self.summary_title: str | None = None
+        self.cf: tuple[CFRule, ...] = ()
+        self.meta: dict[str, Any] = {}
+        self.time_zone = time_zone
+        self.reads = 0
+        self.writes = 0
+        self.version = 0
+
+    def read(self) -> Snapshot:
+        self.reads += 1
+        summary = Grid(self.summary_title or "", copy.deepcopy(self.summary)) if self.summary is not None else None
+        titles = (self.title,) + ((self.summary_title,) if self.summary_title else ())
+        return Snapshot(
+            target=self.target,
+            tracker=Grid(self.title, copy.deepcopy(self.rows), self.percent),
+            sheet_titles=titles,
+            summary=summary,
+            time_zone=self.time_zone,
+            conditional_formats=self.cf,
+            meta=copy.deepcopy(self.meta),
+            version=self.version,
+        )
+
+    def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
+        from sync.errors import TrackerChanged
+
+        if snapshot.version != self.version:
+            raise TrackerChanged("changed")
+        for col, series in plan.cells.items():
+            for r, value in series.items():
+                self.set(int(r), col, value)
+        if plan.summary is not None:
+            self.summary = [list(r) for r in plan.summary.rows]
+            self.summary_title = plan.summary.title
+        if plan.conditional_formats is not None:
+            self.cf = plan.conditional_formats
+        if plan.meta is not None:
+            self.meta = copy.deepcopy(plan.meta)
+        self.writes += 1
+        self.version += 1
+        return ApplyResult(cells_written=plan.cell_count, requests=1)
+
+    def set(self, row: int, col: int, value: Any) -> None:
+        """A write (by the job or, in tests, by a person)."""
+        while len(self.rows) <= row:
+            self.rows.append([])
+        r = self.rows[row]
+        while len(r) <= col:
+            r.append(None)
+        r[col] = value

@@ -1,0 +1,194 @@
+"""Parse: header detection, column mapping, and every messy cell form the issue lists."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from sync.errors import MissingColumns
+from sync.model import Grid
+from sync.parse import parse, parse_date_value, parse_percent_value, parse_status_value
+from sync.rules import normalize_header
+
+from .conftest import SEED_AS_OF, grid, header, task
+
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (dt.datetime(2024, 3, 1, 0, 0), D(2024, 3, 1)),  # a real date cell
+        (D(2024, 3, 1), D(2024, 3, 1)),
+        (45352, D(2024, 3, 1)),  # Excel serial number
+        (45352.0, D(2024, 3, 1)),
+        ("45352", D(2024, 3, 1)),  # serial typed as text
+        ("2024-03-01", D(2024, 3, 1)),
+        ("2024-3-1", D(2024, 3, 1)),
+        ("2024/3/1", D(2024, 3, 1)),
+        ("2024.3.1", D(2024, 3, 1)),
+        ("2024年3月1日", D(2024, 3, 1)),
+        ("2024 年 3 月 1 日", D(2024, 3, 1)),
+        ("２０２４－０３－０１", D(2024, 3, 1)),  # full-width digits and dash
+        ("2024-03-01 00:00:00", D(2024, 3, 1)),  # a date cell pasted as text
+        ("20240301", D(2024, 3, 1)),
+        (20240301, D(2024, 3, 1)),
+        ("3月1日", D(2030, 3, 1)),  # year-less: the caller's year
+        ("3/1", D(2030, 3, 1)),
+        ("6.29", D(2030, 6, 29)),
+        (" 3/1 ", D(2030, 3, 1)),
+    ],
+)
+def test_parse_date_value_reads_the_forms_people_type(cell: Any, expected: D) -> None:
+    assert parse_date_value(cell, 2030)[0] == expected
+
+
+@pytest.mark.parametrize("cell", ["3月上旬", "2024/-/--", "2024-02-30", "13/45", "明天", "TBD", "3/1-3/5"])
+def test_parse_date_value_rejects_what_is_not_a_day(cell: Any) -> None:
+    assert parse_date_value(cell, 2030)[0] is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "value", "note"),
+    [
+        ("60", 60.0, None),
+        ("60%", 60.0, None),
+        ("60％", 60.0, None),  # full-width percent sign
+        ("６０％", 60.0, None),  # full-width digits
+        (60, 60.0, None),
+        (0.6, 60.0, None),  # a bare fraction
+        ("0.5", 50.0, None),
+        ("100%", 100.0, None),
+        ("0%", 0.0, None),
+        ("1", 1.0, None),  # 1 is one percent: only values strictly between 0 and 1 are fractions
+        ("60%(2篇已发布,1篇待审核)", 60.0, "(2篇已发布,1篇待审核)"),
+        ("30%(素材已上线,消耗1.5万)", 30.0, "(素材已上线,消耗1.5万)"),
+        ("45% 初稿已交", 45.0, "初稿已交"),
+        ("150%", 150.0, None),  # parsed; the range rule reports it
+    ],
+)
+def test_parse_percent_value(cell: Any, value: float, note: str | None) -> None:
+    assert parse_percent_value(cell) == (value, note)
+
+
+@pytest.mark.parametrize("cell", ["完成", "50-60%", "about half", "1/2"])
+def test_parse_percent_value_rejects_non_numbers(cell: str) -> None:
+    assert parse_percent_value(cell)[0] is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("未开始", "not_started"),
+        ("未開始", "not_started"),
+        ("进行中", "in_progress"),
+        ("已完成", "completed"),
+        ("延期", "delayed"),
+        ("Not started", "not_started"),
+        ("In Progress", "in_progress"),
+        ("done", "completed"),
+        ("Completed", "completed"),
+        ("delayed", "delayed"),
+        ("overdue", "delayed"),
+        ("✅", "completed"),
+        ("✅ 已完成", "completed"),
+        ("进行中(80%)", "in_progress"),
+        (" 进行中 ", "in_progress"),
+        ("搁置", None),
+    ],
+)
+def test_parse_status_value(ruleset: Any, cell: str, expected: str | None) -> None:
+    assert parse_status_value(cell, ruleset.status_words()) == expected
+
+
+def test_parse_seed_rows(seed_grid: Grid, ruleset: Any) -> None:
+    t = parse(seed_grid, ruleset, SEED_AS_OF)
+    assert list(t.rows) == [2, 3, 4, 5]
+    d = t.data
+    assert d.loc[2, "progress"] == 60 and d.loc[2, "progress_note"] == "(2篇已发布,1篇待审核)"
+    assert d.loc[2, "actual_finish"] is pd_nat() or str(d.loc[2, "actual_finish"]) == "NaT"
+    assert d.loc[3, "actual_finish"].date() == D(2024, 3, 11)
+    assert list(d["status"]) == ["in_progress", "completed", "in_progress", "not_started"]
+    assert not t.present.loc[3, "risk"]  # "-" is empty
+    assert not t.invalid.any().any()
+
+
+def pd_nat() -> Any:
+    import pandas as pd
+
+    return pd.NaT
+
+
+def test_header_may_sit_below_a_title_and_use_aliases(ruleset: Any) -> None:
+    head = ["Phase ", "渠道", "核心任務", "任务描述（具体可执行）", " owner", "Planned start", "計劃完成時間", "当前进度(%)", "完成状态(未开始/进行中/已完成/延期)"]
+    g = Grid("T", [["Campaign tracker"], [], head, ["a", "b", "c", "d", "e", "2024-03-01", "2024-03-02", "10%", "进行中"]])
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.header_row == 2
+    assert t.positions["owner"] == 4 and t.positions["planned_finish"] == 6
+    assert t.headers["owner"] == "owner"
+    assert list(t.rows) == [4]
+    assert "risk" not in t.positions and not t.present["risk"].any()
+
+
+def test_normalize_header_folds_width_case_and_spaces() -> None:
+    assert normalize_header(" 当前进度（％） ") == normalize_header("当前进度(%)")
+    assert normalize_header("Planned  Start") == "plannedstart"
+
+
+def test_missing_required_column_lists_expected_and_found(ruleset: Any) -> None:
+    head = [h for h in header(ruleset) if h != "负责人"]
+    with pytest.raises(MissingColumns) as exc:
+        parse(Grid("T", [head]), ruleset, SEED_AS_OF)
+    msg = str(exc.value)
+    assert "负责人 / Owner (owner)" in msg
+    assert "'推广阶段'" in msg and "row 1" in msg
+
+
+def test_no_header_at_all_is_missing_columns(ruleset: Any) -> None:
+    with pytest.raises(MissingColumns, match="missing required column"):
+        parse(Grid("T", [["hello", "world"], [1, 2]]), ruleset, SEED_AS_OF)
+
+
+def test_blank_and_section_rows_are_skipped(ruleset: Any) -> None:
+    g = grid([task(), [None] * 14, ["—— 预热期 ——"], ["", " ", "-"], task(owner="李雷")], ruleset)
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert list(t.rows) == [2, 6]
+    assert t.data.loc[6, "owner"] == "李雷"
+
+
+def test_unreadable_cells_are_marked_invalid_not_raised(ruleset: Any) -> None:
+    g = grid([task(planned_start="3月上旬", progress="大概一半", status="搁置")], ruleset)
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert bool(t.invalid.loc[2, "planned_start"]) and bool(t.invalid.loc[2, "progress"]) and bool(t.invalid.loc[2, "status"])
+    assert str(t.data.loc[2, "planned_start"]) == "NaT"
+
+
+def test_yearless_date_takes_the_rows_year(ruleset: Any) -> None:
+    g = grid([task(planned_start="2023-12-20", planned_finish="12/28"), task(planned_start="3/1", planned_finish="3/5")], ruleset)
+    t = parse(g, ruleset, dt.date(2024, 1, 10))
+    assert t.data.loc[2, "planned_finish"].date() == D(2023, 12, 28)  # from the row's other date
+    assert t.data.loc[3, "planned_start"].date() == D(2024, 3, 1)  # no full date: the as-of year
+
+
+def test_percent_formatted_cells_are_fractions(ruleset: Any) -> None:
+    g = grid([task(progress=0.6), task(progress=1), task(progress=1)], ruleset)
+    g = Grid(g.title, g.rows, frozenset({(1, 9), (2, 9)}))  # rows 2 and 3 are percent-formatted
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert list(t.data["progress"]) == [60.0, 100.0, 1.0]
+
+
+def test_headerless_filled_column_counts_as_used(ruleset: Any) -> None:
+    row = task()
+    g = grid([[*row, None, "a person's note"]], ruleset)
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.last_used_col == 15
+
+
+def test_generated_columns_are_recognised(ruleset: Any) -> None:
+    g = grid([[*task(), "延期", 100]], ruleset)
+    g.rows[0].extend(["⚙ 计算状态", "⚙ 计划进度%"])
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.generated_cols == {"⚙ 计算状态": 14, "⚙ 计划进度%": 15}
+    assert 14 not in t.human_cols and t.last_used_col == 13

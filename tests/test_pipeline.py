@@ -1,0 +1,147 @@
+"""Summarize, render and diff through the in-memory backend: the whole pure pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from sync.config import Config
+from sync.model import Grid
+from sync.pipeline import plan_run, report, sync
+from sync.render import GENERATED_KEYS
+
+from .conftest import SEED_AS_OF, grid, task
+from .fakes import MemoryBackend
+
+NOW = dt.datetime(2024, 3, 20, 9, 30, tzinfo=dt.UTC)
+
+
+def config(**kw: Any) -> Config:
+    return Config.model_validate({"tracker": {"backend": "xlsx", "path": "unused.xlsx"}, **kw})
+
+
+def run(backend: MemoryBackend, as_of: dt.date = SEED_AS_OF, now: dt.datetime = NOW, **kw: Any) -> Any:
+    return sync(config(**kw), as_of=as_of, backend=backend, now=now)  # type: ignore[arg-type]
+
+
+def test_summary_counts_and_breakdowns(seed_grid: Grid, ruleset: Any) -> None:
+    r = plan_run(MemoryBackend(seed_grid).read(), ruleset, as_of=SEED_AS_OF, now=NOW)
+    s = r.summary
+    assert s.total == 4
+    assert s.status_counts == {"not_started": 1, "in_progress": 1, "completed": 1, "delayed": 1}
+    assert s.completion_rate == 25.0
+    assert s.avg_progress == 47.5  # (60 + 100 + 30 + 0) / 4
+    assert s.avg_deviation == -16.1  # (-40 + 0 - 24.545 + 0) / 4
+    phase = s.by_phase.set_index("key")
+    assert phase.loc["筹备期(第1-2周)", "tasks"] == 2 and phase.loc["筹备期(第1-2周)", "delayed"] == 1
+    assert list(s.delayed["row"]) == [2]
+    assert list(s.open_risks["row"]) == [2, 4, 5]
+    assert s.risks_without_countermeasure.empty
+
+
+def test_delayed_list_is_sorted_by_days_late(ruleset: Any) -> None:
+    rows = [task(planned_finish="2024-03-15", progress="10%", actual_start="2024-03-01"),
+            task(planned_finish="2024-03-05", progress="10%", actual_start="2024-03-01"),
+            task(planned_finish="2024-03-10", progress="10%", actual_start="2024-03-01")]
+    r = plan_run(MemoryBackend(grid(rows, ruleset)).read(), ruleset, as_of=SEED_AS_OF, now=NOW)
+    assert list(r.summary.delayed["days_late"]) == [15, 10, 5]
+    assert list(r.summary.delayed["row"]) == [3, 4, 2]
+
+
+def test_generated_columns_land_right_of_the_human_columns(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    run(b)
+    head = b.rows[0]
+    assert head[:14] == seed_grid.rows[0]
+    assert head[14:] == ["⚙ 计算状态", "⚙ 计划进度%", "⚙ 进度偏差(百分点)", "⚙ 延期天数", "⚙ 健康度", "⚙ 问题"]
+    assert b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
+    assert b.rows[3][14:19] == ["进行中", 54.5, -24.5, 0, "黄"]
+
+
+def test_human_cells_are_never_written(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    before = [list(r[:14]) for r in b.rows]
+    run(b)
+    run(b, as_of=dt.date(2024, 4, 1))
+    assert [r[:14] for r in b.rows] == before
+
+
+def test_second_run_without_edits_writes_nothing(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    first = run(b)
+    assert first.applied is not None and b.writes == 1
+    second = run(b, now=NOW + dt.timedelta(minutes=10))  # only the clock moved
+    assert second.plan.is_empty and second.applied is None and b.writes == 1
+    assert report(second)["requests"] == {"read": 1, "write": 0}
+
+
+def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    run(b)
+    b.set(1, 9, "100%")  # a person reports row 2 done
+    b.set(1, 8, "2024-03-19")
+    r = run(b)
+    assert r.applied is not None
+    changed = {(int(row), col) for col, s in r.plan.cells.items() for row in s.index}
+    assert changed == {(1, 14), (1, 15), (1, 16), (1, 17), (1, 18)} - {(1, 15)}  # planned % stays 100
+    assert b.rows[1][14] == "已完成"
+
+
+def test_generated_block_moves_right_of_a_new_human_column(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    run(b)
+    # a person adds a column to the right of the generated block
+    b.set(0, 20, "预算")
+    b.set(1, 20, "5万")
+    run(b)
+    assert b.rows[0][20] == "预算" and b.rows[1][20] == "5万"
+    assert b.rows[0][21] == "⚙ 计算状态"
+    assert all(v is None for v in b.rows[0][14:20])  # the old block is cleared
+    assert b.rows[1][21:26] == ["延期", 100.0, -40.0, 10, "红"]
+
+
+def test_headerless_notes_beside_the_table_are_not_overwritten(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    b.set(3, 15, "a note someone typed")
+    run(b)
+    assert b.rows[3][15] == "a note someone typed"
+    assert b.rows[0][16] == "⚙ 计算状态"
+
+
+def test_formula_like_tracker_text_stays_text_in_the_summary(ruleset: Any) -> None:
+    evil = '=HYPERLINK("http://x.example","click")'
+    rows = [task(task=evil, planned_finish="2024-03-10", progress="10%", actual_start="2024-03-01")]
+    b = MemoryBackend(grid(rows, ruleset))
+    run(b)
+    assert b.summary is not None
+    cells = [c for r in b.summary for c in r]
+    assert evil in cells  # the very string, to be written as a string by every backend
+
+
+def test_findings_go_to_the_issues_column_and_highlights(ruleset: Any) -> None:
+    b = MemoryBackend(grid([task(owner="-", risk="KOL档期冲突")], ruleset))
+    r = run(b)
+    issues = b.rows[1][14 + GENERATED_KEYS.index("gen_issues")]
+    assert issues == "[负责人] “负责人”未填写\n[应对措施] 有风险“KOL档期冲突”但没有应对措施"
+    formulas = [cf.formula for cf in r.plan.conditional_formats or ()]
+    assert 'ISNUMBER(FIND("[负责人]",$T2))' in formulas
+    assert '$O2="延期"' in formulas and '$S2="黄"' in formulas
+
+
+def test_english_locale(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
+    run(b, locale="en")
+    assert b.rows[0][14] == "⚙ Status (computed)"
+    assert b.rows[1][14] == "Delayed" and b.rows[1][18] == "red"
+    assert b.summary_title == "Summary"
+
+
+@pytest.mark.parametrize("as_of", [dt.date(2024, 3, 1), dt.date(2024, 3, 20), dt.date(2024, 5, 1)])
+def test_report_json_shape(seed_grid: Grid, as_of: dt.date) -> None:
+    rep = report(run(MemoryBackend(seed_grid), as_of=as_of))
+    assert set(rep) >= {"as_of", "tracker", "worksheet", "rows", "status_counts", "completion_rate", "findings", "tasks", "cells_written", "requests"}
+    assert rep["rows"] == 4 and [t["row"] for t in rep["tasks"]] == [2, 3, 4, 5]
+    assert set(rep["tasks"][0]) == {"row", "status", "progress", "planned_progress", "deviation", "days_late", "health"}
+    assert rep["requests"] == {"read": 1, "write": 1}
