@@ -99,7 +99,9 @@ def run_check(table: Table, rule: RuleSpec, ctx: Context) -> CheckResult:
     result = REGISTRY[rule.check].fn(table, rule, rule.params, ctx)
     if rule.when is not None:
         applies = evaluate(rule.when, table, ctx.as_of)
-        result = CheckResult({c: m & applies for c, m in result.masks.items()}, result.values, result.other)
+        result = CheckResult(
+            {c: m & applies for c, m in result.masks.items()}, result.values, result.other
+        )
     return result
 
 
@@ -148,7 +150,14 @@ class CompareParams(Params):
         return [self.column] + ([] if self.other == "today" else [self.other])
 
 
-_CMP = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal, "!=": np.not_equal}
+_CMP = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 @register("compare", CompareParams)
@@ -192,4 +201,12 @@ def check_implies(table: Table, rule: RuleSpec, params: ImpliesParams, ctx: Cont
     return CheckResult({c: bad for c in lit})
 
 
-__all__ = ["REGISTRY", "CheckResult", "Context", "Params", "ValidationError", "register", "run_check"]
+__all__ = [
+    "REGISTRY",
+    "CheckResult",
+    "Context",
+    "Params",
+    "ValidationError",
+    "register",
+    "run_check",
+]

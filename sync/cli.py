@@ -47,8 +47,18 @@ def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help=f"Config file (default: $TRACKER_SYNC_CONFIG, else ./{DEFAULT_CONFIG}).",
     )(fn)
-    fn = click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="As-of date YYYY-MM-DD (default: today in the configured time zone).")(fn)
-    fn = click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout and nothing else there.")(fn)
+    fn = click.option(
+        "--today",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="As-of date YYYY-MM-DD (default: today in the configured time zone).",
+    )(fn)
+    fn = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object to stdout and nothing else there.",
+    )(fn)
     return fn
 
 
@@ -76,10 +86,25 @@ def cli() -> None:
 
 @cli.command()
 @_config_option
-@click.option("--dry-run", is_flag=True, help="Compute everything and show what would be written; write nothing.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="(.xlsx) Write the result to this file and leave the tracker untouched.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Compute everything and show what would be written; write nothing.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="(.xlsx) Write the result to this file and leave the tracker untouched.",
+)
 @_handle_errors
-def run(config_path: Path | None, today: dt.datetime | None, as_json: bool, dry_run: bool, output: Path | None) -> None:
+def run(
+    config_path: Path | None,
+    today: dt.datetime | None,
+    as_json: bool,
+    dry_run: bool,
+    output: Path | None,
+) -> None:
     """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
 
     Exits 0 after a successful sync, even when rows have findings.
@@ -92,7 +117,9 @@ def run(config_path: Path | None, today: dt.datetime | None, as_json: bool, dry_
     """
     config = _load(config_path)
     if output is not None:
-        config = config.model_copy(update={"tracker": config.tracker.model_copy(update={"output": output.resolve()})})
+        config = config.model_copy(
+            update={"tracker": config.tracker.model_copy(update={"output": output.resolve()})}
+        )
     result = sync(config, as_of=_as_of(today), write=not dry_run)
     _print(result, as_json, config)
 
@@ -117,7 +144,13 @@ def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) ->
 
 @cli.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True, help="Language of the headers.")
+@click.option(
+    "--locale",
+    type=click.Choice(["zh-CN", "en"]),
+    default="zh-CN",
+    show_default=True,
+    help="Language of the headers.",
+)
 @_handle_errors
 def init(path: Path, locale: str) -> None:
     """Create a new, empty tracker workbook from the seed template.
@@ -132,13 +165,25 @@ def init(path: Path, locale: str) -> None:
     from .rules import load_rules, shipped_rules_dir
 
     created = init_tracker(path, load_rules([shipped_rules_dir()]), locale)
-    click.echo(f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`.")
+    click.echo(
+        f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`."
+    )
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Date the example around this day (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's JSON object instead of the text report.")
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date the example around this day (default: today).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the run's JSON object instead of the text report.",
+)
 @_handle_errors
 def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
     """Write an example tracker (DIR/tracker.xlsx, DIR/config.yaml) and sync it.
@@ -162,7 +207,9 @@ def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
     result = sync(config, as_of=day)
     _print(result, as_json, config)
     if not as_json:
-        click.echo(f"Open {tracker} to see the generated columns, the highlights and the summary tab.")
+        click.echo(
+            f"Open {tracker} to see the generated columns, the highlights and the summary tab."
+        )
 
 
 def _print(result: RunResult, as_json: bool, config: Config, checking: bool = False) -> None:
@@ -171,7 +218,9 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
         return
     s = result.summary
     counts = s.status_counts
-    click.echo(f"{result.snapshot.target} / {result.snapshot.tracker.title}, as of {result.as_of.isoformat()}")
+    click.echo(
+        f"{result.snapshot.target} / {result.snapshot.tracker.title}, as of {result.as_of.isoformat()}"
+    )
     click.echo(
         f"  {s.total} tasks: {counts['not_started']} not started, {counts['in_progress']} in progress, "
         f"{counts['completed']} completed, {counts['delayed']} delayed; completion rate {s.completion_rate:.1f}%"
@@ -188,10 +237,14 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
     if plan.is_empty:
         click.echo("  nothing to write: the tracker is up to date")
     elif result.dry_run:
-        click.echo(f"  dry run: would write {plan.cell_count} cells" + _parts(result) + "; nothing written")
+        click.echo(
+            f"  dry run: would write {plan.cell_count} cells" + _parts(result) + "; nothing written"
+        )
     elif result.applied is not None:
         where = result.applied.output or result.snapshot.target
-        click.echo(f"  wrote {result.applied.cells_written} cells" + _parts(result) + f" to {where}")
+        click.echo(
+            f"  wrote {result.applied.cells_written} cells" + _parts(result) + f" to {where}"
+        )
 
 
 def _parts(result: RunResult) -> str:

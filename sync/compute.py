@@ -51,7 +51,9 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     delayed = ~completed & (past_finish | past_start_idle)
     started = (prog0 > 0) | has_as
     status = np.select(
-        [completed, delayed, started], ["completed", "delayed", "in_progress"], default="not_started"
+        [completed, delayed, started],
+        ["completed", "delayed", "in_progress"],
+        default="not_started",
     ).astype(object)
 
     late_open = (today - pf).astype("timedelta64[D]").astype(float)
@@ -61,7 +63,9 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     days_late[np.isnat(pf)] = np.nan
 
     behind = ~np.isnan(deviation) & (deviation < -amber_deviation) & ~completed
-    health = np.select([status == "delayed", behind], ["red", "amber"], default="green").astype(object)
+    health = np.select([status == "delayed", behind], ["red", "amber"], default="green").astype(
+        object
+    )
     health[np.isnat(pf) & (status != "delayed")] = None
 
     return pd.DataFrame(

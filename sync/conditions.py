@@ -33,7 +33,9 @@ def parse_condition(cond: Any) -> list[str]:
     combos = keys & set(_COMBINATORS)
     if combos:
         if len(keys) != 1:
-            raise ValueError(f"{sorted(combos)[0]!r} must stand alone in its mapping, found {sorted(keys)}")
+            raise ValueError(
+                f"{sorted(combos)[0]!r} must stand alone in its mapping, found {sorted(keys)}"
+            )
         key = next(iter(keys))
         if key == "not":
             return parse_condition(cond["not"])
@@ -42,7 +44,9 @@ def parse_condition(cond: Any) -> list[str]:
             raise ValueError(f"{key!r} takes a non-empty list of conditions")
         return [c for item in items for c in parse_condition(item)]
     if "column" not in keys:
-        raise ValueError(f"a condition needs 'column' and one of {list(OPS)} (or all/any/not); found {sorted(keys)}")
+        raise ValueError(
+            f"a condition needs 'column' and one of {list(OPS)} (or all/any/not); found {sorted(keys)}"
+        )
     ops = keys - {"column"}
     unknown = ops - set(OPS)
     if unknown:

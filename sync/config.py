@@ -61,7 +61,9 @@ class Config(_Strict):
             try:
                 zoneinfo.ZoneInfo(value)
             except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)") from None
+                raise ValueError(
+                    f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)"
+                ) from None
         return value
 
     def resolve(self, path: Path | str) -> Path:
@@ -91,12 +93,16 @@ def load_config(path: Path | str) -> Config:
     doc = yamlio.load(path)
     data: Any = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{doc.where([])}: the config must be a mapping of keys (tracker:, rules:, ...)")
+        raise ConfigError(
+            f"{doc.where([])}: the config must be a mapping of keys (tracker:, rules:, ...)"
+        )
     try:
         if "base_dir" in data or "source" in data:
             key = "base_dir" if "base_dir" in data else "source"
             raise ConfigError(f"{doc.where([key])}: {key}: unknown key")
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("invalid config:\n" + yamlio.format_pydantic_errors(doc, exc.errors())) from None
+        raise ConfigError(
+            "invalid config:\n" + yamlio.format_pydantic_errors(doc, exc.errors())
+        ) from None
     return config.model_copy(update={"base_dir": path.resolve().parent, "source": path})

@@ -38,24 +38,78 @@ HEADER_FILL = "DDEBF7"
 
 #: The seed's four sample rows (section 三), in simplified characters, dates as in the seed.
 SEED_ROWS: list[list[Any]] = [
-    ["筹备期(第1-2周)", "小红书", "KOL种草笔记发布", "完成3位腰部KOL(5-10万粉)各1篇产品体验笔记发布", "市场部*经理",
-     "2024-03-01", "2024-03-10", "2024-03-01", "-", "60%(2篇已发布,1篇待审核)", "进行中",
-     "1位KOL笔记审核因内容合规问题延迟", "协同KOL调整内容重点,3月12日前提交", "-"],
-    ["筹备期(第1-2周)", "官方推文", "预热", "发布2篇新品推文(含产品亮点+预约)", "新媒体*运营",
-     "2024-03-05", "2024-03-12", "2024-03-05", "2024-03-11", "100%", "已完成",
-     "-", "-", "预约量超预期20%,需追加库存"],
-    ["预热期(第3-4周)", "抖音信息流", "广告投放", "投放3支短视频广告(定向25-35岁女性,预算5万元)", "渠道*专员",
-     "2024-03-15", "2024-03-25", "2024-03-16", "-", "30%(素材已上线,消耗1.5万)", "进行中",
-     "素材完播率低于行业平均水平(8%vs行业12%)", "优化视频前3秒内容,增加悬念设计", "-"],
-    ["爆发期(第5-6周)", "线下门店", "新品首发活动", "全国100家门店同步开展“买新品赠赠品”活动,培训店员", "销售部*总监",
-     "2024-03-28", "2024-04-05", "-", "-", "0%", "未开始",
-     "部分门店赠品库存未到位", "协同供应链今日内补发,保证3月27日前到货", "活动规则需同步至各门店店员群"],
+    [
+        "筹备期(第1-2周)",
+        "小红书",
+        "KOL种草笔记发布",
+        "完成3位腰部KOL(5-10万粉)各1篇产品体验笔记发布",
+        "市场部*经理",
+        "2024-03-01",
+        "2024-03-10",
+        "2024-03-01",
+        "-",
+        "60%(2篇已发布,1篇待审核)",
+        "进行中",
+        "1位KOL笔记审核因内容合规问题延迟",
+        "协同KOL调整内容重点,3月12日前提交",
+        "-",
+    ],
+    [
+        "筹备期(第1-2周)",
+        "官方推文",
+        "预热",
+        "发布2篇新品推文(含产品亮点+预约)",
+        "新媒体*运营",
+        "2024-03-05",
+        "2024-03-12",
+        "2024-03-05",
+        "2024-03-11",
+        "100%",
+        "已完成",
+        "-",
+        "-",
+        "预约量超预期20%,需追加库存",
+    ],
+    [
+        "预热期(第3-4周)",
+        "抖音信息流",
+        "广告投放",
+        "投放3支短视频广告(定向25-35岁女性,预算5万元)",
+        "渠道*专员",
+        "2024-03-15",
+        "2024-03-25",
+        "2024-03-16",
+        "-",
+        "30%(素材已上线,消耗1.5万)",
+        "进行中",
+        "素材完播率低于行业平均水平(8%vs行业12%)",
+        "优化视频前3秒内容,增加悬念设计",
+        "-",
+    ],
+    [
+        "爆发期(第5-6周)",
+        "线下门店",
+        "新品首发活动",
+        "全国100家门店同步开展“买新品赠赠品”活动,培训店员",
+        "销售部*总监",
+        "2024-03-28",
+        "2024-04-05",
+        "-",
+        "-",
+        "0%",
+        "未开始",
+        "部分门店赠品库存未到位",
+        "协同供应链今日内补发,保证3月27日前到货",
+        "活动规则需同步至各门店店员群",
+    ],
 ]
 #: The day the seed's rows describe (row 3 is under way, row 4 not yet started).
 SEED_AS_OF = dt.date(2024, 3, 20)
 
 
-def new_workbook(ruleset: RuleSet, locale: str = "zh-CN", title: str | None = None, sheet: str | None = None) -> Any:
+def new_workbook(
+    ruleset: RuleSet, locale: str = "zh-CN", title: str | None = None, sheet: str | None = None
+) -> Any:
     """A tracker workbook from the seed template: headers, frozen header row, status dropdown,
     date formats and column widths. With ``title`` a title row sits above the header."""
     wb = openpyxl.Workbook()
@@ -65,7 +119,9 @@ def new_workbook(ruleset: RuleSet, locale: str = "zh-CN", title: str | None = No
     if title:
         ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
         top = 2
-    statuses = [text(locale, f"status.{s}") for s in ("not_started", "in_progress", "completed", "delayed")]
+    statuses = [
+        text(locale, f"status.{s}") for s in ("not_started", "in_progress", "completed", "delayed")
+    ]
     last = top + TEMPLATE_ROWS
     for i, name in enumerate(TEMPLATE_COLUMNS):
         spec = ruleset.columns[name]
@@ -79,8 +135,14 @@ def new_workbook(ruleset: RuleSet, locale: str = "zh-CN", title: str | None = No
             for r in range(top + 1, last + 1):
                 ws.cell(row=r, column=i + 1).number_format = "yyyy-mm-dd"
         if spec.type == "status":
-            dv = DataValidation(type="list", formula1='"' + ",".join(statuses) + '"', allow_blank=True)
-            dv.error = "未开始 / 进行中 / 已完成 / 延期" if locale == "zh-CN" else "not started / in progress / completed / delayed"
+            dv = DataValidation(
+                type="list", formula1='"' + ",".join(statuses) + '"', allow_blank=True
+            )
+            dv.error = (
+                "未开始 / 进行中 / 已完成 / 延期"
+                if locale == "zh-CN"
+                else "not started / in progress / completed / delayed"
+            )
             dv.showErrorMessage = False  # teams write synonyms too; the rules report unknown values
             dv.add(f"{letter}{top + 1}:{letter}{last}")
             ws.add_data_validation(dv)
@@ -92,7 +154,9 @@ def init_tracker(path: Path, ruleset: RuleSet, locale: str = "zh-CN") -> Path:
     """Write a new, empty tracker workbook; refuses to overwrite an existing file."""
     path = Path(path)
     if path.exists():
-        raise TrackerError(f"{path} already exists; choose another path (init never overwrites a file)")
+        raise TrackerError(
+            f"{path} already exists; choose another path (init never overwrites a file)"
+        )
     if path.suffix.lower() != ".xlsx":
         raise TrackerError(f"{path}: the tracker must be an .xlsx file")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +189,20 @@ _DESCRIPTIONS = [
     "组织{n}个社群每日2次新品互动",
     "邀请{n}位UP主发布测评视频",
 ]
-_OWNERS = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄敏", "周杰", "吴婷", "市场部*丽", "设计组*强"]
+_OWNERS = [
+    "张伟",
+    "王芳",
+    "李娜",
+    "刘洋",
+    "陈静",
+    "杨帆",
+    "赵磊",
+    "黄敏",
+    "周杰",
+    "吴婷",
+    "市场部*丽",
+    "设计组*强",
+]
 _RISKS = [
     ("KOL档期冲突", "2日内联系2位备选KOL,优先确认档期"),
     ("物料制作延期", "设计组加急处理,必要时外包部分素材,3天内交付"),
@@ -176,11 +253,25 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
                 progress, status = f"{pct}%", ("延期" if pf < today else "进行中")
         risk, counter = ("-", "-")
         if rnd.random() < 0.3:
-            risk, counter = rnd.choice(_RISKS)
-            counter = counter or "-"
+            risk, maybe = rnd.choice(_RISKS)
+            counter = maybe or "-"
         rows.append(
-            [_PHASES[phase_i], channel, task, desc, rnd.choice(_OWNERS), ps, pf, actual_start, actual_finish,
-             progress, status, risk, counter, "-"]
+            [
+                _PHASES[phase_i],
+                channel,
+                task,
+                desc,
+                rnd.choice(_OWNERS),
+                ps,
+                pf,
+                actual_start,
+                actual_finish,
+                progress,
+                status,
+                risk,
+                counter,
+                "-",
+            ]
         )
 
     # the mess real trackers have
@@ -202,12 +293,16 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
     return rows
 
 
-def write_demo(directory: Path, ruleset: RuleSet, today: dt.date, locale: str = "zh-CN") -> tuple[Path, Path]:
+def write_demo(
+    directory: Path, ruleset: RuleSet, today: dt.date, locale: str = "zh-CN"
+) -> tuple[Path, Path]:
     """Write ``DIR/tracker.xlsx`` and ``DIR/config.yaml``; returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     tracker = directory / "tracker.xlsx"
     config = directory / "config.yaml"
-    title = "新品上市推广进度监控表" if locale == "zh-CN" else "New product launch — promotion tracker"
+    title = (
+        "新品上市推广进度监控表" if locale == "zh-CN" else "New product launch — promotion tracker"
+    )
     wb = new_workbook(ruleset, locale, title=title)
     ws = wb.active
     # a person's own header formatting: trailing spaces and full-width brackets
@@ -218,7 +313,11 @@ def write_demo(directory: Path, ruleset: RuleSet, today: dt.date, locale: str = 
     r = 3
     for i, row in enumerate(rows):
         if i == 4:
-            ws.cell(row=r, column=1, value="—— 以下为渠道执行任务 ——" if locale == "zh-CN" else "— channel tasks —")
+            ws.cell(
+                row=r,
+                column=1,
+                value="—— 以下为渠道执行任务 ——" if locale == "zh-CN" else "— channel tasks —",
+            )
             r += 2  # a section row, then a blank row
         for c, value in enumerate(row):
             set_text_safe(ws.cell(row=r, column=c + 1), value if value != "" else None)

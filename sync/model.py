@@ -84,7 +84,15 @@ class CFRule:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CFRule:
         r = data["range"]
-        return cls(int(r[0]), int(r[1]), int(r[2]), int(r[3]), str(data["formula"]), str(data["fill"]), data.get("font"))
+        return cls(
+            int(r[0]),
+            int(r[1]),
+            int(r[2]),
+            int(r[3]),
+            str(data["formula"]),
+            str(data["fill"]),
+            data.get("font"),
+        )
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,12 @@ class WritePlan:
 
     @property
     def is_empty(self) -> bool:
-        return not self.cells and self.summary is None and self.conditional_formats is None and self.meta is None
+        return (
+            not self.cells
+            and self.summary is None
+            and self.conditional_formats is None
+            and self.meta is None
+        )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ from .model import Grid, nones
 from .rules import RuleSet, header_keys
 
 #: Whole-cell contents that mean "nothing here" (compared after NFKC, trim and lower case).
-EMPTY_TOKENS = frozenset({"", "-", "--", "—", "——", "/", "na", "n/a", "n.a.", "无", "暂无", "無", "暫無", "null", "none"})
+EMPTY_TOKENS = frozenset(
+    {"", "-", "--", "—", "——", "/", "na", "n/a", "n.a.", "无", "暂无", "無", "暫無", "null", "none"}
+)
 
 _HEADER_SCAN_ROWS = 30
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -28,7 +30,9 @@ _DATE_FULL = re.compile(
 )
 _DATE_YEARLESS = re.compile(r"^(?P<m>\d{1,2})\s*[/.月]\s*(?P<d>\d{1,2})\s*日?$")
 _DATE_DIGITS = re.compile(r"^(?P<n>\d{5,8})$")
-_PROGRESS = re.compile(r"^(?P<n>[+-]?\d+(?:\.\d+)?)\s*(?P<pct>%)?\s*(?P<note>(?:[^\d\-~/.].*)?)$", re.S)
+_PROGRESS = re.compile(
+    r"^(?P<n>[+-]?\d+(?:\.\d+)?)\s*(?P<pct>%)?\s*(?P<note>(?:[^\d\-~/.].*)?)$", re.S
+)
 _LEADING_SYMBOLS = re.compile(r"^[^\w]+")
 _TRAILING_HINT = re.compile(r"\([^()]*\)$")
 
@@ -111,7 +115,8 @@ def cell_text(value: Any) -> str:
 def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
     """The 0-based header row and canonical column -> 0-based column index."""
     index = ruleset.alias_index()
-    best_row, best_map = -1, {}
+    best_row = -1
+    best_map: dict[str, int] = {}
     for r, row in enumerate(grid.rows[:_HEADER_SCAN_ROWS]):
         mapping: dict[str, int] = {}
         for c, value in enumerate(row):
@@ -133,10 +138,18 @@ def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
 
 def _missing_message(grid: Grid, ruleset: RuleSet, row: int, missing: list[str]) -> str:
     expected = "; ".join(
-        f"{ruleset.columns[n].title('zh-CN')} / {ruleset.columns[n].title('en')} ({n})" for n in missing
+        f"{ruleset.columns[n].title('zh-CN')} / {ruleset.columns[n].title('en')} ({n})"
+        for n in missing
     )
     if row < 0:
-        row = next((i for i, r in enumerate(grid.rows[:_HEADER_SCAN_ROWS]) if any(v not in (None, "") for v in r)), -1)
+        row = next(
+            (
+                i
+                for i, r in enumerate(grid.rows[:_HEADER_SCAN_ROWS])
+                if any(v not in (None, "") for v in r)
+            ),
+            -1,
+        )
     holds = [cell_text(v) for v in grid.rows[row]] if row >= 0 else []
     holds_text = ", ".join(repr(h) for h in holds if h) or "nothing"
     where = f"row {row + 1}" if row >= 0 else "the first rows"
@@ -168,7 +181,11 @@ def is_present(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool) and value == value
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and value == value
+    )
 
 
 def parse_date_value(value: Any, year: int) -> tuple[dt.date | None, bool]:
@@ -284,7 +301,9 @@ class _Factored:
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             return cls(codes, list(uniques), s.index)
         except TypeError:  # unhashable oddities: fall back to text
-            texts = np.array([cell_text(v) if v is not None else None for v in values], dtype=object)
+            texts = np.array(
+                [cell_text(v) if v is not None else None for v in values], dtype=object
+            )
             codes, uniques = pd.factorize(texts, use_na_sentinel=True)
             return cls(codes, list(uniques), s.index)
 
@@ -336,11 +355,11 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
     # a column without a header that holds anything is still a person's: never write there
     last_used = max(human_cols, default=-1)
     gen_set = set(generated.values())
-    for c in frame.columns:
-        if c > last_used and c not in gen_set:
-            s = frame[c]
-            if (s.notna() & (s.astype(object) != "")).any():
-                last_used = c
+    for col in map(int, frame.columns):
+        if col > last_used and col not in gen_set:
+            values = frame[col]
+            if (values.notna() & (values.astype(object) != "")).any():
+                last_used = col
 
     # rows with at most one filled human cell are blank rows or section labels
     filled = pd.Series(0, index=frame.index)
@@ -376,7 +395,11 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
         f = _Factored.of(s)
         if spec.type == "date":
             parsed = [parse_date_value(u, as_of.year) for u in f.uniques]
-            days = f.spread([np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed], np.datetime64("NaT"), "datetime64[D]")
+            days = f.spread(
+                [np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed],
+                np.datetime64("NaT"),
+                "datetime64[D]",
+            )
             data[name] = days.astype("datetime64[ns]")
             yearless[name] = f.spread([y for _, y in parsed], False, bool)
         elif spec.type == "percent":
@@ -396,9 +419,13 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
         elif spec.type == "number":
             data[name] = f.spread([parse_number_value(u) for u in f.uniques], np.nan, float)
         else:
-            data[name] = f.spread([u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None)
+            data[name] = f.spread(
+                [u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None
+            )
         data[name] = data[name].where(p, None if spec.type in ("text", "status") else np.nan)
-        invalid[name] = p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
+        invalid[name] = (
+            p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
+        )
     _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date"])
 
     headers = {
@@ -422,7 +449,9 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
     )
 
 
-def _fill_years(data: dict[str, pd.Series], yearless: dict[str, pd.Series], date_cols: list[str]) -> None:
+def _fill_years(
+    data: dict[str, pd.Series], yearless: dict[str, pd.Series], date_cols: list[str]
+) -> None:
     """A year-less date takes the year of the row's first full date (else it keeps the as-of year)."""
     if not any(m.any() for m in yearless.values()):
         return
@@ -435,6 +464,9 @@ def _fill_years(data: dict[str, pd.Series], yearless: dict[str, pd.Series], date
         m = yearless[name] & year.notna()
         if m.any():
             d = data[name][m]
-            moved = [_safe_date(int(y), int(mo), int(da)) for y, mo, da in zip(year[m], d.dt.month, d.dt.day, strict=True)]
+            moved = [
+                _safe_date(int(y), int(mo), int(da))
+                for y, mo, da in zip(year[m], d.dt.month, d.dt.day, strict=True)
+            ]
             data[name] = data[name].copy()
             data[name][m] = pd.to_datetime(pd.Series(moved, index=d.index, dtype=object))

@@ -42,7 +42,7 @@ class RunResult:
 
     @property
     def wrote(self) -> bool:
-        return self.applied is not None and self.applied.cells_written > 0 or (
+        return (self.applied is not None and self.applied.cells_written > 0) or (
             self.applied is not None and not self.plan.is_empty
         )
 
@@ -139,24 +139,19 @@ def report(result: RunResult) -> dict[str, Any]:
     """The ``--json`` object."""
     d = result.derived
     table = result.table
-    tasks = []
-    progress = table.data["progress"]
-    for row, rec in zip(table.rows, d.itertuples(index=False), strict=True):
-        tasks.append(
-            {
-                "row": int(row),
-                "status": rec.status,
-                "progress": _num(progress.loc[row]),
-                "planned_progress": _num(rec.planned_progress),
-                "deviation": _num(rec.deviation),
-                "days_late": None if pd.isna(rec.days_late) else int(rec.days_late),
-                "health": rec.health,
-            }
-        )
-    findings = [
-        {"row": int(f.row), "column": f.column, "rule": f.rule, "severity": f.severity, "message": f.message}
-        for f in result.findings.itertuples(index=False)
+    columns = {
+        "row": table.rows.tolist(),
+        "status": d["status"].tolist(),
+        "progress": [_num(v) for v in table.data["progress"].tolist()],
+        "planned_progress": [_num(v) for v in d["planned_progress"].tolist()],
+        "deviation": [_num(v) for v in d["deviation"].tolist()],
+        "days_late": [None if v is pd.NA else int(v) for v in d["days_late"].tolist()],
+        "health": d["health"].tolist(),
+    }
+    tasks = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
     ]
+    findings = result.findings.astype({"row": int}).to_dict("records")
     applied = result.applied
     return {
         "as_of": result.as_of.isoformat(),
@@ -175,6 +170,4 @@ def report(result: RunResult) -> dict[str, Any]:
 
 
 def _num(v: Any) -> float | None:
-    if v is None or pd.isna(v):
-        return None
-    return float(v)
+    return None if v is None or v is pd.NA or v != v else float(v)

@@ -15,7 +15,14 @@ from .parse import Table
 from .rules import STATUS_IDS
 from .summarize import Summary
 
-GENERATED_KEYS = ("gen_status", "gen_planned", "gen_deviation", "gen_days_late", "gen_health", "gen_issues")
+GENERATED_KEYS = (
+    "gen_status",
+    "gen_planned",
+    "gen_deviation",
+    "gen_days_late",
+    "gen_health",
+    "gen_issues",
+)
 META_VERSION = 1
 #: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
 CF_ROW_BLOCK = 500
@@ -62,8 +69,17 @@ def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
     """
     if not len(findings):
         return pd.Series(dtype=object)
-    prefix = {sev: ("" if sev == "error" else f"({text(locale, 'severity.' + sev)}) ") for sev in ("error", "warning", "info")}
-    labels = findings["severity"].map(prefix) + "[" + findings["column"].astype(str) + "] " + findings["message"].astype(str)
+    prefix = {
+        sev: ("" if sev == "error" else f"({text(locale, 'severity.' + sev)}) ")
+        for sev in ("error", "warning", "info")
+    }
+    labels = (
+        findings["severity"].map(prefix)
+        + "["
+        + findings["column"].astype(str)
+        + "] "
+        + findings["message"].astype(str)
+    )
     joined: dict[int, str] = {}
     for row, label in zip(findings["row"].tolist(), labels.tolist(), strict=True):
         joined[row] = f"{joined[row]}\n{label}" if row in joined else label
@@ -96,7 +112,9 @@ def render(
         return out
 
     status_label = derived["status"].map({s: text(locale, f"status.{s}") for s in STATUS_IDS})
-    health_label = derived["health"].map({h: text(locale, f"health.{h}") for h in ("green", "amber", "red")})
+    health_label = derived["health"].map(
+        {h: text(locale, f"health.{h}") for h in ("green", "amber", "red")}
+    )
     days = derived["days_late"].astype(object).where(derived["days_late"].notna(), None)
     issues = issues_text(table, findings, locale).reindex(table.rows)
     values = {
@@ -134,7 +152,9 @@ def _floats(s: pd.Series) -> pd.Series:
     return pd.Series(s.to_numpy(dtype=float).astype(object), index=s.index).where(s.notna(), None)
 
 
-def conditional_formats(table: Table, pos: dict[str, int], locale: str, last_row: int) -> tuple[CFRule, ...]:
+def conditional_formats(
+    table: Table, pos: dict[str, int], locale: str, last_row: int
+) -> tuple[CFRule, ...]:
     """Cell rules for every human column (lit when the issues column names it), then row rules."""
     first = table.header_row + 1
     last = max(((last_row // CF_ROW_BLOCK) + 1) * CF_ROW_BLOCK - 1, first)
@@ -218,17 +238,49 @@ def summary_tab(
         anchor=(5, 4),
     )
 
-    breakdown_header = [t("s.tasks"), t("s.completed"), t("s.delayed"), t("s.avg_progress_short"), t("s.avg_deviation_short")]
-    for key, frame in (("s.by_phase", s.by_phase), ("s.by_channel", s.by_channel), ("s.by_owner", s.by_owner)):
+    breakdown_header = [
+        t("s.tasks"),
+        t("s.completed"),
+        t("s.delayed"),
+        t("s.avg_progress_short"),
+        t("s.avg_deviation_short"),
+    ]
+    for key, frame in (
+        ("s.by_phase", s.by_phase),
+        ("s.by_channel", s.by_channel),
+        ("s.by_owner", s.by_owner),
+    ):
         add()
         add(t(key), *breakdown_header, strong=True)
         for rec in frame.itertuples(index=False):
-            add(rec.key or t("unnamed"), rec.tasks, rec.completed, rec.delayed, rec.avg_progress, rec.avg_deviation)
+            add(
+                rec.key or t("unnamed"),
+                rec.tasks,
+                rec.completed,
+                rec.delayed,
+                rec.avg_progress,
+                rec.avg_deviation,
+            )
 
     add()
     add(t("s.delayed_tasks"), strong=True)
-    add(t("s.row"), t("s.phase"), t("s.channel"), t("s.task"), t("s.owner"), t("s.planned_finish"), t("s.days_late"), t("s.progress"), strong=True)
-    _list(add, t, s.delayed, ["row", "phase", "channel", "task", "owner", "planned_finish", "days_late", "progress"])
+    add(
+        t("s.row"),
+        t("s.phase"),
+        t("s.channel"),
+        t("s.task"),
+        t("s.owner"),
+        t("s.planned_finish"),
+        t("s.days_late"),
+        t("s.progress"),
+        strong=True,
+    )
+    _list(
+        add,
+        t,
+        s.delayed,
+        ["row", "phase", "channel", "task", "owner", "planned_finish", "days_late", "progress"],
+    )
 
     add()
     add(t("s.open_risks"), strong=True)
@@ -243,8 +295,10 @@ def summary_tab(
     add()
     add(t("s.findings_by_rule"), strong=True)
     add(t("s.rule"), t("s.severity"), t("s.count"), t("s.example"), strong=True)
-    for rec in s.findings_by_rule.itertuples(index=False):
-        add(rec.rule, t(f"severity.{rec.severity}"), int(rec.count), rec.example)
+    for rule, severity, count, example in s.findings_by_rule[
+        ["rule", "severity", "count", "example"]
+    ].itertuples(index=False):
+        add(rule, t(f"severity.{severity}"), int(count), example)
 
     width = max(len(r) for r in rows)
     rows = [r + [None] * (width - len(r)) for r in rows]

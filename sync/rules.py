@@ -77,7 +77,11 @@ class ColumnSpec(_Strict):
         return value
 
     def title(self, locale: str) -> str:
-        return self.header.get(locale) or self.header.get("en") or (self.aliases[0] if self.aliases else self.name)
+        return (
+            self.header.get(locale)
+            or self.header.get("en")
+            or (self.aliases[0] if self.aliases else self.name)
+        )
 
 
 class RuleSpec(_Strict):
@@ -166,18 +170,25 @@ def load_rules(folders: list[Path]) -> RuleSet:
             doc = yamlio.load(path)
             data = doc.data if doc.data is not None else {}
             if not isinstance(data, dict):
-                raise RuleError(f"{doc.where([])}: a rule file is a mapping with 'columns:' and/or 'rules:'")
+                raise RuleError(
+                    f"{doc.where([])}: a rule file is a mapping with 'columns:' and/or 'rules:'"
+                )
             for key in data:
                 if key not in _TOP_KEYS:
-                    raise RuleError(f"{doc.where([key])}: unknown key {key!r}; expected one of {sorted(_TOP_KEYS)}")
+                    raise RuleError(
+                        f"{doc.where([key])}: unknown key {key!r}; expected one of {sorted(_TOP_KEYS)}"
+                    )
             for name, raw in (data.get("columns") or {}).items():
                 if not isinstance(raw, dict):
-                    raise RuleError(f"{doc.where(['columns', name])}: column {name!r} must be a mapping")
+                    raise RuleError(
+                        f"{doc.where(['columns', name])}: column {name!r} must be a mapping"
+                    )
                 try:
                     columns[str(name)] = ColumnSpec.model_validate({**raw, "name": str(name)})
                 except ValidationError as exc:
                     raise RuleError(
-                        "invalid column:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), ["columns", name])
+                        "invalid column:\n"
+                        + yamlio.format_pydantic_errors(doc, exc.errors(), ["columns", name])
                     ) from None
             raw_rules = data.get("rules") or []
             if not isinstance(raw_rules, list):
@@ -203,13 +214,17 @@ def _load_rule(doc: yamlio.Located, i: int, raw: Any, build_params: Any) -> Rule
     try:
         spec = RuleSpec.model_validate({**common, "source": doc.where(loc)})
     except ValidationError as exc:
-        raise RuleError("invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)) from None
+        raise RuleError(
+            "invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)
+        ) from None
     try:
         params = build_params(spec.check, extra)
     except KeyError as exc:
         raise RuleError(f"{doc.where([*loc, 'check'])}: {exc.args[0]}") from None
     except ValidationError as exc:
-        raise RuleError("invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)) from None
+        raise RuleError(
+            "invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)
+        ) from None
     try:
         from .conditions import parse_condition
 
@@ -228,4 +243,6 @@ def _check_references(ruleset: RuleSet) -> None:
     for rule in ruleset.rules:
         for col in referenced_columns(rule):
             if col not in known:
-                raise RuleError(f"{rule.source}: rule {rule.id!r} names unknown column {col!r}; declared columns: {sorted(known)}")
+                raise RuleError(
+                    f"{rule.source}: rule {rule.id!r} names unknown column {col!r}; declared columns: {sorted(known)}"
+                )

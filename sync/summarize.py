@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .parse import Table
-from .rules import STATUS_IDS, SEVERITIES
+from .rules import SEVERITIES, STATUS_IDS
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,9 @@ class Summary:
 BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
 
 
-def summarize(table: Table, derived: pd.DataFrame, findings: pd.DataFrame, as_of: dt.date) -> Summary:
+def summarize(
+    table: Table, derived: pd.DataFrame, findings: pd.DataFrame, as_of: dt.date
+) -> Summary:
     """Roll the table up. Status counts use the computed status (what the calendar says)."""
     total = len(table)
     counts = derived["status"].value_counts()

@@ -11,7 +11,9 @@ from .rules import SEVERITIES, RuleSet
 
 
 def empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row" else object) for c in FINDING_COLUMNS})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="int64" if c == "row" else object) for c in FINDING_COLUMNS}
+    )
 
 
 def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
@@ -30,7 +32,9 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
                 continue
             idx = mask[mask].index
             template = rule.text(ctx.locale)
-            template = template.replace("{column}", table.headers[col]).replace("{other}", result.other or "")
+            template = template.replace("{column}", table.headers[col]).replace(
+                "{other}", result.other or ""
+            )
             message = _fill(template, "value", table.display(rule.value_column or col, idx))
             for key, series in (result.values or {}).items():
                 message = _fill(message, key, series.loc[idx].astype(str))
@@ -65,7 +69,10 @@ def _fill(template: str | pd.Series, key: str, values: pd.Series) -> str | pd.Se
         for piece in pieces[1:]:
             out = out + values.astype(str) + piece
         return out
-    return pd.Series([t.replace(token, v) for t, v in zip(template, values.astype(str), strict=True)], index=template.index)
+    return pd.Series(
+        [t.replace(token, v) for t, v in zip(template, values.astype(str), strict=True)],
+        index=template.index,
+    )
 
 
 def count_by_severity(findings: pd.DataFrame) -> dict[str, int]:

@@ -79,11 +79,16 @@ def load(path: Path) -> Located:
     return loads(text, path)
 
 
-def format_pydantic_errors(doc: Located, errors: Sequence[Any], prefix: Sequence[str | int] = ()) -> str:
+def format_pydantic_errors(
+    doc: Located, errors: Sequence[Any], prefix: Sequence[str | int] = ()
+) -> str:
     """One line per pydantic error: ``file:line: key.path: message``."""
     lines = []
     for err in errors:
-        loc = [*prefix, *[p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]]
+        loc = [
+            *prefix,
+            *[p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")],
+        ]
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":

@@ -24,7 +24,13 @@ def header(ruleset: RuleSet, locale: str = "zh-CN") -> list[str]:
     return [ruleset.columns[c].title(locale) for c in TEMPLATE_COLUMNS]
 
 
-def grid(rows: list[list[Any]], ruleset: RuleSet | None = None, *, title: str = "进度表", top: list[list[Any]] | None = None) -> Grid:
+def grid(
+    rows: list[list[Any]],
+    ruleset: RuleSet | None = None,
+    *,
+    title: str = "进度表",
+    top: list[list[Any]] | None = None,
+) -> Grid:
     """A tracker tab: optional rows above, the template header, then ``rows``."""
     rs = ruleset or load_rules([shipped_rules_dir()])
     return Grid(title, [*(top or []), header(rs), *[list(r) for r in rows]])

@@ -27,7 +27,11 @@ class MemoryBackend:
 
     def read(self) -> Snapshot:
         self.reads += 1
-        summary = Grid(self.summary_title or "", copy.deepcopy(self.summary)) if self.summary is not None else None
+        summary = (
+            Grid(self.summary_title or "", copy.deepcopy(self.summary))
+            if self.summary is not None
+            else None
+        )
         titles = (self.title,) + ((self.summary_title,) if self.summary_title else ())
         return Snapshot(
             target=self.target,

@@ -20,7 +20,10 @@ def test_run_then_rerun_writes_nothing(tracker_file: Path) -> None:
     cfg = str(tracker_file.parent / "config.yaml")
     r = invoke("run", "-c", cfg, "--today", "2024-03-20")
     assert r.exit_code == 0, r.output
-    assert "4 tasks: 1 not started, 1 in progress, 1 completed, 1 delayed; completion rate 25.0%" in r.output
+    assert (
+        "4 tasks: 1 not started, 1 in progress, 1 completed, 1 delayed; completion rate 25.0%"
+        in r.output
+    )
     assert "wrote " in r.output and "summary tab" in r.output
     r = invoke("run", "-c", cfg, "--today", "2024-03-20")
     assert r.exit_code == 0
@@ -28,21 +31,53 @@ def test_run_then_rerun_writes_nothing(tracker_file: Path) -> None:
 
 
 def test_run_json_is_the_only_stdout(tracker_file: Path) -> None:
-    r = CliRunner().invoke(cli, ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--json"])
+    r = CliRunner().invoke(
+        cli,
+        ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--json"],
+    )
     assert r.exit_code == 0
     data = json.loads(r.stdout)
     assert data["as_of"] == "2024-03-20" and data["rows"] == 4 and data["worksheet"] == "推广进度表"
-    assert data["status_counts"] == {"not_started": 1, "in_progress": 1, "completed": 1, "delayed": 1}
+    assert data["status_counts"] == {
+        "not_started": 1,
+        "in_progress": 1,
+        "completed": 1,
+        "delayed": 1,
+    }
     assert data["completion_rate"] == 25.0
-    assert data["tasks"][2] == {"row": 4, "status": "in_progress", "progress": 30.0, "planned_progress": 54.5, "deviation": -24.5, "days_late": 0, "health": "amber"}
+    assert data["tasks"][2] == {
+        "row": 4,
+        "status": "in_progress",
+        "progress": 30.0,
+        "planned_progress": 54.5,
+        "deviation": -24.5,
+        "days_late": 0,
+        "health": "amber",
+    }
     assert data["requests"] == {"read": 1, "write": 1} and data["cells_written"] > 0
-    again = json.loads(CliRunner().invoke(cli, ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--json"]).stdout)
+    again = json.loads(
+        CliRunner()
+        .invoke(
+            cli,
+            [
+                "run",
+                "-c",
+                str(tracker_file.parent / "config.yaml"),
+                "--today",
+                "2024-03-20",
+                "--json",
+            ],
+        )
+        .stdout
+    )
     assert again["requests"] == {"read": 1, "write": 0} and again["cells_written"] == 0
 
 
 def test_dry_run_writes_nothing(tracker_file: Path) -> None:
     before = tracker_file.read_bytes()
-    r = invoke("run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--dry-run")
+    r = invoke(
+        "run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--dry-run"
+    )
     assert r.exit_code == 0 and "dry run: would write" in r.output
     assert tracker_file.read_bytes() == before
 
@@ -76,16 +111,24 @@ def test_missing_column_exits_3_and_writes_nothing(tracker_file: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("tracker:\n  backend: excel\n  path: t.xlsx\n", "config.yaml:2: tracker.backend: Input should be 'xlsx' or 'gsheets'"),
+        (
+            "tracker:\n  backend: excel\n  path: t.xlsx\n",
+            "config.yaml:2: tracker.backend: Input should be 'xlsx' or 'gsheets'",
+        ),
         ("tracker:\n  backend: xlsx\n  pth: t.xlsx\n", "config.yaml:3: tracker.pth: unknown key"),
         ("tracker:\n  backend: xlsx\n", "tracker.path is required when tracker.backend is xlsx"),
-        ("tracker:\n  path: t.xlsx\nlocale: fr\n", "config.yaml:3: locale: Input should be 'zh-CN' or 'en'"),
+        (
+            "tracker:\n  path: t.xlsx\nlocale: fr\n",
+            "config.yaml:3: locale: Input should be 'zh-CN' or 'en'",
+        ),
         ("tracker:\n  path: t.xlsx\ntimezone: Mars/Base\n", "unknown time zone 'Mars/Base'"),
         ("tracker: [\n", "invalid YAML"),
         ("tracker:\n  path: t.xlsx\nrules: [nowhere]\n", "nowhere: rule folder not found"),
     ],
 )
-def test_invalid_config_exits_2_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
+def test_invalid_config_exits_2_naming_file_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(text, encoding="utf-8")
     r = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
@@ -99,7 +142,9 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_bad_today_is_a_usage_error(tracker_file: Path) -> None:
-    r = CliRunner().invoke(cli, ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "20/3/2024"])
+    r = CliRunner().invoke(
+        cli, ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "20/3/2024"]
+    )
     assert r.exit_code == 2
 
 

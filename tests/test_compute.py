@@ -15,7 +15,9 @@ from sync.parse import parse
 from .conftest import SEED_AS_OF, grid, task
 
 
-def derived_for(rows: list[list[Any]], ruleset: Any, as_of: dt.date, amber: float = 10.0) -> pd.DataFrame:
+def derived_for(
+    rows: list[list[Any]], ruleset: Any, as_of: dt.date, amber: float = 10.0
+) -> pd.DataFrame:
     return compute(parse(grid(rows, ruleset), ruleset, as_of), as_of, amber)
 
 
@@ -49,7 +51,19 @@ def test_seed_rows_exact_values(seed_grid: Grid, ruleset: Any) -> None:
     ],
 )
 def test_planned_progress(ruleset: Any, as_of: dt.date, planned: float) -> None:
-    d = derived_for([task(planned_start="2024-03-15", planned_finish="2024-03-25", progress="50%", actual_start="2024-03-15", status="进行中")], ruleset, as_of)
+    d = derived_for(
+        [
+            task(
+                planned_start="2024-03-15",
+                planned_finish="2024-03-25",
+                progress="50%",
+                actual_start="2024-03-15",
+                status="进行中",
+            )
+        ],
+        ruleset,
+        as_of,
+    )
     assert d.loc[2, "planned_progress"] == planned
 
 
@@ -57,17 +71,51 @@ def test_planned_progress(ruleset: Any, as_of: dt.date, planned: float) -> None:
     ("fields", "status", "days_late"),
     [
         ({"progress": "100%"}, "completed", 0),  # 100 % is complete even without an actual finish
-        ({"actual_finish": "2024-03-08", "actual_start": "2024-03-01", "progress": "90%"}, "completed", 0),
-        ({"actual_finish": "2024-03-14", "actual_start": "2024-03-01", "progress": "100%"}, "completed", 4),  # finished 4 days late
-        ({"progress": "50%", "actual_start": "2024-03-01"}, "delayed", 10),  # past the planned finish
-        ({"planned_start": "2024-03-15", "planned_finish": "2024-03-30"}, "delayed", 0),  # past start, nothing begun
-        ({"planned_start": "2024-03-15", "planned_finish": "2024-03-30", "actual_start": "2024-03-16"}, "in_progress", 0),
+        (
+            {"actual_finish": "2024-03-08", "actual_start": "2024-03-01", "progress": "90%"},
+            "completed",
+            0,
+        ),
+        (
+            {"actual_finish": "2024-03-14", "actual_start": "2024-03-01", "progress": "100%"},
+            "completed",
+            4,
+        ),  # finished 4 days late
+        (
+            {"progress": "50%", "actual_start": "2024-03-01"},
+            "delayed",
+            10,
+        ),  # past the planned finish
+        (
+            {"planned_start": "2024-03-15", "planned_finish": "2024-03-30"},
+            "delayed",
+            0,
+        ),  # past start, nothing begun
+        (
+            {
+                "planned_start": "2024-03-15",
+                "planned_finish": "2024-03-30",
+                "actual_start": "2024-03-16",
+            },
+            "in_progress",
+            0,
+        ),
         ({"planned_start": "2024-03-25", "planned_finish": "2024-03-30"}, "not_started", 0),
-        ({"planned_start": "2024-03-25", "planned_finish": "2024-03-30", "progress": "10%"}, "in_progress", 0),  # started early
-        ({"planned_finish": "3月上旬"}, "delayed", None),  # no finish date: past the start with nothing done
+        (
+            {"planned_start": "2024-03-25", "planned_finish": "2024-03-30", "progress": "10%"},
+            "in_progress",
+            0,
+        ),  # started early
+        (
+            {"planned_finish": "3月上旬"},
+            "delayed",
+            None,
+        ),  # no finish date: past the start with nothing done
     ],
 )
-def test_computed_status_and_days_late(ruleset: Any, fields: dict[str, Any], status: str, days_late: int | None) -> None:
+def test_computed_status_and_days_late(
+    ruleset: Any, fields: dict[str, Any], status: str, days_late: int | None
+) -> None:
     d = derived_for([task(**fields)], ruleset, SEED_AS_OF)
     assert d.loc[2, "status"] == status
     if days_late is None:
@@ -77,14 +125,31 @@ def test_computed_status_and_days_late(ruleset: Any, fields: dict[str, Any], sta
 
 
 def test_health_threshold_is_configurable(ruleset: Any) -> None:
-    row = task(planned_start="2024-03-11", planned_finish="2024-03-30", actual_start="2024-03-11", progress="40%", status="进行中")
+    row = task(
+        planned_start="2024-03-11",
+        planned_finish="2024-03-30",
+        actual_start="2024-03-11",
+        progress="40%",
+        status="进行中",
+    )
     # plan 10/20 = 50 %, actual 40 % → 10 points behind: not *more* than 10
     assert derived_for([row], ruleset, SEED_AS_OF).loc[2, "health"] == "green"
     assert derived_for([row], ruleset, SEED_AS_OF, amber=5).loc[2, "health"] == "amber"
 
 
 def test_empty_progress_counts_as_zero_for_deviation(ruleset: Any) -> None:
-    d = derived_for([task(planned_start="2024-03-01", planned_finish="2024-03-30", progress="", actual_start="2024-03-01")], ruleset, SEED_AS_OF)
+    d = derived_for(
+        [
+            task(
+                planned_start="2024-03-01",
+                planned_finish="2024-03-30",
+                progress="",
+                actual_start="2024-03-01",
+            )
+        ],
+        ruleset,
+        SEED_AS_OF,
+    )
     assert d.loc[2, "deviation"] == -66.7
 
 

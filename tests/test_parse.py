@@ -45,7 +45,9 @@ def test_parse_date_value_reads_the_forms_people_type(cell: Any, expected: D) ->
     assert parse_date_value(cell, 2030)[0] == expected
 
 
-@pytest.mark.parametrize("cell", ["3月上旬", "2024/-/--", "2024-02-30", "13/45", "明天", "TBD", "3/1-3/5"])
+@pytest.mark.parametrize(
+    "cell", ["3月上旬", "2024/-/--", "2024-02-30", "13/45", "明天", "TBD", "3/1-3/5"]
+)
 def test_parse_date_value_rejects_what_is_not_a_day(cell: Any) -> None:
     assert parse_date_value(cell, 2030)[0] is None
 
@@ -122,8 +124,26 @@ def pd_nat() -> Any:
 
 
 def test_header_may_sit_below_a_title_and_use_aliases(ruleset: Any) -> None:
-    head = ["Phase ", "渠道", "核心任務", "任务描述（具体可执行）", " owner", "Planned start", "計劃完成時間", "当前进度(%)", "完成状态(未开始/进行中/已完成/延期)"]
-    g = Grid("T", [["Campaign tracker"], [], head, ["a", "b", "c", "d", "e", "2024-03-01", "2024-03-02", "10%", "进行中"]])
+    head = [
+        "Phase ",
+        "渠道",
+        "核心任務",
+        "任务描述（具体可执行）",
+        " owner",
+        "Planned start",
+        "計劃完成時間",
+        "当前进度(%)",
+        "完成状态(未开始/进行中/已完成/延期)",
+    ]
+    g = Grid(
+        "T",
+        [
+            ["Campaign tracker"],
+            [],
+            head,
+            ["a", "b", "c", "d", "e", "2024-03-01", "2024-03-02", "10%", "进行中"],
+        ],
+    )
     t = parse(g, ruleset, SEED_AS_OF)
     assert t.header_row == 2
     assert t.positions["owner"] == 4 and t.positions["planned_finish"] == 6
@@ -161,12 +181,22 @@ def test_blank_and_section_rows_are_skipped(ruleset: Any) -> None:
 def test_unreadable_cells_are_marked_invalid_not_raised(ruleset: Any) -> None:
     g = grid([task(planned_start="3月上旬", progress="大概一半", status="搁置")], ruleset)
     t = parse(g, ruleset, SEED_AS_OF)
-    assert bool(t.invalid.loc[2, "planned_start"]) and bool(t.invalid.loc[2, "progress"]) and bool(t.invalid.loc[2, "status"])
+    assert (
+        bool(t.invalid.loc[2, "planned_start"])
+        and bool(t.invalid.loc[2, "progress"])
+        and bool(t.invalid.loc[2, "status"])
+    )
     assert str(t.data.loc[2, "planned_start"]) == "NaT"
 
 
 def test_yearless_date_takes_the_rows_year(ruleset: Any) -> None:
-    g = grid([task(planned_start="2023-12-20", planned_finish="12/28"), task(planned_start="3/1", planned_finish="3/5")], ruleset)
+    g = grid(
+        [
+            task(planned_start="2023-12-20", planned_finish="12/28"),
+            task(planned_start="3/1", planned_finish="3/5"),
+        ],
+        ruleset,
+    )
     t = parse(g, ruleset, dt.date(2024, 1, 10))
     assert t.data.loc[2, "planned_finish"].date() == D(2023, 12, 28)  # from the row's other date
     assert t.data.loc[3, "planned_start"].date() == D(2024, 3, 1)  # no full date: the as-of year

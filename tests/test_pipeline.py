@@ -22,7 +22,9 @@ def config(**kw: Any) -> Config:
     return Config.model_validate({"tracker": {"backend": "xlsx", "path": "unused.xlsx"}, **kw})
 
 
-def run(backend: MemoryBackend, as_of: dt.date = SEED_AS_OF, now: dt.datetime = NOW, **kw: Any) -> Any:
+def run(
+    backend: MemoryBackend, as_of: dt.date = SEED_AS_OF, now: dt.datetime = NOW, **kw: Any
+) -> Any:
     return sync(config(**kw), as_of=as_of, backend=backend, now=now)  # type: ignore[arg-type]
 
 
@@ -35,16 +37,20 @@ def test_summary_counts_and_breakdowns(seed_grid: Grid, ruleset: Any) -> None:
     assert s.avg_progress == 47.5  # (60 + 100 + 30 + 0) / 4
     assert s.avg_deviation == -16.1  # (-40 + 0 - 24.545 + 0) / 4
     phase = s.by_phase.set_index("key")
-    assert phase.loc["筹备期(第1-2周)", "tasks"] == 2 and phase.loc["筹备期(第1-2周)", "delayed"] == 1
+    assert (
+        phase.loc["筹备期(第1-2周)", "tasks"] == 2 and phase.loc["筹备期(第1-2周)", "delayed"] == 1
+    )
     assert list(s.delayed["row"]) == [2]
     assert list(s.open_risks["row"]) == [2, 4, 5]
     assert s.risks_without_countermeasure.empty
 
 
 def test_delayed_list_is_sorted_by_days_late(ruleset: Any) -> None:
-    rows = [task(planned_finish="2024-03-15", progress="10%", actual_start="2024-03-01"),
-            task(planned_finish="2024-03-05", progress="10%", actual_start="2024-03-01"),
-            task(planned_finish="2024-03-10", progress="10%", actual_start="2024-03-01")]
+    rows = [
+        task(planned_finish="2024-03-15", progress="10%", actual_start="2024-03-01"),
+        task(planned_finish="2024-03-05", progress="10%", actual_start="2024-03-01"),
+        task(planned_finish="2024-03-10", progress="10%", actual_start="2024-03-01"),
+    ]
     r = plan_run(MemoryBackend(grid(rows, ruleset)).read(), ruleset, as_of=SEED_AS_OF, now=NOW)
     assert list(r.summary.delayed["days_late"]) == [15, 10, 5]
     assert list(r.summary.delayed["row"]) == [3, 4, 2]
@@ -55,7 +61,14 @@ def test_generated_columns_land_right_of_the_human_columns(seed_grid: Grid) -> N
     run(b)
     head = b.rows[0]
     assert head[:14] == seed_grid.rows[0]
-    assert head[14:] == ["⚙ 计算状态", "⚙ 计划进度%", "⚙ 进度偏差(百分点)", "⚙ 延期天数", "⚙ 健康度", "⚙ 问题"]
+    assert head[14:] == [
+        "⚙ 计算状态",
+        "⚙ 计划进度%",
+        "⚙ 进度偏差(百分点)",
+        "⚙ 延期天数",
+        "⚙ 健康度",
+        "⚙ 问题",
+    ]
     assert b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
     assert b.rows[3][14:19] == ["进行中", 54.5, -24.5, 0, "黄"]
 
@@ -85,7 +98,9 @@ def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
     r = run(b)
     assert r.applied is not None
     changed = {(int(row), col) for col, s in r.plan.cells.items() for row in s.index}
-    assert changed == {(1, 14), (1, 15), (1, 16), (1, 17), (1, 18)} - {(1, 15)}  # planned % stays 100
+    assert changed == {(1, 14), (1, 15), (1, 16), (1, 17), (1, 18)} - {
+        (1, 15)
+    }  # planned % stays 100
     assert b.rows[1][14] == "已完成"
 
 
@@ -141,7 +156,26 @@ def test_english_locale(seed_grid: Grid) -> None:
 @pytest.mark.parametrize("as_of", [dt.date(2024, 3, 1), dt.date(2024, 3, 20), dt.date(2024, 5, 1)])
 def test_report_json_shape(seed_grid: Grid, as_of: dt.date) -> None:
     rep = report(run(MemoryBackend(seed_grid), as_of=as_of))
-    assert set(rep) >= {"as_of", "tracker", "worksheet", "rows", "status_counts", "completion_rate", "findings", "tasks", "cells_written", "requests"}
+    assert set(rep) >= {
+        "as_of",
+        "tracker",
+        "worksheet",
+        "rows",
+        "status_counts",
+        "completion_rate",
+        "findings",
+        "tasks",
+        "cells_written",
+        "requests",
+    }
     assert rep["rows"] == 4 and [t["row"] for t in rep["tasks"]] == [2, 3, 4, 5]
-    assert set(rep["tasks"][0]) == {"row", "status", "progress", "planned_progress", "deviation", "days_late", "health"}
+    assert set(rep["tasks"][0]) == {
+        "row",
+        "status",
+        "progress",
+        "planned_progress",
+        "deviation",
+        "days_late",
+        "health",
+    }
     assert rep["requests"] == {"read": 1, "write": 1}

@@ -15,7 +15,9 @@ from .conftest import SEED_AS_OF, grid, task
 
 
 def findings_for(rows: list[list[Any]], ruleset: Any, locale: str = "zh-CN") -> Any:
-    return validate(parse(grid(rows, ruleset), ruleset, SEED_AS_OF), ruleset, Context(SEED_AS_OF, locale))
+    return validate(
+        parse(grid(rows, ruleset), ruleset, SEED_AS_OF), ruleset, Context(SEED_AS_OF, locale)
+    )
 
 
 def test_seed_rows_have_no_findings(seed_grid: Grid, ruleset: Any) -> None:
@@ -30,17 +32,63 @@ def test_seed_rows_have_no_findings(seed_grid: Grid, ruleset: Any) -> None:
         ("required-fields", {}, {"planned_start": ""}, "计划开始时间"),
         ("valid-date", {"actual_start": "3/2"}, {"actual_start": "3月初"}, "实际开始时间"),
         ("valid-progress", {"progress": "60％"}, {"progress": "一半"}, "当前进度(%)"),
-        ("known-status", {"status": "Done", "progress": "100%", "actual_finish": "2024-03-09"}, {"status": "搁置"}, "完成状态(未开始/进行中/已完成/延期)"),
-        ("plan-order", {"planned_finish": "2024-03-01"}, {"planned_finish": "2024-02-28"}, "计划完成时间"),
-        ("actual-order", {"actual_start": "2024-03-02", "actual_finish": "2024-03-02", "progress": "100%", "status": "已完成"},
-         {"actual_start": "2024-03-05", "actual_finish": "2024-03-02", "progress": "100%", "status": "已完成"}, "实际完成时间"),
-        ("progress-range", {"progress": "100%", "status": "已完成", "actual_finish": "2024-03-10"}, {"progress": "120%"}, "当前进度(%)"),
-        ("risk-countermeasure", {"risk": "KOL档期冲突", "countermeasure": "联系备选KOL"}, {"risk": "KOL档期冲突"}, "应对措施"),
-        ("completed-truthful", {"status": "已完成", "progress": "100%", "actual_finish": "2024-03-10"}, {"status": "已完成", "progress": "80%", "actual_finish": "2024-03-10"}, "完成状态(未开始/进行中/已完成/延期)"),
-        ("completed-truthful", {"status": "已完成", "progress": "100%", "actual_finish": "2024-03-10"}, {"status": "已完成", "progress": "100%"}, "完成状态(未开始/进行中/已完成/延期)"),
+        (
+            "known-status",
+            {"status": "Done", "progress": "100%", "actual_finish": "2024-03-09"},
+            {"status": "搁置"},
+            "完成状态(未开始/进行中/已完成/延期)",
+        ),
+        (
+            "plan-order",
+            {"planned_finish": "2024-03-01"},
+            {"planned_finish": "2024-02-28"},
+            "计划完成时间",
+        ),
+        (
+            "actual-order",
+            {
+                "actual_start": "2024-03-02",
+                "actual_finish": "2024-03-02",
+                "progress": "100%",
+                "status": "已完成",
+            },
+            {
+                "actual_start": "2024-03-05",
+                "actual_finish": "2024-03-02",
+                "progress": "100%",
+                "status": "已完成",
+            },
+            "实际完成时间",
+        ),
+        (
+            "progress-range",
+            {"progress": "100%", "status": "已完成", "actual_finish": "2024-03-10"},
+            {"progress": "120%"},
+            "当前进度(%)",
+        ),
+        (
+            "risk-countermeasure",
+            {"risk": "KOL档期冲突", "countermeasure": "联系备选KOL"},
+            {"risk": "KOL档期冲突"},
+            "应对措施",
+        ),
+        (
+            "completed-truthful",
+            {"status": "已完成", "progress": "100%", "actual_finish": "2024-03-10"},
+            {"status": "已完成", "progress": "80%", "actual_finish": "2024-03-10"},
+            "完成状态(未开始/进行中/已完成/延期)",
+        ),
+        (
+            "completed-truthful",
+            {"status": "已完成", "progress": "100%", "actual_finish": "2024-03-10"},
+            {"status": "已完成", "progress": "100%"},
+            "完成状态(未开始/进行中/已完成/延期)",
+        ),
     ],
 )
-def test_rule_passes_good_row_and_fails_bad_row(ruleset: Any, rule: str, good: dict[str, Any], bad: dict[str, Any], column: str) -> None:
+def test_rule_passes_good_row_and_fails_bad_row(
+    ruleset: Any, rule: str, good: dict[str, Any], bad: dict[str, Any], column: str
+) -> None:
     ok = findings_for([task(**good)], ruleset)
     assert rule not in set(ok["rule"]), ok.to_dict("records")
     f = findings_for([task(**bad)], ruleset)
@@ -52,7 +100,11 @@ def test_rule_passes_good_row_and_fails_bad_row(ruleset: Any, rule: str, good: d
 def test_findings_table_shape_and_messages(ruleset: Any) -> None:
     f = findings_for([task(owner="", progress="一半"), task(), task(planned_start="明天")], ruleset)
     assert list(f.columns) == ["row", "column", "rule", "severity", "message"]
-    assert f[["row", "rule"]].values.tolist() == [[2, "required-fields"], [2, "valid-progress"], [4, "valid-date"]]
+    assert f[["row", "rule"]].values.tolist() == [
+        [2, "required-fields"],
+        [2, "valid-progress"],
+        [4, "valid-date"],
+    ]
     assert f.iloc[1]["message"] == "“当前进度(%)”无法识别为百分比:一半"
     assert set(f["severity"]) == {"error"}
 

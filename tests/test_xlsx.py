@@ -24,7 +24,9 @@ from .conftest import SEED_AS_OF
 HUMAN_COLS = 14
 
 
-def cell_state(path: Path, sheet: str | None = None, cols: int = HUMAN_COLS) -> dict[tuple[int, int], tuple[Any, ...]]:
+def cell_state(
+    path: Path, sheet: str | None = None, cols: int = HUMAN_COLS
+) -> dict[tuple[int, int], tuple[Any, ...]]:
     """Everything about the human cells a person could see or have typed."""
     wb = openpyxl.load_workbook(path)
     ws = wb[sheet] if sheet else wb.worksheets[0]
@@ -82,7 +84,13 @@ def test_generated_cells_summary_chart_and_formats_exist(tracker_file: Path) -> 
     assert wb.sheetnames[:2] == ["推广进度表", "推广概览"]
     assert wb[META_SHEET].sheet_state == "veryHidden"
     ws = wb["推广进度表"]
-    assert [ws.cell(row=4, column=c).value for c in range(15, 20)] == ["进行中", 54.5, -24.5, 0, "黄"]
+    assert [ws.cell(row=4, column=c).value for c in range(15, 20)] == [
+        "进行中",
+        54.5,
+        -24.5,
+        0,
+        "黄",
+    ]
     assert ws["O1"].font.bold
     formulas = [rule.formula[0] for cf in ws.conditional_formatting for rule in cf.rules]
     assert '$O2="延期"' in formulas and '$S2="黄"' in formulas
@@ -115,7 +123,12 @@ def test_formula_like_text_is_written_as_text(tracker_file: Path) -> None:
         xml = "".join(z.read(n).decode() for n in sheets)
     assert "<f>HYPERLINK" not in xml and "<f>=HYPERLINK" not in xml
     wb = openpyxl.load_workbook(tracker_file)
-    found = [c for row in wb["推广概览"].iter_rows() for c in row if c.value == '=HYPERLINK("http://x.example","click")']
+    found = [
+        c
+        for row in wb["推广概览"].iter_rows()
+        for c in row
+        if c.value == '=HYPERLINK("http://x.example","click")'
+    ]
     assert found and all(c.data_type == "s" for c in found)
 
 
@@ -130,7 +143,9 @@ def test_changed_on_disk_between_read_and_write_aborts(tracker_file: Path, rules
     edited = tracker_file.read_bytes()
     from sync.pipeline import plan_run
 
-    plan = plan_run(snapshot, ruleset, as_of=SEED_AS_OF, now=dt.datetime(2024, 3, 20), summary_title="推广概览").plan
+    plan = plan_run(
+        snapshot, ruleset, as_of=SEED_AS_OF, now=dt.datetime(2024, 3, 20), summary_title="推广概览"
+    ).plan
     with pytest.raises(TrackerChanged, match="changed on disk"):
         backend.apply(snapshot, plan)
     assert tracker_file.read_bytes() == edited
@@ -154,7 +169,9 @@ def test_people_made_charts_are_never_lost(tracker_file: Path, tmp_path: Path) -
     assert tracker_file.read_bytes() == original
     # the way out: write the result to a separate file
     out = tmp_path / "synced.xlsx"
-    config = config.model_copy(update={"tracker": config.tracker.model_copy(update={"output": out})})
+    config = config.model_copy(
+        update={"tracker": config.tracker.model_copy(update={"output": out})}
+    )
     result = sync(config, as_of=SEED_AS_OF)
     assert result.applied is not None and result.applied.output == str(out)
     assert tracker_file.read_bytes() == original

@@ -75,7 +75,9 @@ def foreign_content(data: bytes, owned_sheets: set[str]) -> list[str]:
         for title, part in sheets.items():
             if title in owned_sheets:
                 continue
-            rels = posixpath.join(posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels")
+            rels = posixpath.join(
+                posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels"
+            )
             if rels not in names:
                 continue
             root = ElementTree.fromstring(z.read(rels))
@@ -97,7 +99,11 @@ def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     for sheet in wb.findall("m:sheets/m:sheet", _NS):
         rid = sheet.get(f"{{{_NS['r']}}}id")
         target = targets.get(rid, "")
-        part = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        part = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join("xl", target))
+        )
         out[sheet.get("name", "")] = part
     return out
 
@@ -112,7 +118,14 @@ def set_text_safe(cell: Any, value: Any) -> None:
 class XlsxBackend:
     """A local .xlsx file. ``output`` writes the result to another file and leaves the original alone."""
 
-    def __init__(self, path: Path, *, worksheet: str | None = None, summary_title: str = "Summary", output: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        worksheet: str | None = None,
+        summary_title: str = "Summary",
+        output: Path | None = None,
+    ) -> None:
         self.path = Path(path)
         self.worksheet = worksheet
         self.summary_title = summary_title
@@ -124,7 +137,9 @@ class XlsxBackend:
 
     def read(self) -> Snapshot:
         if not self.path.exists():
-            raise TrackerNotFound(f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)")
+            raise TrackerNotFound(
+                f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)"
+            )
         try:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
@@ -132,7 +147,11 @@ class XlsxBackend:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 wb = openpyxl.load_workbook(io.BytesIO(data), rich_text=False)
-            lost += [str(w.message) for w in caught if "will be removed" in str(w.message) or "not supported" in str(w.message)]
+            lost += [
+                str(w.message)
+                for w in caught
+                if "will be removed" in str(w.message) or "not supported" in str(w.message)
+            ]
             lost += foreign_content(data, {self.summary_title, META_SHEET})
         except (InvalidFileException, zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
             raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
@@ -164,12 +183,16 @@ class XlsxBackend:
         if self.worksheet:
             if self.worksheet not in wb.sheetnames:
                 tabs = ", ".join(repr(n) for n in wb.sheetnames if n != META_SHEET)
-                raise TrackerNotFound(f"{self.path}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)")
+                raise TrackerNotFound(
+                    f"{self.path}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)"
+                )
             return wb[self.worksheet]
         for ws in wb.worksheets:
             if ws.title not in (META_SHEET, self.summary_title) and ws.sheet_state == "visible":
                 return ws
-        raise TrackerNotFound(f"{self.path}: no tracker tab found (the workbook has only {wb.sheetnames})")
+        raise TrackerNotFound(
+            f"{self.path}: no tracker tab found (the workbook has only {wb.sheetnames})"
+        )
 
     def _grid(self, ws: Any, data: bytes) -> tuple[list[list[Any]], set[tuple[int, int]]]:
         rows: list[list[Any]] = []
@@ -197,7 +220,9 @@ class XlsxBackend:
                 cell = wsv.cell(row=r + 1, column=c + 1)
                 if r < len(rows) and c < len(rows[r]):
                     rows[r][c] = cell.value
-                    if cell.value is not None and "%" in (ws.cell(row=r + 1, column=c + 1).number_format or ""):
+                    if cell.value is not None and "%" in (
+                        ws.cell(row=r + 1, column=c + 1).number_format or ""
+                    ):
                         percent.add((r, c))
         return rows, percent
 
@@ -221,10 +246,10 @@ class XlsxBackend:
         ws = wb[plan.tracker_title]
         header_cells = set(plan.header_cells)
         for col, series in plan.cells.items():
-            for r, value in series.items():
-                cell = ws.cell(row=int(r) + 1, column=col + 1)
+            for r, value in zip(series.index.tolist(), series.tolist(), strict=True):
+                cell = ws.cell(row=r + 1, column=col + 1)
                 set_text_safe(cell, value)
-                if (int(r), col) in header_cells:
+                if (r, col) in header_cells:
                     cell.font = Font(bold=True)
                     cell.fill = PatternFill("solid", fgColor=GENERATED_HEADER_FILL)
         if plan.conditional_formats is not None:
@@ -242,7 +267,9 @@ class XlsxBackend:
         try:
             now = _version_of(self.path)
         except FileNotFoundError:
-            raise TrackerChanged(f"{self.path} disappeared after it was read; nothing was written") from None
+            raise TrackerChanged(
+                f"{self.path} disappeared after it was read; nothing was written"
+            ) from None
         if now != version:
             raise TrackerChanged(
                 f"{self.path} changed on disk after it was read (someone saved it meanwhile); "
@@ -292,7 +319,9 @@ def _replace_cf(ws: Any, old: tuple[CFRule, ...], new: tuple[CFRule, ...]) -> No
     ours = {(_cf_range(r), r.formula) for r in old}
     keep = []
     for cf in ws.conditional_formatting:
-        rules = [r for r in cf.rules if not any((str(cf.sqref), f) in ours for f in (r.formula or []))]
+        rules = [
+            r for r in cf.rules if not any((str(cf.sqref), f) in ours for f in (r.formula or []))
+        ]
         if rules:
             keep.append((str(cf.sqref), rules))
     from openpyxl.formatting.formatting import ConditionalFormattingList
@@ -305,7 +334,11 @@ def _replace_cf(ws: Any, old: tuple[CFRule, ...], new: tuple[CFRule, ...]) -> No
         font = Font(color=r.font) if r.font else None
         ws.conditional_formatting.add(
             _cf_range(r),
-            FormulaRule(formula=[r.formula], fill=PatternFill("solid", start_color=r.fill, end_color=r.fill), font=font),
+            FormulaRule(
+                formula=[r.formula],
+                fill=PatternFill("solid", start_color=r.fill, end_color=r.fill),
+                font=font,
+            ),
         )
 
 
@@ -331,8 +364,15 @@ def _write_summary(wb: Any, tab: SummaryTab, after: str) -> None:
     for spec in tab.charts:
         chart = BarChart() if spec.kind == "bar" else PieChart()
         chart.title = spec.title
-        values = Reference(ws, min_col=spec.values[0] + 1, min_row=spec.values[1] + 1, max_row=spec.values[2] + 1)
-        cats = Reference(ws, min_col=spec.categories[0] + 1, min_row=spec.categories[1] + 1, max_row=spec.categories[2] + 1)
+        values = Reference(
+            ws, min_col=spec.values[0] + 1, min_row=spec.values[1] + 1, max_row=spec.values[2] + 1
+        )
+        cats = Reference(
+            ws,
+            min_col=spec.categories[0] + 1,
+            min_row=spec.categories[1] + 1,
+            max_row=spec.categories[2] + 1,
+        )
         chart.add_data(values, titles_from_data=True)
         chart.set_categories(cats)
         chart.height, chart.width = 7.5, 12

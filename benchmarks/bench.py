@@ -1,0 +1,127 @@
+"""Time the pure pipeline (parse → validate → compute → summarize → render/diff) on synthetic trackers.
+
+Usage::
+
+    python benchmarks/bench.py                      # 10k, 100k, 500k rows
+    python benchmarks/bench.py --sizes 10000 --repeat 5
+
+Each size runs in its own process so that peak RSS (ru_maxrss) belongs to that size alone.
+The synthetic tracker is built before the clock starts; the snapshot it stands for is what a
+backend would have read. Prints a Markdown table (median of --repeat runs per stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+STAGES = ["parse", "validate", "compute", "summarize", "render+diff"]
+
+
+def child(n: int, repeat: int) -> dict[str, object]:
+    from synth import synthetic_grid
+
+    from sync.checks import Context
+    from sync.compute import compute
+    from sync.model import Grid, Snapshot
+    from sync.parse import parse
+    from sync.plan import diff
+    from sync.render import render
+    from sync.rules import load_rules, shipped_rules_dir
+    from sync.summarize import summarize
+    from sync.validate import validate
+
+    ruleset = load_rules([shipped_rules_dir()])
+    as_of = dt.date(2026, 6, 15)
+    now = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.UTC)
+    base = synthetic_grid(n)
+    times: dict[str, list[float]] = {s: [] for s in STAGES}
+    totals: list[float] = []
+    findings = cells = 0
+    for _ in range(repeat):
+        grid = Grid(base.title, base.rows, base.percent_cells)  # fresh: no cached frame
+        snapshot = Snapshot("bench", grid, (grid.title,))
+        t0 = time.perf_counter()
+        table = parse(grid, ruleset, as_of)
+        t1 = time.perf_counter()
+        found = validate(table, ruleset, Context(as_of))
+        t2 = time.perf_counter()
+        derived = compute(table, as_of)
+        t3 = time.perf_counter()
+        summary = summarize(table, derived, found, as_of)
+        t4 = time.perf_counter()
+        desired = render(
+            table,
+            derived,
+            found,
+            summary,
+            tracker_title=grid.title,
+            summary_title="S",
+            target="bench",
+            locale="zh-CN",
+            now=now,
+        )
+        plan = diff(snapshot, desired)
+        t5 = time.perf_counter()
+        for stage, a, b in zip(STAGES, [t0, t1, t2, t3, t4], [t1, t2, t3, t4, t5], strict=True):
+            times[stage].append(b - a)
+        totals.append(t5 - t0)
+        findings, cells = len(found), plan.cell_count
+        del table, found, derived, summary, desired, plan, grid, snapshot
+    return {
+        "rows": n,
+        "stages": {s: statistics.median(v) for s, v in times.items()},
+        "total": statistics.median(totals),
+        "findings": findings,
+        "cells": cells,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--sizes", default="10000,100000,500000", help="comma-separated row counts")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per size (median reported)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.repeat)))
+        return
+    results = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(n), "--repeat", str(args.repeat)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(
+        "| rows | "
+        + " | ".join(STAGES)
+        + " | total (s) | peak RSS (MB) | findings | cells planned |"
+    )
+    print("|---:|" + "---:|" * (len(STAGES) + 4))
+    for r in results:
+        stages = r["stages"]
+        cols = " | ".join(f"{stages[s]:.2f}" for s in STAGES)
+        print(
+            f"| {r['rows']:,} | {cols} | **{r['total']:.2f}** | {r['peak_rss_mb']:.0f} | {r['findings']:,} | {r['cells']:,} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
