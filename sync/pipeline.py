@@ -41,12 +41,6 @@ class RunResult:
     dry_run: bool = False
 
     @property
-    def wrote(self) -> bool:
-        return (self.applied is not None and self.applied.cells_written > 0) or (
-            self.applied is not None and not self.plan.is_empty
-        )
-
-    @property
     def has_errors(self) -> bool:
         return bool((self.findings["severity"] == "error").any())
 
