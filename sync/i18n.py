@@ -7,6 +7,17 @@ LOCALES = ("zh-CN", "en")
 #: Every generated header starts with this mark; it is how the job recognises its own columns.
 GENERATED_MARK = "⚙"
 
+#: The generated columns, in the order a new block is laid out.
+GENERATED_KEYS = (
+    "gen_status",
+    "gen_planned",
+    "gen_deviation",
+    "gen_days_late",
+    "gen_health",
+    "gen_issues",
+    "gen_id",
+)
+
 _TEXT: dict[str, dict[str, str]] = {
     "zh-CN": {
         "summary_title": "推广概览",
@@ -16,6 +27,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gen_days_late": "⚙ 延期天数",
         "gen_health": "⚙ 健康度",
         "gen_issues": "⚙ 问题",
+        "gen_id": "⚙ 任务ID",
         "status.not_started": "未开始",
         "status.in_progress": "进行中",
         "status.completed": "已完成",
@@ -76,6 +88,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gen_days_late": "⚙ Days late",
         "gen_health": "⚙ Health",
         "gen_issues": "⚙ Issues",
+        "gen_id": "⚙ Task ID",
         "status.not_started": "Not started",
         "status.in_progress": "In progress",
         "status.completed": "Completed",
@@ -138,6 +151,22 @@ def text(locale: str, key: str) -> str:
     '延期'
     """
     return _TEXT.get(locale, _TEXT["en"]).get(key) or _TEXT["en"][key]
+
+
+def generated_key(header: object) -> str | None:
+    """The generated column a header names, in any locale (None if it is not one of the job's).
+
+    >>> generated_key("⚙ Health"), generated_key("⚙ 健康度"), generated_key("负责人")
+    ('gen_health', 'gen_health', None)
+    """
+    if not is_generated_header(header):
+        return None
+    text_ = str(header).strip()
+    for words in _TEXT.values():
+        for key in GENERATED_KEYS:
+            if words.get(key) == text_:
+                return key
+    return None
 
 
 def is_generated_header(header: object) -> bool:

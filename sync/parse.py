@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import MissingColumns
-from .i18n import is_generated_header
+from .i18n import generated_key, is_generated_header
 from .model import Grid, nones
 from .rules import RuleSet, header_keys
 
@@ -59,6 +59,8 @@ class Table:
     n_grid_rows: int
     last_used_col: int = -1
     extra_columns: dict[str, int] = field(default_factory=dict)
+    #: The job's task ID already in each row (None where there is none yet).
+    ids: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
 
     def __len__(self) -> int:
         return len(self.data)
@@ -323,7 +325,9 @@ def present_mask(s: pd.Series) -> pd.Series:
 # ---------------------------------------------------------------------------- table
 
 
-def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
+def parse(
+    grid: Grid, ruleset: RuleSet, as_of: dt.date, anchors: dict[str, int] | None = None
+) -> Table:
     """Build the task table from a tab.
 
     >>> from sync.rules import load_rules, shipped_rules_dir
@@ -338,11 +342,18 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
     header = grid.rows[header_row]
     human_cols: list[int] = []
     generated: dict[str, int] = {}
+    owned = set((anchors or {}).values())
     for c, value in enumerate(header):
-        if is_generated_header(value):
-            generated[str(value).strip()] = c
+        key = generated_key(value)
+        if key is not None:
+            generated.setdefault(key, c)
+        elif is_generated_header(value) or c in owned:
+            continue  # the job's, from another version or with a renamed header
         elif value is not None and str(value).strip():
             human_cols.append(c)
+    # the backend's anchors (Sheets developer metadata) win over header text
+    generated.update(anchors or {})
+    human_cols = [c for c in human_cols if c not in set(generated.values())]
     mapped = set(positions.values())
     extra = {str(header[c]).strip(): c for c in human_cols if c not in mapped}
 
@@ -354,7 +365,11 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
 
     # a column without a header that holds anything is still a person's: never write there
     last_used = max(human_cols, default=-1)
-    gen_set = set(generated.values())
+    gen_set = (
+        set(generated.values())
+        | owned
+        | {c for c, v in enumerate(header) if is_generated_header(v)}
+    )
     for col in map(int, frame.columns):
         if col > last_used and col not in gen_set:
             values = frame[col]
@@ -428,6 +443,13 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
         )
     _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date"])
 
+    id_col = generated.get("gen_id")
+    ids = (
+        frame[id_col].where(frame[id_col].map(lambda v: isinstance(v, str)), None)
+        if id_col in frame.columns
+        else nones(frame.index)
+    )
+
     headers = {
         name: (str(header[positions[name]]).strip() if name in positions else spec.title("zh-CN"))
         for name, spec in ruleset.columns.items()
@@ -446,6 +468,7 @@ def parse(grid: Grid, ruleset: RuleSet, as_of: dt.date) -> Table:
         n_grid_rows=len(grid.rows),
         last_used_col=last_used,
         extra_columns=extra,
+        ids=ids.astype(object),
     )
 
 

@@ -9,20 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .i18n import text
+from .i18n import GENERATED_KEYS, text
 from .model import CFRule, ChartSpec, RawValue, SummaryTab, nones
 from .parse import Table
 from .rules import STATUS_IDS
 from .summarize import Summary
 
-GENERATED_KEYS = (
-    "gen_status",
-    "gen_planned",
-    "gen_deviation",
-    "gen_days_late",
-    "gen_health",
-    "gen_issues",
-)
 META_VERSION = 1
 #: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
 CF_ROW_BLOCK = 500
@@ -41,6 +33,9 @@ class Desired:
     tracker_title: str
     columns: dict[int, pd.Series]  # 0-based col -> values by 0-based row (header row included)
     header_cells: tuple[tuple[int, int], ...]
+    #: generated column key -> 0-based column; ``new_columns`` lists those that do not exist yet
+    positions: dict[str, int]
+    new_columns: tuple[str, ...]
     conditional_formats: tuple[CFRule, ...]
     summary: SummaryTab
     meta: dict[str, Any]
@@ -56,10 +51,41 @@ def col_letter(col: int) -> str:
     return s
 
 
-def generated_positions(table: Table) -> dict[str, int]:
-    """Where each generated column goes: right of every human header and every used cell."""
-    start = max([*table.human_cols, table.last_used_col]) + 1
-    return {key: start + i for i, key in enumerate(GENERATED_KEYS)}
+def generated_positions(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:
+    """Where each generated column is: existing ones stay put (people may have added columns
+    beside them); missing ones go right of every human header, used cell and generated column."""
+    existing = table.generated_cols
+    start = max([*table.human_cols, table.last_used_col, *existing.values()]) + 1
+    positions: dict[str, int] = {}
+    new: list[str] = []
+    for key in GENERATED_KEYS:
+        if key in existing:
+            positions[key] = existing[key]
+        else:
+            positions[key] = start
+            start += 1
+            new.append(key)
+    return positions, tuple(new)
+
+
+ID_PATTERN = r"^T\d{4,}$"
+
+
+def assign_ids(ids: pd.Series) -> pd.Series:
+    """Keep every row's task ID; give rows without one (or with a copied duplicate) the next free one.
+
+    >>> assign_ids(pd.Series(["T0007", None, "T0007", "x"])).tolist()
+    ['T0007', 'T0008', 'T0009', 'T0010']
+    """
+    text_ids = ids.astype(object).where(ids.notna(), "").astype(str)
+    valid = text_ids.where(text_ids.str.match(ID_PATTERN), None)
+    valid = valid.where(~valid.duplicated(keep="first") | valid.isna(), None)
+    numbers = valid.dropna().str[1:].astype(int)
+    next_id = int(numbers.max()) + 1 if len(numbers) else 1
+    need = valid.isna()
+    out = valid.astype(object)
+    out[need] = [f"T{n:04d}" for n in range(next_id, next_id + int(need.sum()))]
+    return out
 
 
 def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
@@ -97,9 +123,10 @@ def render(
     target: str,
     locale: str,
     now: dt.datetime,
+    row_capacity: int | None = None,
 ) -> Desired:
-    """Everything the job owns, in full."""
-    pos = generated_positions(table)
+    """Everything the job owns, in full. ``row_capacity`` caps formats at the grid's size."""
+    pos, new = generated_positions(table)
     hr = table.header_row
     last_row = max(table.n_grid_rows - 1, int(table.rows.max()) - 1 if len(table) else hr)
     rows0 = pd.RangeIndex(hr + 1, last_row + 1)
@@ -124,6 +151,7 @@ def render(
         "gen_days_late": days,
         "gen_health": health_label,
         "gen_issues": issues,
+        "gen_id": assign_ids(table.ids),
     }
     columns: dict[int, pd.Series] = {}
     headers: list[tuple[int, int]] = []
@@ -132,12 +160,7 @@ def render(
         header = pd.Series([text(locale, key)], index=pd.RangeIndex(hr, hr + 1), dtype=object)
         columns[c] = pd.concat([header, col])
         headers.append((hr, c))
-    # generated columns left behind at old positions are cleared
-    for _, c in table.generated_cols.items():
-        if c not in columns:
-            columns[c] = nones(pd.RangeIndex(hr, last_row + 1))
-
-    cf = conditional_formats(table, pos, locale, last_row)
+    cf = conditional_formats(table, pos, locale, last_row, row_capacity)
     tab = summary_tab(summary, table, summary_title, target, tracker_title, locale, now)
     meta = {
         "version": META_VERSION,
@@ -145,7 +168,7 @@ def render(
         "summary": summary_title,
         "conditional_formats": [r.to_json() for r in cf],
     }
-    return Desired(tracker_title, columns, tuple(headers), cf, tab, meta)
+    return Desired(tracker_title, columns, tuple(headers), pos, new, cf, tab, meta)
 
 
 def _floats(s: pd.Series) -> pd.Series:
@@ -153,11 +176,13 @@ def _floats(s: pd.Series) -> pd.Series:
 
 
 def conditional_formats(
-    table: Table, pos: dict[str, int], locale: str, last_row: int
+    table: Table, pos: dict[str, int], locale: str, last_row: int, row_capacity: int | None = None
 ) -> tuple[CFRule, ...]:
     """Cell rules for every human column (lit when the issues column names it), then row rules."""
     first = table.header_row + 1
     last = max(((last_row // CF_ROW_BLOCK) + 1) * CF_ROW_BLOCK - 1, first)
+    if row_capacity is not None:
+        last = max(min(last, row_capacity - 1), first)
     r1 = first + 1  # A1 row number of the range's first row
     issues = col_letter(pos["gen_issues"])
     status = col_letter(pos["gen_status"])

@@ -220,5 +220,20 @@ def test_generated_columns_are_recognised(ruleset: Any) -> None:
     g = grid([[*task(), "延期", 100]], ruleset)
     g.rows[0].extend(["⚙ 计算状态", "⚙ 计划进度%"])
     t = parse(g, ruleset, SEED_AS_OF)
-    assert t.generated_cols == {"⚙ 计算状态": 14, "⚙ 计划进度%": 15}
+    assert t.generated_cols == {"gen_status": 14, "gen_planned": 15}
     assert 14 not in t.human_cols and t.last_used_col == 13
+
+
+def test_generated_headers_are_recognised_in_any_locale(ruleset: Any) -> None:
+    g = grid([[*task(), "Delayed", "T0001"]], ruleset)
+    g.rows[0].extend(["⚙ Status (computed)", "⚙ 任务ID"])
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.generated_cols == {"gen_status": 14, "gen_id": 15}
+    assert t.ids.tolist() == ["T0001"]
+
+
+def test_backend_anchors_win_over_header_text(ruleset: Any) -> None:
+    g = grid([[*task(), None, "x"]], ruleset)
+    g.rows[0].extend(["renamed by someone", None])
+    t = parse(g, ruleset, SEED_AS_OF, anchors={"gen_status": 14})
+    assert t.generated_cols == {"gen_status": 14} and 14 not in t.human_cols

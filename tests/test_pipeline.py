@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from sync.config import Config
+from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
 from sync.pipeline import plan_run, report, sync
-from sync.render import GENERATED_KEYS
 
 from .conftest import SEED_AS_OF, grid, task
 from .fakes import MemoryBackend
@@ -68,6 +68,7 @@ def test_generated_columns_land_right_of_the_human_columns(seed_grid: Grid) -> N
         "⚙ 延期天数",
         "⚙ 健康度",
         "⚙ 问题",
+        "⚙ 任务ID",
     ]
     assert b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
     assert b.rows[3][14:19] == ["进行中", 54.5, -24.5, 0, "黄"]
@@ -104,17 +105,28 @@ def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
     assert b.rows[1][14] == "已完成"
 
 
-def test_generated_block_moves_right_of_a_new_human_column(seed_grid: Grid) -> None:
+def test_generated_block_stays_when_a_person_adds_a_column_beside_it(seed_grid: Grid) -> None:
     b = MemoryBackend(seed_grid)
     run(b)
-    # a person adds a column to the right of the generated block
-    b.set(0, 20, "预算")
-    b.set(1, 20, "5万")
+    b.set(0, 21, "预算")  # a person adds a column right of the generated block
+    b.set(1, 21, "5万")
+    second = run(b)
+    assert b.rows[0][21] == "预算" and b.rows[1][21] == "5万"
+    assert b.rows[0][14] == "⚙ 计算状态" and b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
+    assert 21 not in second.plan.cells
+    # the new human column is highlighted like the others
+    assert any(cf.first_col == 21 == cf.last_col for cf in second.plan.conditional_formats or ())
+
+
+def test_task_ids_are_assigned_once_and_follow_the_row(seed_grid: Grid) -> None:
+    b = MemoryBackend(seed_grid)
     run(b)
-    assert b.rows[0][20] == "预算" and b.rows[1][20] == "5万"
-    assert b.rows[0][21] == "⚙ 计算状态"
-    assert all(v is None for v in b.rows[0][14:20])  # the old block is cleared
-    assert b.rows[1][21:26] == ["延期", 100.0, -40.0, 10, "红"]
+    assert [r[20] for r in b.rows[1:5]] == ["T0001", "T0002", "T0003", "T0004"]
+    b.rows.insert(1, b.rows.pop(4))  # a person moves the last task to the top
+    b.rows.append(task_row := list(b.rows[2][:14]))  # and copies a row, ID included
+    task_row.extend([None] * 6 + ["T0001"])
+    run(b)
+    assert [r[20] for r in b.rows[1:6]] == ["T0004", "T0001", "T0002", "T0003", "T0005"]
 
 
 def test_headerless_notes_beside_the_table_are_not_overwritten(seed_grid: Grid) -> None:
