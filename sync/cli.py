@@ -16,7 +16,8 @@ import click
 from . import __version__
 from .config import Config, load_config
 from .errors import TrackerSyncError
-from .pipeline import RunResult, report, sync
+from .pipeline import RunResult, init_spreadsheet, report, sync
+from .rules import load_rules, shipped_rules_dir
 
 DEFAULT_CONFIG = "config.yaml"
 SHOWN_FINDINGS = 20
@@ -143,30 +144,65 @@ def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) ->
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option(
+    "--spreadsheet",
+    default=None,
+    help="Add the tracker tab to this Google spreadsheet (key or URL) instead of writing a file.",
+)
+@click.option(
+    "--worksheet",
+    default=None,
+    help="Name of the new tab (default: tracker.worksheet, else 推广进度表 / Tracker).",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config whose google: section (credentials, api_endpoint) --spreadsheet uses.",
+)
 @click.option(
     "--locale",
     type=click.Choice(["zh-CN", "en"]),
-    default="zh-CN",
-    show_default=True,
-    help="Language of the headers.",
+    default=None,
+    help="Language of the headers (default: the config's, else zh-CN).",
 )
 @_handle_errors
-def init(path: Path, locale: str) -> None:
-    """Create a new, empty tracker workbook from the seed template.
+def init(
+    path: Path | None,
+    spreadsheet: str | None,
+    worksheet: str | None,
+    config_path: Path | None,
+    locale: str | None,
+) -> None:
+    """Create an empty tracker from the seed template: an .xlsx file, or a tab in a Google Sheet.
 
-    Headers, a frozen header row, a status dropdown, date formats and column widths.
+    Headers, a frozen header row, a status dropdown, date formats and column widths. In a
+    Google spreadsheet the generated columns are added too, protected warning-only.
 
     \b
-    Example:
+    Examples:
       tracker-sync init launch-tracker.xlsx
+      tracker-sync init --spreadsheet 1AbC...xyz -c config.yaml
     """
     from .demo import init_tracker
-    from .rules import load_rules, shipped_rules_dir
 
-    created = init_tracker(path, load_rules([shipped_rules_dir()]), locale)
+    if (path is None) == (spreadsheet is None):
+        raise click.UsageError("give either PATH (an .xlsx file) or --spreadsheet KEY")
+    if path is not None:
+        created = init_tracker(path, load_rules([shipped_rules_dir()]), locale or "zh-CN")
+        click.echo(
+            f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`."
+        )
+        return
+    assert spreadsheet is not None
+    base = _load(config_path) if (config_path or Path(DEFAULT_CONFIG).exists()) else None
+    title = init_spreadsheet(spreadsheet, base, worksheet=worksheet, locale=locale)
     click.echo(
-        f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`."
+        f"Added tab {title!r} to spreadsheet {spreadsheet}. "
+        f"Set tracker.worksheet: {title} in the config and run `tracker-sync run`."
     )
 
 
@@ -197,7 +233,6 @@ def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
       tracker-sync demo /tmp/try
     """
     from .demo import write_demo
-    from .rules import load_rules, shipped_rules_dir
 
     day = today.date() if today else dt.date.today()
     tracker, config_path = write_demo(directory, load_rules([shipped_rules_dir()]), day)

@@ -43,6 +43,31 @@ class Thresholds(_Strict):
     amber_deviation: float = Field(default=10.0, ge=0, le=100)
 
 
+class RetryConfig(_Strict):
+    """How long to keep trying when Google answers 429 / 5xx, times out or drops the connection."""
+
+    attempts: int = Field(default=5, ge=1, le=20)
+    max_seconds: float = Field(default=60.0, gt=0, le=600)
+
+
+class GoogleConfig(_Strict):
+    """Google Sheets access (only for ``tracker.backend: gsheets``)."""
+
+    credentials: Path | None = None
+    api_endpoint: str = "https://sheets.googleapis.com"
+    timeout: float = Field(default=30.0, gt=0, le=300)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @field_validator("api_endpoint")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(
+                "api_endpoint must be an http(s) URL, e.g. https://sheets.googleapis.com"
+            )
+        return value.rstrip("/")
+
+
 class Config(_Strict):
     """The whole configuration. Build with :func:`load_config` or directly in code."""
 
@@ -51,6 +76,7 @@ class Config(_Strict):
     locale: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    google: GoogleConfig = Field(default_factory=GoogleConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,38 @@ SEED_ROWS: list[list[Any]] = [
 SEED_AS_OF = dt.date(2024, 3, 20)
 
 
+@dataclass(frozen=True)
+class TemplateColumn:
+    """One column of the seed template, as both backends lay it out."""
+
+    title: str
+    type: str
+    width: float
+
+
+def template_columns(ruleset: RuleSet, locale: str) -> list[TemplateColumn]:
+    """The seed template's 14 columns, in order, in ``locale``."""
+    return [
+        TemplateColumn(
+            ruleset.columns[n].title(locale),
+            ruleset.columns[n].type,
+            ruleset.columns[n].width or 14,
+        )
+        for n in TEMPLATE_COLUMNS
+    ]
+
+
+def template_statuses(locale: str) -> list[str]:
+    """The four statuses for the dropdown."""
+    return [
+        text(locale, f"status.{s}") for s in ("not_started", "in_progress", "completed", "delayed")
+    ]
+
+
+def default_tab_title(locale: str) -> str:
+    return "推广进度表" if locale == "zh-CN" else "Tracker"
+
+
 def new_workbook(
     ruleset: RuleSet, locale: str = "zh-CN", title: str | None = None, sheet: str | None = None
 ) -> Any:
@@ -114,23 +147,20 @@ def new_workbook(
     date formats and column widths. With ``title`` a title row sits above the header."""
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = sheet or ("推广进度表" if locale == "zh-CN" else "Tracker")
+    ws.title = sheet or default_tab_title(locale)
     top = 1
     if title:
         ws.cell(row=1, column=1, value=title).font = Font(bold=True, size=14)
         top = 2
-    statuses = [
-        text(locale, f"status.{s}") for s in ("not_started", "in_progress", "completed", "delayed")
-    ]
+    statuses = template_statuses(locale)
     last = top + TEMPLATE_ROWS
-    for i, name in enumerate(TEMPLATE_COLUMNS):
-        spec = ruleset.columns[name]
-        cell = ws.cell(row=top, column=i + 1, value=spec.title(locale))
+    for i, spec in enumerate(template_columns(ruleset, locale)):
+        cell = ws.cell(row=top, column=i + 1, value=spec.title)
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         letter = col_letter(i)
-        ws.column_dimensions[letter].width = spec.width or 14
+        ws.column_dimensions[letter].width = spec.width
         if spec.type == "date":
             for r in range(top + 1, last + 1):
                 ws.cell(row=r, column=i + 1).number_format = "yyyy-mm-dd"

@@ -11,7 +11,9 @@ The tree, with the CLI exit code each maps to::
         ├── TrackerChanged           3  the tracker changed between read and write
         ├── WouldLoseContent         3  saving would drop content people made
         ├── AccessDenied             3  credentials lack access (say whom to share with)
-        └── BackendUnavailable       3  the service failed after all retries
+        ├── BackendUnavailable       3  the service failed after all retries
+        └── RetryRun                 3  (internal) read again and re-plan; escapes only when
+                                        the retry budget is spent
 
 Findings about rows are data (see ``sync.validate``), not exceptions.
 """
@@ -63,3 +65,7 @@ class AccessDenied(TrackerError):
 
 class BackendUnavailable(TrackerError):
     """The backend kept failing; the tracker was left as it was."""
+
+
+class RetryRun(TrackerError):
+    """The write's outcome is unknown or rows moved under it: read again and re-plan."""

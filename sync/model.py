@@ -134,6 +134,12 @@ class Snapshot:
     meta: dict[str, Any] = field(default_factory=dict)
     #: Opaque token the backend uses to detect a change between read and write.
     version: Any = None
+    #: Rows the tracker tab can hold without growing (Sheets' grid size), to cap ranges.
+    row_capacity: int | None = None
+    #: Generated column key -> 0-based column, where the backend anchors columns itself.
+    anchors: dict[str, int] = field(default_factory=dict)
+    #: Whether the summary tab still has its chart.
+    summary_has_chart: bool = True
 
 
 @dataclass(frozen=True)
@@ -151,8 +157,12 @@ class WritePlan:
     summary: SummaryTab | None = None
     conditional_formats: tuple[CFRule, ...] | None = None
     meta: dict[str, Any] | None = None
-    #: (first_row, last_row, cols) of the tracker tab the job owns, for anchoring checks.
-    anchor: dict[str, Any] = field(default_factory=dict)
+    #: Generated column key -> 0-based column, and the keys whose columns do not exist yet.
+    positions: dict[str, int] = field(default_factory=dict)
+    new_columns: tuple[str, ...] = ()
+    header_row: int = 0
+    #: The human columns that identify a task (phase, channel, task, description), to check rows.
+    key_columns: tuple[int, ...] = ()
 
     @property
     def cell_count(self) -> int:
@@ -178,3 +188,14 @@ class ApplyResult:
     cells_written: int
     requests: int = 1
     output: str | None = None
+
+
+class RequestCounter:
+    """Requests a backend sent during one run, by kind (``read`` / ``write``)."""
+
+    def __init__(self) -> None:
+        self.read = 0
+        self.write = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"read": self.read, "write": self.write}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -16,7 +16,8 @@ from .backends import Backend, open_backend
 from .checks import Context
 from .compute import compute
 from .config import Config
-from .model import ApplyResult, Snapshot, WritePlan
+from .errors import BackendUnavailable, RetryRun
+from .model import ApplyResult, RequestCounter, Snapshot, WritePlan
 from .parse import Table, parse
 from .plan import diff
 from .render import Desired, render
@@ -39,6 +40,7 @@ class RunResult:
     plan: WritePlan
     applied: ApplyResult | None = None
     dry_run: bool = False
+    requests: dict[str, int] = field(default_factory=lambda: {"read": 1, "write": 0})
 
     @property
     def has_errors(self) -> bool:
@@ -56,7 +58,7 @@ def plan_run(
     summary_title: str = "Summary",
 ) -> RunResult:
     """The pure pipeline: a snapshot in, a write plan (and all that led to it) out."""
-    table = parse(snapshot.tracker, ruleset, as_of)
+    table = parse(snapshot.tracker, ruleset, as_of, anchors=snapshot.anchors)
     findings = validate(table, ruleset, Context(as_of=as_of, locale=locale))
     derived = compute(table, as_of, amber_deviation)
     summary = summarize(table, derived, findings, as_of)
@@ -70,6 +72,7 @@ def plan_run(
         target=snapshot.target,
         locale=locale,
         now=now,
+        row_capacity=snapshot.row_capacity,
     )
     plan = diff(snapshot, desired)
     return RunResult(as_of, snapshot, table, findings, derived, summary, desired, plan)
@@ -102,25 +105,43 @@ def sync(
     """
     ruleset = load_rules(config.rule_dirs())
     backend = backend or open_backend(config)
-    snapshot = backend.read()
-    tz = zone(config, snapshot)
-    now = now or dt.datetime.now(tz)
-    as_of = as_of or now.astimezone(tz).date()
-    result = plan_run(
-        snapshot,
-        ruleset,
-        as_of=as_of,
-        now=now,
-        locale=config.locale,
-        amber_deviation=config.thresholds.amber_deviation,
-        summary_title=config.summary_title(),
-    )
-    if not write:
-        return _replace(result, dry_run=True)
-    if result.plan.is_empty:
-        return result
-    applied = backend.apply(snapshot, result.plan)
-    return _replace(result, applied=applied)
+    if isinstance(getattr(backend, "requests", None), RequestCounter):
+        backend.requests = RequestCounter()  # type: ignore[attr-defined]  # counts are per run
+    replans = 0
+    while True:
+        snapshot = backend.read()
+        tz = zone(config, snapshot)
+        run_now = now or dt.datetime.now(tz)
+        day = as_of or run_now.astimezone(tz).date()
+        result = plan_run(
+            snapshot,
+            ruleset,
+            as_of=day,
+            now=run_now,
+            locale=config.locale,
+            amber_deviation=config.thresholds.amber_deviation,
+            summary_title=config.summary_title(),
+        )
+        if not write or result.plan.is_empty:
+            return _replace(result, dry_run=not write, requests=_counts(backend))
+        try:
+            applied = backend.apply(snapshot, result.plan)
+        except RetryRun as exc:
+            # the write's outcome was unknown, or people moved rows under it: start over
+            replans += 1
+            if replans > getattr(backend, "replans", 0):
+                raise BackendUnavailable(
+                    f"{backend.target}: gave up after {replans} attempts: {exc}"
+                ) from None
+            continue
+        return _replace(result, applied=applied, requests=_counts(backend))
+
+
+def _counts(backend: Backend) -> dict[str, int]:
+    counter = getattr(backend, "requests", None)
+    if isinstance(counter, RequestCounter):
+        return counter.as_dict()
+    return {"read": 1, "write": 0}
 
 
 def _replace(result: RunResult, **changes: Any) -> RunResult:
@@ -157,7 +178,7 @@ def report(result: RunResult) -> dict[str, Any]:
         "findings": findings,
         "tasks": tasks,
         "cells_written": applied.cells_written if applied else 0,
-        "requests": {"read": 1, "write": applied.requests if applied else 0},
+        "requests": result.requests,
         "dry_run": result.dry_run,
         "planned_cells": result.plan.cell_count,
     }
@@ -165,3 +186,38 @@ def report(result: RunResult) -> dict[str, Any]:
 
 def _num(v: Any) -> float | None:
     return None if v is None or v is pd.NA or v != v else float(v)
+
+
+def init_spreadsheet(
+    spreadsheet: str,
+    base: Config | None = None,
+    *,
+    worksheet: str | None = None,
+    locale: str | None = None,
+) -> str:
+    """Add a tracker tab from the seed template to a Google spreadsheet, then run the first sync
+    on it so its generated columns, their warning-only protection and the summary tab exist.
+    Returns the tab's title. ``base`` supplies the google: section (credentials, endpoint)."""
+    from .backends.gsheets import SheetsBackend
+    from .demo import default_tab_title, template_columns, template_statuses
+
+    lang = locale or (base.locale if base else "zh-CN")
+    title = worksheet or (base.tracker.worksheet if base else None) or default_tab_title(lang)
+    data: dict[str, Any] = {
+        "tracker": {"backend": "gsheets", "spreadsheet": spreadsheet, "worksheet": title},
+        "locale": lang,
+    }
+    if base is not None:
+        data["tracker"]["summary_worksheet"] = base.tracker.summary_worksheet
+        google = base.google.model_dump()
+        google["credentials"] = (
+            base.resolve(base.google.credentials) if base.google.credentials else None
+        )
+        data["google"] = google
+    config = Config.model_validate(data)
+    backend = open_backend(config)
+    assert isinstance(backend, SheetsBackend)
+    ruleset = load_rules(config.rule_dirs())
+    backend.create_tracker_tab(title, template_columns(ruleset, lang), template_statuses(lang))
+    sync(config, backend=backend)
+    return title

@@ -76,7 +76,8 @@ def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
         if mask.any():
             new = want[mask.to_numpy()].astype(object)
             cells[col] = new.where(new.notna(), None)
-    summary = desired.summary if summary_differs(snapshot.summary, desired.summary) else None
+    redo = summary_differs(snapshot.summary, desired.summary) or not snapshot.summary_has_chart
+    summary = desired.summary if redo else None
     cf = desired.conditional_formats
     formats = None if tuple(snapshot.conditional_formats) == tuple(cf) else cf
     meta = None if snapshot.meta == desired.meta else desired.meta
@@ -87,4 +88,8 @@ def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
         summary=summary,
         conditional_formats=formats,
         meta=meta,
+        positions=desired.positions,
+        new_columns=desired.new_columns,
+        key_columns=desired.key_columns,
+        header_row=desired.header_cells[0][0] if desired.header_cells else 0,
     )

@@ -16,6 +16,8 @@ from .rules import STATUS_IDS
 from .summarize import Summary
 
 META_VERSION = 1
+#: The fields that identify a task, used to check that a row still holds the same task.
+KEY_FIELDS = ("phase", "channel", "task", "description")
 #: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
 CF_ROW_BLOCK = 500
 LIST_LIMIT = 500
@@ -36,6 +38,7 @@ class Desired:
     #: generated column key -> 0-based column; ``new_columns`` lists those that do not exist yet
     positions: dict[str, int]
     new_columns: tuple[str, ...]
+    key_columns: tuple[int, ...]
     conditional_formats: tuple[CFRule, ...]
     summary: SummaryTab
     meta: dict[str, Any]
@@ -168,7 +171,8 @@ def render(
         "summary": summary_title,
         "conditional_formats": [r.to_json() for r in cf],
     }
-    return Desired(tracker_title, columns, tuple(headers), pos, new, cf, tab, meta)
+    keys = tuple(table.positions[k] for k in KEY_FIELDS if k in table.positions)
+    return Desired(tracker_title, columns, tuple(headers), pos, new, keys, cf, tab, meta)
 
 
 def _floats(s: pd.Series) -> pd.Series:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sync.model import ApplyResult, CFRule, Grid, Snapshot, WritePlan
+from sync.model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, WritePlan
 
 
 class MemoryBackend:
@@ -21,12 +21,11 @@ class MemoryBackend:
         self.cf: tuple[CFRule, ...] = ()
         self.meta: dict[str, Any] = {}
         self.time_zone = time_zone
-        self.reads = 0
-        self.writes = 0
+        self.requests = RequestCounter()
         self.version = 0
 
     def read(self) -> Snapshot:
-        self.reads += 1
+        self.requests.read += 1
         summary = (
             Grid(self.summary_title or "", copy.deepcopy(self.summary))
             if self.summary is not None
@@ -59,9 +58,13 @@ class MemoryBackend:
             self.cf = plan.conditional_formats
         if plan.meta is not None:
             self.meta = copy.deepcopy(plan.meta)
-        self.writes += 1
+        self.requests.write += 1
         self.version += 1
         return ApplyResult(cells_written=plan.cell_count, requests=1)
+
+    @property
+    def writes(self) -> int:
+        return self.requests.write
 
     def set(self, row: int, col: int, value: Any) -> None:
         """A write (by the job or, in tests, by a person)."""

@@ -38,9 +38,17 @@ def open_backend(config: Config) -> Backend:
             summary_title=config.summary_title(),
             output=output,
         )
-    from ..errors import ConfigError
+    from .gsheets import SheetsBackend
 
-    raise ConfigError(f"tracker.backend: {config.tracker.backend!r} is not available yet")
+    assert config.tracker.spreadsheet is not None
+    creds = config.resolve(config.google.credentials) if config.google.credentials else None
+    return SheetsBackend(
+        config.tracker.spreadsheet,
+        worksheet=config.tracker.worksheet,
+        summary_title=config.summary_title(),
+        google=config.google,
+        credentials_path=creds,
+    )
 
 
 __all__ = ["ApplyResult", "Backend", "Snapshot", "WritePlan", "open_backend"]

@@ -22,7 +22,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ..errors import TrackerChanged, TrackerError, TrackerNotFound, WouldLoseContent
-from ..model import ApplyResult, CFRule, Grid, Snapshot, SummaryTab, WritePlan
+from ..model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, SummaryTab, WritePlan
 from ..render import col_letter
 
 META_SHEET = "_tracker_sync"
@@ -132,6 +132,7 @@ class XlsxBackend:
         self.output = Path(output) if output else None
         self.target = str(self.path)
         self._loaded: tuple[FileVersion, Any, list[str]] | None = None
+        self.requests = RequestCounter()
 
     # ------------------------------------------------------------------ read
 
@@ -140,6 +141,7 @@ class XlsxBackend:
             raise TrackerNotFound(
                 f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)"
             )
+        self.requests.read += 1
         try:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
@@ -166,6 +168,7 @@ class XlsxBackend:
             summary = Grid(sws.title, [list(r) for r in sws.iter_rows(values_only=True)])
         meta = _read_meta(wb)
         cf = _owned_cf(ws, meta)
+        has_chart = summary is None or bool(wb[self.summary_title]._charts)
         self._loaded = (version, wb, lost)
         titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
         return Snapshot(
@@ -177,6 +180,7 @@ class XlsxBackend:
             conditional_formats=cf,
             meta=meta,
             version=version,
+            summary_has_chart=has_chart,
         )
 
     def _tracker_sheet(self, wb: Any) -> Any:
@@ -259,6 +263,7 @@ class XlsxBackend:
         if plan.meta is not None:
             _write_meta(wb, plan.meta)
         dest = self.output or self.path
+        self.requests.write += 1
         self._save_atomic(wb, dest, version if self.output is None else None)
         self._loaded = None
         return ApplyResult(cells_written=plan.cell_count, requests=1, output=str(dest))

