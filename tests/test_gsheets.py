@@ -360,10 +360,10 @@ def test_concurrent_edit_matrix(
     assert fake.sheet_titles(sheet).count("推广概览") == 1
 
 
-def _humans(fake: SheetsFake, sheet: str) -> list[list[Any]]:
+def _humans(fake: SheetsFake, sheet: str, tab: str = TAB) -> list[list[Any]]:
     """Every cell whose column header is not the job's."""
-    values = fake.values(sheet, TAB)
-    head = values[0]
+    values = fake.values(sheet, tab)
+    head = next(row for row in values if any(str(v).startswith("⚙") for v in row) or len(row) > 5)
     human = [c for c, h in enumerate(head) if not str(h).startswith("⚙")]
     cells = [[row[c] if c < len(row) else None for c in human] for row in values]
     return [[None if v == "" else v for v in row] for row in cells]  # values() pads rows with ""
@@ -473,3 +473,77 @@ def test_init_adds_a_template_tab_with_protected_generated_columns(
     assert fake.values(sheet, "Sheet1") == [["notes"]], "other tabs untouched"
     again = CliRunner().invoke(cli, ["init", "--spreadsheet", sheet, "-c", str(cfg)])
     assert again.exit_code == 3 and "already has a tab named '推广进度表'" in again.stderr
+
+
+def test_a_synced_xlsx_uploaded_to_sheets_is_adopted(
+    fake: SheetsFake, sa: Path, tmp_path: Path, ruleset: RuleSet
+) -> None:
+    from sync.demo import write_demo
+
+    tracker, _ = write_demo(tmp_path / "d", ruleset, dt.date(2024, 3, 20))
+    runner = CliRunner().invoke(
+        cli, ["run", "-c", str(tmp_path / "d" / "config.yaml"), "--today", "2024-03-20"]
+    )
+    assert runner.exit_code == 0
+    sheet = fake.load_xlsx(tracker, title="Uploaded")
+    config = make_config(fake, sheet, sa)
+    config = config.model_copy(
+        update={"tracker": config.tracker.model_copy(update={"worksheet": "推广进度表"})}
+    )
+    first = run(config, sa)
+    assert first.requests["write"] <= 2
+    second = run(config, sa)
+    assert second.requests == {"read": 1, "write": 0}
+    head = fake.values(sheet, "推广进度表")[1]
+    assert sum(1 for h in head if str(h).startswith("⚙")) == 7, (
+        "the uploaded columns were adopted, not duplicated"
+    )
+    keys = sorted(
+        m["metadataValue"]
+        for m in fake.developer_metadata(sheet, "推广进度表", key="tracker_sync.column")
+    )
+    assert keys == sorted(
+        [
+            "gen_status",
+            "gen_planned",
+            "gen_deviation",
+            "gen_days_late",
+            "gen_health",
+            "gen_issues",
+            "gen_id",
+        ]
+    )
+
+
+def test_adoption_is_undone_when_columns_move_under_it(
+    fake: SheetsFake, sa: Path, tmp_path: Path, ruleset: RuleSet
+) -> None:
+    from sync.demo import write_demo
+
+    tracker, cfg = write_demo(tmp_path / "d", ruleset, dt.date(2024, 3, 20))
+    CliRunner().invoke(cli, ["run", "-c", str(cfg), "--today", "2024-03-20"])
+    sheet = fake.load_xlsx(tracker, title="Uploaded")
+    config = make_config(fake, sheet, sa)
+    config = config.model_copy(
+        update={"tracker": config.tracker.model_copy(update={"worksheet": "推广进度表"})}
+    )
+    before: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        f.insert_columns(sheet, "推广进度表", 3, 1)
+        f.set_cell(sheet, "推广进度表", 2, 3, "预算")
+        before.extend(_humans(f, sheet, "推广进度表"))
+
+    fake.on_request(2, person)
+    result = run(config, sa)
+    assert result.requests["read"] == 2, "the run started over after undoing its anchors"
+    assert _humans(fake, sheet, "推广进度表") == before
+    anchored = {
+        m["metadataValue"]: m
+        for m in fake.developer_metadata(sheet, "推广进度表", key="tracker_sync.column")
+    }
+    assert len(anchored) == 7
+    head = fake.values(sheet, "推广进度表")[1]
+    for key, meta in anchored.items():
+        col = meta["location"]["dimensionRange"]["startIndex"]
+        assert str(head[col]).startswith("⚙"), (key, col, head[col])

@@ -585,22 +585,39 @@ class SheetsBackend:
         if plan.meta is not None:
             structural += _meta_request(st, plan.meta)
 
+        # generated columns found by their header but not anchored yet (e.g. a tracker uploaded
+        # from .xlsx): anchor them, and check in the same reply that they were still there
+        adopt = [
+            k for k in plan.positions if k not in snapshot.anchors and k not in plan.new_columns
+        ]
+        adopt_at = len(structural)
+        structural += [_anchor_request(st.tracker_id, plan.positions[k], k) for k in adopt]
+
         if structural:
             body: dict[str, Any] = {"requests": structural}
             guard_rows = self._rows_written(plan)
             key_cols = [c for c in plan.key_columns if c not in plan.positions.values()]
+            ranges = []
             if fresh_cols and guard_rows and key_cols:
                 lo, hi = min(key_cols), max(key_cols)
+                ranges.append(
+                    f"{_quote(st.tracker_title)}!{col_letter(lo)}1:{col_letter(hi)}{max(guard_rows) + 1}"
+                )
+            if adopt:
+                ranges.append(
+                    f"{_quote(st.tracker_title)}!{plan.header_row + 1}:{plan.header_row + 1}"
+                )
+            if ranges:
                 body |= {
                     "includeSpreadsheetInResponse": True,
                     "responseIncludeGridData": True,
-                    "responseRanges": [
-                        f"{_quote(st.tracker_title)}!{col_letter(lo)}1:{col_letter(hi)}{max(guard_rows) + 1}"
-                    ],
+                    "responseRanges": ranges,
                 }
             http = self.client.http_client
             reply = self._call("write", lambda: http.batch_update(self.key, body), in_place=False)
-            if "responseRanges" in body:
+            if adopt:
+                self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
+            if fresh_cols and guard_rows and key_cols:
                 self._verify_keys(snapshot, plan, reply, guard_rows, key_cols, fresh_cols)
 
         values = self._values_body(snapshot, plan, fresh_cols, summary_in_batch)
@@ -651,25 +668,7 @@ class SheetsBackend:
             )
         by_col = {c: k for k, c in plan.positions.items()}
         for c in cols:
-            reqs.append(
-                {
-                    "createDeveloperMetadata": {
-                        "developerMetadata": {
-                            "metadataKey": COLUMN_KEY,
-                            "metadataValue": by_col[c],
-                            "location": {
-                                "dimensionRange": {
-                                    "sheetId": sid,
-                                    "dimension": "COLUMNS",
-                                    "startIndex": c,
-                                    "endIndex": c + 1,
-                                }
-                            },
-                            "visibility": "DOCUMENT",
-                        }
-                    }
-                }
-            )
+            reqs.append(_anchor_request(sid, c, by_col[c]))
             series = plan.cells.get(c)
             if series is None or not len(series):
                 continue
@@ -900,11 +899,11 @@ class SheetsBackend:
         if not expected:
             return
         after = None
-        for i, entry in enumerate(body["data"]):
-            lookup = entry["dataFilter"].get("developerMetadataLookup", {})
-            if lookup.get("metadataValue") == "gen_id":
-                responses = reply.get("responses", [])
-                after = _column_values(responses[i]) if i < len(responses) else None
+        for response in reply.get("responses", []):
+            # a filter that matched nothing (an anchor someone removed) has no response at all
+            lookup = (response.get("dataFilter") or {}).get("developerMetadataLookup", {})
+            if lookup.get("metadataKey") == COLUMN_KEY and lookup.get("metadataValue") == "gen_id":
+                after = _column_values(response)
         moved = after is None or any(
             (after[r] if r < len(after) else None) != v for r, v in expected.items()
         )
@@ -913,6 +912,52 @@ class SheetsBackend:
             raise RetryRun(
                 "rows moved while the sync was writing; the rows just written were cleared"
             )
+
+    def _verify_adopted(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        reply: dict[str, Any],
+        keys: list[str],
+        first: int,
+    ) -> None:
+        """The columns just anchored must still carry the job's headers; else undo the anchors."""
+        from ..i18n import generated_key
+
+        sheet = _reply_sheet(reply, snapshot.tracker.title)
+        after, _, _ = _grid(sheet)
+        head = after[plan.header_row] if plan.header_row < len(after) else []
+        wrong = [
+            i
+            for i, k in enumerate(keys)
+            if generated_key(head[plan.positions[k]] if plan.positions[k] < len(head) else None)
+            != k
+        ]
+        if not wrong:
+            return
+        replies = reply.get("replies", [])
+        ids = [
+            replies[first + i]
+            .get("createDeveloperMetadata", {})
+            .get("developerMetadata", {})
+            .get("metadataId")
+            for i in wrong
+        ]
+        undo = [
+            {
+                "deleteDeveloperMetadata": {
+                    "dataFilter": {"developerMetadataLookup": {"metadataId": m}}
+                }
+            }
+            for m in ids
+            if m
+        ]
+        http = self.client.http_client
+        if undo:
+            self._call(
+                "write", lambda: http.batch_update(self.key, {"requests": undo}), in_place=False
+            )
+        raise RetryRun("columns moved while the sync was anchoring its own; anchors undone")
 
     def _verify_keys(
         self,
@@ -925,15 +970,7 @@ class SheetsBackend:
     ) -> None:
         """After a structural write that filled new columns by position: the key cells of every
         written row must be what they were when read."""
-        sheet = next(
-            (
-                s
-                for s in reply.get("updatedSpreadsheet", {}).get("sheets", [])
-                if s.get("properties", {}).get("title") == snapshot.tracker.title
-            ),
-            None,
-        )
-        after, _, _ = _grid(sheet) if sheet is not None else ([], set(), {})
+        after, _, _ = _grid(_reply_sheet(reply, snapshot.tracker.title))
         lo = min(key_cols)
         for r in rows:
             for c in key_cols:
@@ -1014,6 +1051,33 @@ def _grid(
     while rows and not rows[-1]:
         rows.pop()
     return rows, percent, anchors
+
+
+def _reply_sheet(reply: dict[str, Any], title: str) -> dict[str, Any] | None:
+    sheets = reply.get("updatedSpreadsheet", {}).get("sheets", [])
+    return next((s for s in sheets if s.get("properties", {}).get("title") == title), None)
+
+
+def _anchor_request(sheet_id: int, col: int, key: str) -> dict[str, Any]:
+    """Column-anchored developer metadata naming a generated column (it moves with the column)."""
+    location = {
+        "dimensionRange": {
+            "sheetId": sheet_id,
+            "dimension": "COLUMNS",
+            "startIndex": col,
+            "endIndex": col + 1,
+        }
+    }
+    return {
+        "createDeveloperMetadata": {
+            "developerMetadata": {
+                "metadataKey": COLUMN_KEY,
+                "metadataValue": key,
+                "location": location,
+                "visibility": "DOCUMENT",
+            }
+        }
+    }
 
 
 def _norm(v: Any) -> Any:
