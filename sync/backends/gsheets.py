@@ -629,7 +629,7 @@ class SheetsBackend:
                     "post", self._url("/values:batchUpdateByDataFilter"), json=values
                 ).json(),
             )
-            self._verify_ids(snapshot, plan, values, reply, fresh_cols)
+            self._verify_ids(snapshot, plan, reply, fresh_cols)
         return ApplyResult(plan.cell_count, requests=self.requests.write - writes_before)
 
     # .................................................................. structure
@@ -881,7 +881,6 @@ class SheetsBackend:
         self,
         snapshot: Snapshot,
         plan: WritePlan,
-        body: dict[str, Any],
         reply: dict[str, Any],
         fresh: list[int],
     ) -> None:
@@ -971,10 +970,9 @@ class SheetsBackend:
         """After a structural write that filled new columns by position: the key cells of every
         written row must be what they were when read."""
         after, _, _ = _grid(_reply_sheet(reply, snapshot.tracker.title))
-        lo = min(key_cols)
         for r in rows:
             for c in key_cols:
-                now = after[r][c - lo] if r < len(after) and c - lo < len(after[r]) else None
+                now = after[r][c] if r < len(after) and c < len(after[r]) else None
                 if _norm(now) != _norm(snapshot.tracker.value(r, c)):
                     self._clear_rows(plan, rows, fresh)
                     raise RetryRun(
