@@ -100,8 +100,9 @@ class EndpointSession(AuthorizedSession):
     google-api-core's ``api_endpoint`` client option): Google's by default, any
     Sheets-compatible endpoint otherwise."""
 
-    def __init__(self, credentials: Any, api_endpoint: str) -> None:
-        super().__init__(credentials)  # type: ignore[no-untyped-call]
+    def __init__(self, credentials: Any, api_endpoint: str, timeout: float | None = None) -> None:
+        # the token request gets the same time limit as every Sheets request
+        super().__init__(credentials, refresh_timeout=timeout)  # type: ignore[no-untyped-call]
         self.api_endpoint = api_endpoint.rstrip("/")
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -249,7 +250,7 @@ class SheetsBackend:
     def client(self) -> gspread.Client:
         if self._client is None:
             creds, self._email = load_credentials(self.credentials_path)
-            session = EndpointSession(creds, self.google.api_endpoint)
+            session = EndpointSession(creds, self.google.api_endpoint, self.google.timeout)
             self._client = gspread.Client(auth=creds, session=session)
         self._client.http_client.set_timeout(self.google.timeout)
         return self._client
