@@ -8,8 +8,12 @@ section in the README: a test fails when a registered kind is undocumented).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+import unicodedata
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -17,6 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .conditions import evaluate, parse_condition
+from .errors import RuleError, TrackerError
+from .model import Grid
 
 if TYPE_CHECKING:
     from .parse import Table
@@ -25,10 +31,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Context:
-    """What a check may know besides the table: the as-of date and the locale."""
+    """What a check may know besides the table: the as-of date, the locale, the other tabs."""
 
     as_of: dt.date
     locale: str = "zh-CN"
+    tabs: Mapping[str, Grid] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,8 @@ def register(name: str, params: type[Params] = Params) -> Callable[[CheckFn], Ch
     """Register a check kind under ``name`` (its docstring's first line is its summary)."""
 
     def deco(fn: CheckFn) -> CheckFn:
-        summary = (fn.__doc__ or name).strip().splitlines()[0]
+        doc = (fn.__doc__ or name).strip().split("\n\n")[0]
+        summary = " ".join(line.strip() for line in doc.splitlines())
         REGISTRY[name] = CheckKind(name, fn, params, summary)
         return fn
 
@@ -84,7 +92,11 @@ def build_params(check: str, raw: dict[str, Any]) -> Params:
 
 
 def referenced_columns(rule: RuleSpec) -> list[str]:
+    from .validate import PLACEHOLDER
+
     cols = list(rule.columns)
+    for text in rule.message.values():
+        cols += [name for _, name in PLACEHOLDER.findall(text)]
     if rule.when is not None:
         cols += parse_condition(rule.when)
     if rule.value_column:
@@ -141,13 +153,15 @@ def check_range(table: Table, rule: RuleSpec, params: RangeParams, ctx: Context)
 
 
 class CompareParams(Params):
-    column: str
+    column: str | None = None
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     other: str
     offset_days: int = 0
 
     def columns(self) -> list[str]:
-        return [self.column] + ([] if self.other == "today" else [self.other])
+        return ([self.column] if self.column else []) + (
+            [] if self.other == "today" else [self.other]
+        )
 
 
 _CMP = {
@@ -162,11 +176,21 @@ _CMP = {
 
 @register("compare", CompareParams)
 def check_compare(table: Table, rule: RuleSpec, params: CompareParams, ctx: Context) -> CheckResult:
-    """``column op other (+ offset_days)`` must hold where both are filled; ``other`` may be ``today``."""
+    """``column op other (+ offset_days)`` must hold where both are filled; ``other`` may be
+    ``today``. Without ``column`` each of ``columns`` is compared."""
+    if params.column is None:
+        parts = [
+            check_compare(table, rule, params.model_copy(update={"column": c}), ctx)
+            for c in rule.columns
+        ]
+        return CheckResult(
+            {c: p.masks[c] for c, p in zip(rule.columns, parts, strict=True)},
+            other=parts[0].other if parts else None,
+        )
     left = table.data[params.column]
     if params.other == "today":
         right: Any = pd.Series(pd.Timestamp(ctx.as_of), index=left.index)
-        other_name = "today"
+        other_name = "今天" if ctx.locale == "zh-CN" else "today"
     else:
         right = table.data[params.other]
         other_name = table.headers[params.other]
@@ -176,7 +200,7 @@ def check_compare(table: Table, rule: RuleSpec, params: CompareParams, ctx: Cont
     bad = pd.Series(False, index=left.index)
     if both.any():
         bad[both] = ~_CMP[params.op](left[both], right[both]).astype(bool)
-    lit = rule.columns or [params.column]
+    lit = [params.column] if params.column in rule.columns or not rule.columns else rule.columns
     return CheckResult({c: bad for c in lit}, other=other_name)
 
 
@@ -199,6 +223,254 @@ def check_implies(table: Table, rule: RuleSpec, params: ImpliesParams, ctx: Cont
     bad = ~evaluate(params.then, table, ctx.as_of)
     lit = rule.columns or parse_condition(params.then)
     return CheckResult({c: bad for c in lit})
+
+
+class OneOfParams(Params):
+    values: list[str]
+
+
+@register("one_of", OneOfParams)
+def check_one_of(table: Table, rule: RuleSpec, params: OneOfParams, ctx: Context) -> CheckResult:
+    """A filled cell must be one of ``values`` (compared trimmed, case- and width-insensitive)."""
+    allowed = {_fold(v) for v in params.values}
+    return CheckResult({c: table.present[c] & ~table.text(c).isin(allowed) for c in rule.columns})
+
+
+class PatternParams(Params):
+    regex: str
+    ignore_case: bool = True
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+        return value
+
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.regex, re.IGNORECASE if self.ignore_case else 0)
+
+
+def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
+    text = table.text(col) if params.ignore_case else table.display(col).map(_nfkc)
+    with warnings.catch_warnings():
+        # groups in a team's regex are fine: only whether it matches counts
+        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression")
+        return text.str.contains(params.compiled(), regex=True, na=False).astype(bool)
+
+
+@register("pattern", PatternParams)
+def check_pattern(table: Table, rule: RuleSpec, params: PatternParams, ctx: Context) -> CheckResult:
+    """A filled cell must contain a match of ``regex`` (text NFKC-folded: full-width → half-width)."""
+    return CheckResult({c: table.present[c] & ~_matches(table, c, params) for c in rule.columns})
+
+
+@register("not_pattern", PatternParams)
+def check_not_pattern(
+    table: Table, rule: RuleSpec, params: PatternParams, ctx: Context
+) -> CheckResult:
+    """A filled cell must not contain a match of ``regex``."""
+    return CheckResult({c: table.present[c] & _matches(table, c, params) for c in rule.columns})
+
+
+class LengthParams(Params):
+    min: int | None = None
+    max: int | None = None
+
+
+@register("length", LengthParams)
+def check_length(table: Table, rule: RuleSpec, params: LengthParams, ctx: Context) -> CheckResult:
+    """A filled cell's text must have between ``min`` and ``max`` characters (spaces not counted)."""
+    masks = {}
+    for c in rule.columns:
+        n = table.text(c).str.replace(r"\s+", "", regex=True).str.len()
+        bad = pd.Series(False, index=n.index)
+        if params.min is not None:
+            bad |= n < params.min
+        if params.max is not None:
+            bad |= n > params.max
+        masks[c] = table.present[c] & bad
+    return CheckResult(masks)
+
+
+@register("unique")
+def check_unique(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
+    """No two rows may hold the same values in all of ``columns``; the later rows are flagged
+    and ``{first}`` names the first one."""
+    keys = pd.DataFrame({c: table.text(c) for c in rule.columns}, index=table.rows)
+    filled = pd.concat([table.present[c] for c in rule.columns], axis=1).all(axis=1)
+    dup = keys.duplicated(keep="first") & filled
+    first = pd.Series(table.rows, index=table.rows)
+    if dup.any():
+        sub = keys[filled]
+        codes = sub.groupby(list(rule.columns), sort=False).ngroup()
+        firsts = pd.Series(sub.index, index=sub.index).groupby(codes.to_numpy()).transform("first")
+        first = firsts.reindex(table.rows)
+    lit = rule.columns[-1:]
+    return CheckResult({c: dup for c in lit}, values={"first": first.astype("Int64").astype(str)})
+
+
+class LookupSource(Params):
+    file: str | None = None
+    tab: str | None = None
+    column: str | None = None
+
+
+class LookupParams(Params):
+    values_from: LookupSource
+    #: split a cell into several names first (e.g. "主责:张三 / 协办:李四")
+    split: str | None = None
+    #: removed from every part before the lookup (e.g. "^(主责|协办)[:：]")
+    strip: str | None = None
+
+
+@register("lookup", LookupParams)
+def check_lookup(table: Table, rule: RuleSpec, params: LookupParams, ctx: Context) -> CheckResult:
+    """Every filled cell (or each part of it, with ``split``) must appear in a list: a text file
+    beside the rule file (one value per line) or a column of another tab."""
+    allowed = _lookup_values(rule, params.values_from, ctx)
+    masks = {}
+    for c in rule.columns:
+        parts = table.text(c)
+        if params.split:
+            parts = parts.str.split(params.split, regex=True).explode()
+        parts = parts.str.strip()
+        if params.strip:
+            parts = parts.str.replace(params.strip, "", regex=True).str.strip()
+        missing = (parts != "") & ~parts.isin(allowed)
+        per_row = missing.groupby(level=0).any().reindex(table.rows, fill_value=False)
+        masks[c] = table.present[c] & per_row.astype(bool)
+    return CheckResult(masks)
+
+
+def _lookup_values(rule: RuleSpec, source: LookupSource, ctx: Context) -> set[str]:
+    if source.file:
+        path = Path(rule.source.rsplit(":", 1)[0]).parent / source.file
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise RuleError(
+                f"{rule.source}: rule {rule.id!r}: cannot read {path}: {exc.strerror}"
+            ) from None
+        return {_fold(line) for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    tab = ctx.tabs.get(source.tab or "")
+    if tab is None:
+        raise TrackerError(
+            f"rule {rule.id!r} looks values up in tab {source.tab!r}, which does not exist; "
+            f"the other tabs are: {', '.join(repr(t) for t in ctx.tabs) or 'none'}"
+        )
+    want = _fold(source.column or "")
+    for r, row in enumerate(tab.rows[:30]):
+        for c, v in enumerate(row):
+            if v is not None and _fold(str(v)) == want:
+                below = tab.rows[r + 1 :]
+                return {_fold(str(x[c])) for x in below if c < len(x) and x[c] not in (None, "")}
+    raise TrackerError(
+        f"rule {rule.id!r}: tab {source.tab!r} has no column headed {source.column!r}"
+    )
+
+
+class DependencyParams(Params):
+    column: str
+    lead_days: int = 3
+
+    def columns(self) -> list[str]:
+        return [self.column]
+
+
+@register("dependency", DependencyParams)
+def check_dependency(
+    table: Table, rule: RuleSpec, params: DependencyParams, ctx: Context
+) -> CheckResult:
+    """A task naming predecessors in ``column`` (task ID, row number, or core task /
+    description text; several separated by 、,;/) must start at least ``lead_days`` after each
+    one's planned finish. Adds ``{pred_task}``, ``{pred_row}``, ``{days}``, ``{lead_days}``."""
+    refs = table.text(params.column).where(table.present[params.column], "")
+    refs = refs.str.split(r"[、,;/\s]+", regex=True).explode().str.strip()
+    refs = refs[refs.notna() & (refs != "")]
+
+    def index_of(keys: pd.Series) -> dict[Any, int]:
+        frame = pd.Series(table.rows, index=keys.to_numpy())
+        return frame[~frame.index.duplicated()].to_dict()
+
+    number = pd.to_numeric(refs.str.extract(r"^(?:第|#|row)?(\d+)行?$")[0], errors="coerce")
+    target = refs.map(index_of(table.ids.astype(str).str.lower()))
+    target = target.fillna(number.where(number.isin(table.rows)))
+    target = target.fillna(refs.map(index_of(table.text("task"))))
+    target = target.fillna(refs.map(index_of(table.text("description"))))
+    pairs = target.dropna().astype(int)
+    pairs = pairs[pairs.to_numpy() != pairs.index.to_numpy()]
+    start = table.data["planned_start"].to_numpy("datetime64[D]")
+    finish = table.data["planned_finish"].to_numpy("datetime64[D]")
+    pos = pd.Series(np.arange(len(table)), index=table.rows)
+    gap = (start[pos[pairs.index].to_numpy()] - finish[pos[pairs.to_numpy()].to_numpy()]).astype(
+        float
+    )
+    frame = pd.DataFrame({"row": pairs.index, "pred": pairs.to_numpy(), "gap": gap})
+    frame = frame[frame["gap"] < params.lead_days]  # missing dates (NaN) never fail
+    worst = frame.sort_values("gap", kind="stable").drop_duplicates("row")
+    bad = pd.Series(table.rows.isin(worst["row"]), index=table.rows)
+    pred = pd.Series(worst["pred"].to_numpy(), index=worst["row"].to_numpy()).reindex(table.rows)
+    days = pd.Series(worst["gap"].to_numpy(), index=worst["row"].to_numpy()).reindex(table.rows)
+    task_names = table.display("task")
+    values = {
+        "pred_row": pred.astype("Int64").astype(str),
+        "pred_task": pred.map(lambda r: task_names.get(r, "") if pd.notna(r) else ""),
+        "days": days.map(lambda d: "" if pd.isna(d) else str(int(d))),
+        "lead_days": pd.Series(str(params.lead_days), index=table.rows),
+    }
+    lit = rule.columns or ["planned_start"]
+    return CheckResult({c: bad for c in lit}, values=values)
+
+
+class GroupSumParams(Params):
+    group_by: str
+    sum: str
+    limit: str
+    limit_agg: Literal["sum", "max", "first"] = "sum"
+
+    def columns(self) -> list[str]:
+        return [self.group_by, self.sum, self.limit]
+
+
+@register("group_sum", GroupSumParams)
+def check_group_sum(
+    table: Table, rule: RuleSpec, params: GroupSumParams, ctx: Context
+) -> CheckResult:
+    """Per group (e.g. channel), the sum of ``sum`` must not exceed ``limit`` aggregated with
+    ``limit_agg``; every row of a group over its limit is flagged. Adds ``{total}``, ``{limit}``."""
+    frame = pd.DataFrame(
+        {
+            "k": table.text(params.group_by),
+            "spent": table.data[params.sum],
+            "cap": table.data[params.limit],
+        }
+    )
+    g = frame.groupby("k", sort=False)
+    total = g["spent"].transform("sum")
+    agg = "first" if params.limit_agg == "first" else params.limit_agg
+    limit = g["cap"].transform(agg)
+    has_cap = g["cap"].transform("count") > 0
+    bad = (table.present[params.group_by] & has_cap & (total > limit + 1e-9)).fillna(False)
+    lit = rule.columns or [params.sum]
+    values = {"total": total.map(_fmt_num), "limit": limit.map(_fmt_num)}
+    return CheckResult({c: bad.astype(bool) for c in lit}, values=values)
+
+
+def _fmt_num(v: Any) -> str:
+    if v is None or pd.isna(v):
+        return ""
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+
+
+def _nfkc(v: Any) -> str:
+    return unicodedata.normalize("NFKC", str(v)).strip()
+
+
+def _fold(v: str) -> str:
+    return unicodedata.normalize("NFKC", v).strip().lower()
 
 
 __all__ = [

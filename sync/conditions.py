@@ -3,6 +3,7 @@
 A condition is one of::
 
     {column: status, eq: completed}          eq ne lt le gt ge in not_in matches present
+    {column: description, same_as: channel}  the two cells hold the same text
     {all: [cond, ...]}  {any: [cond, ...]}  {not: cond}
 
 Values compare against the typed cell: status ids for status columns, numbers for percent
@@ -21,7 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from .parse import Table
 
-OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "present")
+OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "matches", "present", "same_as")
 _COMBINATORS = ("all", "any", "not")
 
 
@@ -64,6 +65,10 @@ def parse_condition(cond: Any) -> list[str]:
             re.compile(str(value))
         except re.error as exc:
             raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    if op == "same_as":
+        if not isinstance(value, str):
+            raise ValueError("'same_as' takes a column name")
+        return [str(cond["column"]), value]
     return [str(cond["column"])]
 
 
@@ -87,6 +92,8 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
     present = table.present[col]
     if op == "present":
         return present if value else ~present
+    if op == "same_as":
+        return present & table.present[str(value)] & (table.text(col) == table.text(str(value)))
     if op == "matches":
         return table.text(col).str.contains(str(value), regex=True, na=False).astype(bool) & present
     series = table.data[col]
@@ -118,6 +125,6 @@ def _coerce(value: Any, kind: str, as_of: dt.date) -> Any:
         return pd.Timestamp(value)
     if kind in ("percent", "number"):
         return float(value)
-    if kind == "status":
-        return str(value)
+    if kind == "bool":
+        return bool(value)
     return str(value)

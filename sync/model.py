@@ -140,6 +140,8 @@ class Snapshot:
     anchors: dict[str, int] = field(default_factory=dict)
     #: Whether the summary tab still has its chart.
     summary_has_chart: bool = True
+    #: Every other tab's cells (rosters for lookups, a KPI tab ...), by title.
+    tabs: dict[str, Grid] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

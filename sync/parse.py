@@ -271,6 +271,24 @@ def parse_status_value(value: Any, words: dict[str, str]) -> str | None:
     return hit
 
 
+_TRUE = {"是", "y", "yes", "true", "1", "✓", "✔", "√", "☑", "关键", "重点", "key", "x"}
+_FALSE = {"否", "n", "no", "false", "0", "✗", "×", "非关键", "一般"}
+
+
+def parse_bool_value(value: Any) -> bool | None:
+    """One cell -> True / False (是/否, Y/N, ✓, 关键 ...); None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    t = norm(value)
+    if t is None:
+        return None
+    if t in _TRUE:
+        return True
+    if t in _FALSE:
+        return False
+    return None
+
+
 def parse_number_value(value: Any) -> float | None:
     """One cell -> number. Accepts 1,200 / ¥5000 / 5万 / 1.5k."""
     if _is_number(value):
@@ -433,11 +451,15 @@ def parse(
             data[name] = f.spread([parse_status_value(u, words) for u in f.uniques], None)
         elif spec.type == "number":
             data[name] = f.spread([parse_number_value(u) for u in f.uniques], np.nan, float)
+        elif spec.type == "bool":
+            data[name] = f.spread([parse_bool_value(u) for u in f.uniques], None)
         else:
             data[name] = f.spread(
                 [u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None
             )
-        data[name] = data[name].where(p, None if spec.type in ("text", "status") else np.nan)
+        data[name] = data[name].where(
+            p, None if spec.type in ("text", "status", "bool") else np.nan
+        )
         invalid[name] = (
             p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
         )

@@ -59,7 +59,7 @@ def plan_run(
 ) -> RunResult:
     """The pure pipeline: a snapshot in, a write plan (and all that led to it) out."""
     table = parse(snapshot.tracker, ruleset, as_of, anchors=snapshot.anchors)
-    findings = validate(table, ruleset, Context(as_of=as_of, locale=locale))
+    findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
     derived = compute(table, as_of, amber_deviation)
     summary = summarize(table, derived, findings, as_of)
     desired = render(

@@ -14,7 +14,7 @@ from . import yamlio
 from .errors import RuleError
 from .i18n import LOCALES
 
-ColumnType = Literal["text", "date", "percent", "status", "number"]
+ColumnType = Literal["text", "date", "percent", "status", "number", "bool"]
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 STATUS_IDS = ("not_started", "in_progress", "completed", "delayed")
@@ -97,6 +97,8 @@ class RuleSpec(_Strict):
     enabled: bool = True
     description: str | None = None
     why: str | None = None
+    #: one passing and one failing row (canonical field -> cell), for `rules explain` and the tests
+    examples: dict[Literal["pass", "fail"], dict[str, Any] | list[dict[str, Any]]] | None = None
     params: Any = None
     source: str = ""
 
@@ -151,22 +153,50 @@ class RuleSet:
 _TOP_KEYS = {"columns", "rules"}
 
 
+@dataclass
+class _Pending:
+    """A column or rule definition merged over the folders, remembering where each key came from."""
+
+    raw: dict[str, Any]
+    origin: dict[str, tuple[yamlio.Located, list[str | int]]]
+
+    def merge(self, raw: dict[str, Any], doc: yamlio.Located, loc: list[str | int]) -> None:
+        if "check" in raw and raw["check"] != self.raw.get("check"):
+            # a different check kind: the earlier kind's own parameters no longer apply
+            self.raw = {k: v for k, v in self.raw.items() if k in _COMMON}
+        self.raw.update(raw)
+        self.origin.update({k: (doc, loc) for k in raw})
+
+    def where(self, key: Any = None, rest: tuple[Any, ...] = ()) -> str:
+        doc, loc = self.origin.get(key) or next(iter(self.origin.values()))
+        return doc.where([*loc, key, *rest] if key in self.origin else loc)
+
+    def errors(self, exc: ValidationError, what: str) -> RuleError:
+        lines = []
+        for err in exc.errors():
+            key = err["loc"][0] if err["loc"] else None
+            path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
+                err["type"], err["msg"]
+            )
+            lines.append(f"{self.where(key, tuple(err['loc'][1:]))}: {path}: {msg}")
+        return RuleError(f"invalid {what}:\n" + "\n".join(lines))
+
+
 def load_rules(folders: list[Path]) -> RuleSet:
-    """Load every ``*.yaml`` in each folder, in order; later definitions replace earlier ones.
+    """Load every ``*.yaml`` in each folder, in order. A later definition of the same column
+    (by name) or rule (by id) is merged over the earlier one: give only the keys to change.
 
     >>> rs = load_rules([shipped_rules_dir()])
     >>> "owner" in rs.columns
     True
     """
-    from .checks import build_params
-
-    columns: dict[str, ColumnSpec] = {}
-    rules: dict[str, RuleSpec] = {}
+    columns: dict[str, _Pending] = {}
+    rules: dict[str, _Pending] = {}
     for folder in folders:
         if not folder.is_dir():
             raise RuleError(f"{folder}: rule folder not found")
-        files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-        for path in files:
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             doc = yamlio.load(path)
             data = doc.data if doc.data is not None else {}
             if not isinstance(data, dict):
@@ -178,60 +208,71 @@ def load_rules(folders: list[Path]) -> RuleSet:
                     raise RuleError(
                         f"{doc.where([key])}: unknown key {key!r}; expected one of {sorted(_TOP_KEYS)}"
                     )
-            for name, raw in (data.get("columns") or {}).items():
+            raw_columns = data.get("columns") or {}
+            if not isinstance(raw_columns, dict):
+                raise RuleError(
+                    f"{doc.where(['columns'])}: 'columns' must be a mapping of name: definition"
+                )
+            for name, raw in raw_columns.items():
+                loc: list[str | int] = ["columns", str(name)]
                 if not isinstance(raw, dict):
-                    raise RuleError(
-                        f"{doc.where(['columns', name])}: column {name!r} must be a mapping"
-                    )
-                try:
-                    columns[str(name)] = ColumnSpec.model_validate({**raw, "name": str(name)})
-                except ValidationError as exc:
-                    raise RuleError(
-                        "invalid column:\n"
-                        + yamlio.format_pydantic_errors(doc, exc.errors(), ["columns", name])
-                    ) from None
+                    raise RuleError(f"{doc.where(loc)}: column {name!r} must be a mapping")
+                columns.setdefault(str(name), _Pending({}, {})).merge(raw, doc, loc)
             raw_rules = data.get("rules") or []
             if not isinstance(raw_rules, list):
                 raise RuleError(f"{doc.where(['rules'])}: 'rules' must be a list")
             for i, raw in enumerate(raw_rules):
-                rule = _load_rule(doc, i, raw, build_params)
-                rules.pop(rule.id, None)  # an override takes the later position
-                rules[rule.id] = rule
-    ruleset = RuleSet(columns=columns, rules=list(rules.values()), folders=tuple(folders))
+                loc = ["rules", i]
+                if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+                    raise RuleError(
+                        f"{doc.where(loc)}: each rule is a mapping with an id, a check, ..."
+                    )
+                pending = rules.pop(raw["id"], None) or _Pending({}, {})
+                pending.merge(raw, doc, loc)
+                rules[raw["id"]] = pending  # an override takes the later position
+    built_columns = {name: _build_column(name, p) for name, p in columns.items()}
+    ruleset = RuleSet(
+        columns=built_columns,
+        rules=[_build_rule(p) for p in rules.values()],
+        folders=tuple(folders),
+    )
     _check_references(ruleset)
     return ruleset
+
+
+def _build_column(name: str, pending: _Pending) -> ColumnSpec:
+    try:
+        return ColumnSpec.model_validate({**pending.raw, "name": name})
+    except ValidationError as exc:
+        raise pending.errors(exc, f"column {name!r}") from None
 
 
 _COMMON = set(RuleSpec.model_fields) - {"params", "source"}
 
 
-def _load_rule(doc: yamlio.Located, i: int, raw: Any, build_params: Any) -> RuleSpec:
-    loc: list[str | int] = ["rules", i]
-    if not isinstance(raw, dict):
-        raise RuleError(f"{doc.where(loc)}: each rule is a mapping with id, check, ...")
+def _build_rule(pending: _Pending) -> RuleSpec:
+    from .checks import build_params
+    from .conditions import parse_condition
+
+    raw = pending.raw
     common = {k: v for k, v in raw.items() if k in _COMMON}
     extra = {k: v for k, v in raw.items() if k not in _COMMON}
+    rid = raw.get("id")
     try:
-        spec = RuleSpec.model_validate({**common, "source": doc.where(loc)})
+        spec = RuleSpec.model_validate({**common, "source": pending.where("id")})
     except ValidationError as exc:
-        raise RuleError(
-            "invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)
-        ) from None
+        raise pending.errors(exc, f"rule {rid!r}") from None
     try:
         params = build_params(spec.check, extra)
     except KeyError as exc:
-        raise RuleError(f"{doc.where([*loc, 'check'])}: {exc.args[0]}") from None
+        raise RuleError(f"{pending.where('check')}: rule {rid!r}: {exc.args[0]}") from None
     except ValidationError as exc:
-        raise RuleError(
-            "invalid rule:\n" + yamlio.format_pydantic_errors(doc, exc.errors(), loc)
-        ) from None
-    try:
-        from .conditions import parse_condition
-
-        if spec.when is not None:
+        raise pending.errors(exc, f"rule {rid!r}") from None
+    if spec.when is not None:
+        try:
             parse_condition(spec.when)
-    except ValueError as exc:
-        raise RuleError(f"{doc.where([*loc, 'when'])}: rules[{i}].when: {exc}") from None
+        except ValueError as exc:
+            raise RuleError(f"{pending.where('when')}: rule {rid!r}: when: {exc}") from None
     return spec.model_copy(update={"params": params})
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from .checks import Context, run_check
@@ -38,6 +40,10 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
             message = _fill(template, "value", table.display(rule.value_column or col, idx))
             for key, series in (result.values or {}).items():
                 message = _fill(message, key, series.loc[idx].astype(str))
+            for kind, name in set(PLACEHOLDER.findall(template)):
+                message = _fill(
+                    message, f"{kind}:{name}", _placeholder(table, kind, name, idx, ctx)
+                )
             messages = message if isinstance(message, pd.Series) else pd.Series(message, index=idx)
             parts.append(
                 pd.DataFrame(
@@ -56,6 +62,19 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
         return empty_findings()
     out = pd.concat(parts, ignore_index=True).sort_values(["row", "_col", "_rule"], kind="stable")
     return out[FINDING_COLUMNS].reset_index(drop=True)
+
+
+#: ``{col:NAME}`` is another cell of the row as typed; ``{days:NAME}`` the days from that date
+#: column to the as-of day (positive when the date is past).
+PLACEHOLDER = re.compile(r"\{(col|days):([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _placeholder(table: Table, kind: str, name: str, idx: pd.Index, ctx: Context) -> pd.Series:
+    if kind == "col":
+        return table.display(name, idx)
+    dates = table.data.loc[idx, name]
+    days = (pd.Timestamp(ctx.as_of) - dates).dt.days
+    return pd.Series([("" if pd.isna(d) else str(int(d))) for d in days], index=idx, dtype=object)
 
 
 def _fill(template: str | pd.Series, key: str, values: pd.Series) -> str | pd.Series:

@@ -103,9 +103,9 @@ def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
     r = run(b)
     assert r.applied is not None
     changed = {(int(row), col) for col, s in r.plan.cells.items() for row in s.index}
-    assert changed == {(1, 14), (1, 15), (1, 16), (1, 17), (1, 18)} - {
-        (1, 15)
-    }  # planned % stays 100
+    # status, deviation, days late, health change; planned % stays 100; the issues cell clears
+    # (the row was flagged as "in progress" past its planned finish)
+    assert changed == {(1, 14), (1, 16), (1, 17), (1, 18), (1, 19)}
     assert b.rows[1][14] == "已完成"
 
 
@@ -152,7 +152,19 @@ def test_formula_like_tracker_text_stays_text_in_the_summary(ruleset: Any) -> No
 
 
 def test_findings_go_to_the_issues_column_and_highlights(ruleset: Any) -> None:
-    b = MemoryBackend(grid([task(owner="-", risk="KOL档期冲突")], ruleset))
+    b = MemoryBackend(
+        grid(
+            [
+                task(
+                    owner="-",
+                    risk="KOL档期冲突",
+                    planned_start="2024-03-25",
+                    planned_finish="2024-03-30",
+                )
+            ],
+            ruleset,
+        )
+    )
     r = run(b)
     issues = b.rows[1][14 + GENERATED_KEYS.index("gen_issues")]
     assert issues == "[负责人] “负责人”未填写\n[应对措施] 有风险“KOL档期冲突”但没有应对措施"

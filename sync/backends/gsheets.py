@@ -372,6 +372,11 @@ class SheetsBackend:
             sgp = summary_sheet["properties"].get("gridProperties", {})
             summary_rows, summary_cols = int(sgp.get("rowCount", 0)), int(sgp.get("columnCount", 0))
             summary_height = len(srows)
+        tabs = {
+            s["properties"]["title"]: Grid(s["properties"]["title"], _grid(s)[0])
+            for s in sheets
+            if s is not tracker and s is not summary_sheet
+        }
         cf_rules = list(tracker.get("conditionalFormats", []))
         own = [i for i, rule in enumerate(cf_rules) if _own_rule(rule) is not None]
         own_cf = tuple(r for r in (_own_rule(cf_rules[i]) for i in own) if r is not None)
@@ -417,6 +422,7 @@ class SheetsBackend:
             row_capacity=int(grid_props.get("rowCount", 1000)),
             anchors=anchors,
             summary_has_chart=summary_sheet is None or bool(summary_sheet.get("charts")),
+            tabs=tabs,
         )
 
     def _pick_tracker(self, sheets: list[dict[str, Any]], titles: list[str]) -> dict[str, Any]:

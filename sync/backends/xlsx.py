@@ -166,6 +166,11 @@ class XlsxBackend:
         if self.summary_title in wb.sheetnames and self.summary_title != ws.title:
             sws = wb[self.summary_title]
             summary = Grid(sws.title, [list(r) for r in sws.iter_rows(values_only=True)])
+        tabs = {
+            other.title: Grid(other.title, [list(r) for r in other.iter_rows(values_only=True)])
+            for other in wb.worksheets
+            if other.title not in (ws.title, self.summary_title, META_SHEET)
+        }
         meta = _read_meta(wb)
         cf = _owned_cf(ws, meta)
         has_chart = summary is None or bool(wb[self.summary_title]._charts)
@@ -181,6 +186,7 @@ class XlsxBackend:
             meta=meta,
             version=version,
             summary_has_chart=has_chart,
+            tabs=tabs,
         )
 
     def _tracker_sheet(self, wb: Any) -> Any:

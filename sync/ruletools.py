@@ -1,0 +1,156 @@
+"""Rule tooling behind ``tracker-sync rules``: list, lint, explain, and the rules' own examples."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .checks import REGISTRY, Context
+from .demo import TEMPLATE_COLUMNS
+from .errors import RuleError
+from .model import Grid
+from .parse import parse
+from .rules import RuleSet, RuleSpec, load_rules, shipped_rules_dir
+from .validate import validate
+
+#: The day rule examples are judged on.
+EXAMPLE_AS_OF = dt.date(2024, 3, 20)
+
+#: A row that passes every shipped rule; each example changes a few of its fields.
+BASE_EXAMPLE: dict[str, Any] = {
+    "phase": "预热期(第3-4周)",
+    "channel": "小红书",
+    "task": "KOL种草笔记发布",
+    "description": "完成3位腰部KOL各1篇产品体验笔记发布",
+    "owner": "王丽",
+    "planned_start": "2024-03-15",
+    "planned_finish": "2024-03-25",
+    "actual_start": "2024-03-15",
+    "actual_finish": "-",
+    "progress": "50%",
+    "status": "进行中",
+    "risk": "-",
+    "countermeasure": "-",
+    "remarks": "-",
+}
+
+
+@dataclass(frozen=True)
+class ExampleOutcome:
+    """What a rule made of one of its examples."""
+
+    rule: str
+    which: str
+    rows: list[dict[str, Any]]
+    findings: pd.DataFrame
+
+    @property
+    def fired(self) -> bool:
+        return bool((self.findings["rule"] == self.rule).any())
+
+
+def example_rows(rule: RuleSpec, which: str) -> list[dict[str, Any]]:
+    """The rows of a rule's passing or failing example, base row included."""
+    ex = (rule.examples or {}).get(which)  # type: ignore[call-overload]
+    if ex is None:
+        return []
+    overrides = ex if isinstance(ex, list) else [ex]
+    return [{**BASE_EXAMPLE, **o} for o in overrides]
+
+
+def example_grid(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh-CN") -> Grid:
+    """A tracker tab holding ``rows`` (canonical field -> cell) under localized headers."""
+    fields = list(TEMPLATE_COLUMNS) + sorted({k for r in rows for k in r} - set(TEMPLATE_COLUMNS))
+    head = [ruleset.columns[f].title(locale) for f in fields]
+    return Grid("examples", [head, *[[r.get(f) for f in fields] for r in rows]])
+
+
+def run_example(
+    ruleset: RuleSet, rule: RuleSpec, which: str, locale: str = "zh-CN"
+) -> ExampleOutcome:
+    """Validate a rule's example rows with the whole rule set (as of EXAMPLE_AS_OF)."""
+    rows = example_rows(rule, which)
+    table = parse(example_grid(ruleset, rows, locale), ruleset, EXAMPLE_AS_OF)
+    findings = validate(table, ruleset, Context(EXAMPLE_AS_OF, locale))
+    return ExampleOutcome(rule.id, which, rows, findings)
+
+
+def lint(folders: list[Path]) -> list[str]:
+    """Problems in rule folders, one ``file:line: message`` per line (empty when all is well).
+
+    Loads the folders over the shipped pack (as a config would), then runs every rule's
+    examples: a passing example must not fire its rule, a failing one must.
+    """
+    try:
+        ruleset = load_rules([shipped_rules_dir(), *folders])
+    except RuleError as exc:
+        return str(exc).splitlines()
+    problems = []
+    for rule in ruleset.active:
+        for which, should in (("pass", False), ("fail", True)):
+            if not example_rows(rule, which):
+                continue
+            try:
+                outcome = run_example(ruleset, rule, which)
+            except Exception as exc:  # a rule that crashes on its own example is a lint error
+                problems.append(
+                    f"{rule.source}: rule {rule.id!r}: its {which} example fails to run: {exc}"
+                )
+                continue
+            if outcome.fired != should:
+                verb = "does not fire on" if should else "fires on"
+                problems.append(f"{rule.source}: rule {rule.id!r} {verb} its {which!r} example")
+    return problems
+
+
+def describe(rule: RuleSpec) -> str:
+    """One line about a rule."""
+    return rule.description or (rule.why or REGISTRY[rule.check].summary).split(" (")[0]
+
+
+def explain(ruleset: RuleSet, rule_id: str, locale: str = "zh-CN") -> str:
+    """What a rule checks, why, and an example of a passing and a failing row."""
+    rule = next((r for r in ruleset.rules if r.id == rule_id), None)
+    if rule is None:
+        raise RuleError(f"no rule {rule_id!r}; `tracker-sync rules list` shows them")
+    kind = REGISTRY[rule.check]
+    params = rule.params.model_dump(exclude_defaults=True) if rule.params is not None else {}
+    lines = [
+        f"{rule.id}  ({rule.severity}{'' if rule.enabled else ', disabled'})  defined at {rule.source}",
+        "",
+        f"checks:   {rule.check} — {kind.summary}",
+    ]
+    if rule.columns:
+        lines.append(f"columns:  {', '.join(rule.columns)}")
+    if params:
+        lines.append(f"params:   {params}")
+    if rule.when:
+        lines.append(f"when:     {rule.when}")
+    lines.append(f"message:  {rule.text(locale)}")
+    if rule.why:
+        lines += ["", f"why:      {rule.why}"]
+    for which in ("pass", "fail"):
+        rows = example_rows(rule, which)
+        if not rows:
+            continue
+        outcome = run_example(ruleset, rule, which, locale)
+        lines += [
+            "",
+            f"{'passing' if which == 'pass' else 'failing'} example (as of {EXAMPLE_AS_OF}):",
+        ]
+        ex = (rule.examples or {})[which]  # type: ignore[index]
+        for i, change in enumerate(ex if isinstance(ex, list) else [ex]):
+            shown = ", ".join(f"{k}={v!r}" for k, v in change.items()) or "(the base row)"
+            lines.append(f"  row {i + 2}: {shown}")
+        hits = outcome.findings[outcome.findings["rule"] == rule.id]
+        if len(hits):
+            lines += [
+                f"  → row {h.row} {h.column}: {h.message}" for h in hits.itertuples(index=False)
+            ]
+        else:
+            lines.append("  → no finding")
+    return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""The rule language, the shipped pack (every rule against its own examples) and rule tooling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from sync.checks import REGISTRY, Context
+from sync.cli import cli
+from sync.demo import SEED_ROWS
+from sync.errors import RuleError
+from sync.parse import parse
+from sync.rules import RuleSet, load_rules, shipped_rules_dir
+from sync.ruletools import explain, lint, run_example
+from sync.validate import validate
+
+from .conftest import SEED_AS_OF, grid
+
+SHIPPED = load_rules([shipped_rules_dir()])
+
+
+@pytest.mark.parametrize("rule", [r for r in SHIPPED.rules], ids=lambda r: r.id)
+def test_every_shipped_rule_passes_its_passing_row_and_fails_its_failing_row(rule: Any) -> None:
+    assert rule.examples and "pass" in rule.examples and "fail" in rule.examples, (
+        "every rule ships both examples"
+    )
+    passing = run_example(SHIPPED, rule, "pass")
+    assert passing.findings.empty, passing.findings.to_dict("records")  # the passing rows are clean
+    failing = run_example(SHIPPED, rule, "fail")
+    hits = failing.findings[failing.findings["rule"] == rule.id]
+    assert len(hits) >= 1
+    assert set(hits["severity"]) == {rule.severity}
+    assert all("{" not in m for m in hits["message"]), "every placeholder was filled"
+
+
+def test_seed_rows_have_no_errors_and_one_deadline_warning() -> None:
+    table = parse(grid([list(r) for r in SEED_ROWS], SHIPPED), SHIPPED, SEED_AS_OF)
+    f = validate(table, SHIPPED, Context(SEED_AS_OF))
+    assert not (f["severity"] == "error").any(), f.to_dict("records")
+    deadline = f[f["rule"] == "countermeasure-deadline"]
+    assert deadline[["row", "message"]].values.tolist() == [
+        [4, "应对措施没有写明完成时限(如 3月12日前、2日内):优化视频前3秒内容,增加悬念设计"]
+    ]
+    # the one task still "in progress" 10 days after its planned finish is flagged, as a warning
+    assert f[f["rule"] == "status-matches-calendar"]["row"].tolist() == [2]
+
+
+def test_shipped_rule_ids_are_stable() -> None:
+    assert [r.id for r in SHIPPED.rules] == [
+        "required-fields",
+        "owner-not-department",
+        "owner-one-primary",
+        "description-not-repeated",
+        "description-length",
+        "description-quantity",
+        "description-vague",
+        "planned-exact-day",
+        "valid-date",
+        "plan-order",
+        "actual-order",
+        "actual-not-future",
+        "valid-progress",
+        "progress-range",
+        "known-status",
+        "completed-truthful",
+        "done-marked-completed",
+        "progress-needs-start",
+        "status-matches-calendar",
+        "risk-countermeasure",
+        "countermeasure-deadline",
+        "predecessor-lead-time",
+        "valid-amount",
+        "budget-not-exceeded",
+        "channel-budget",
+        "valid-key-flag",
+        "duplicate-task",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("owner", "rule"),
+    [
+        ("市场部*经理", None),  # the seed's masked names are people
+        ("渠道*专员", None),
+        ("主责:张三 / 协办:李四", None),
+        ("主责人设计组强,协办人市场部经理", None),
+        ("市场部", "owner-not-department"),
+        ("设计组", "owner-not-department"),
+        ("运营中心", "owner-not-department"),
+        ("推广团队", "owner-not-department"),
+        ("Marketing team", "owner-not-department"),
+        ("TBD", "owner-not-department"),
+        ("待定", "owner-not-department"),
+        ("张三、李四", "owner-one-primary"),
+        ("张三/李四", "owner-one-primary"),
+        ("Alice and Bob", "owner-one-primary"),
+    ],
+)
+def test_owner_rules(owner: str, rule: str | None) -> None:
+    f = _findings([{"owner": owner}])
+    owners = set(f[f["rule"].str.startswith("owner")]["rule"])
+    assert owners == ({rule} if rule else set())
+
+
+def _findings(rows: list[dict[str, Any]], ruleset: RuleSet = SHIPPED) -> Any:
+    from sync.ruletools import BASE_EXAMPLE, example_grid
+
+    table = parse(example_grid(ruleset, [{**BASE_EXAMPLE, **r} for r in rows]), ruleset, SEED_AS_OF)
+    return validate(table, ruleset, Context(SEED_AS_OF))
+
+
+# ---------------------------------------------------------------------------- the language
+
+
+def write_folder(tmp_path: Path, text: str, name: str = "team.yaml") -> Path:
+    folder = tmp_path / "team"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_a_later_folder_merges_over_a_rule_by_id(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: description-length\n    severity: error\n  - id: duplicate-task\n    enabled: false\n",
+    )
+    rs = load_rules([shipped_rules_dir(), folder])
+    by_id = {r.id: r for r in rs.rules}
+    assert by_id["description-length"].severity == "error"
+    assert by_id["description-length"].params.min == 6  # the rest is kept
+    assert not by_id["duplicate-task"].enabled and "duplicate-task" not in {r.id for r in rs.active}
+
+
+def test_a_team_adds_columns_and_rules(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "columns:\n  region:\n    type: text\n    aliases: [区域, region]\n"
+        "rules:\n  - id: region-known\n    check: one_of\n    columns: [region]\n    values: [华东, 华南, 华北]\n"
+        "    message: {en: 'unknown region {value}'}\n",
+    )
+    rs = load_rules([shipped_rules_dir(), folder])
+    f = _findings([{"region": "华东"}, {"region": "火星"}], rs)
+    hits = f[f["rule"] == "region-known"]
+    assert hits["row"].tolist() == [3] and hits.iloc[0]["column"] == "区域"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - id: x\n    check: required\n    colums: [owner]\n",
+            "team.yaml:4: colums: unknown key",
+        ),
+        (
+            "rules:\n  - id: x\n    check: nope\n",
+            "team.yaml:3: rule 'x': unknown check kind 'nope'",
+        ),
+        (
+            "rules:\n  - id: x\n    check: required\n    columns: [ownr]\n",
+            "names unknown column 'ownr'",
+        ),
+        (
+            "rules:\n  - id: x\n    check: pattern\n    columns: [owner]\n    regex: '(['\n",
+            "team.yaml:5: regex: Value error, bad regular expression",
+        ),
+        (
+            "rules:\n  - id: x\n    check: range\n    columns: [progress]\n    min: lots\n",
+            "team.yaml:5: min: Input should be a valid number",
+        ),
+        (
+            "rules:\n  - id: x\n    check: required\n    when: {column: owner, equals: x}\n",
+            "team.yaml:4: rule 'x': when: unknown operator",
+        ),
+        (
+            "rules:\n  - id: x\n    check: required\n    severity: fatal\n",
+            "team.yaml:4: severity: Input should be 'error', 'warning' or 'info'",
+        ),
+        ("columns:\n  owner:\n    type: person\n", "team.yaml:3: type: Input should be"),
+        ("rulez: []\n", "team.yaml:1: unknown key 'rulez'"),
+        ("rules:\n  - check: required\n", "team.yaml:2: each rule is a mapping with an id"),
+    ],
+)
+def test_bad_rule_files_are_rejected_with_file_and_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    folder = write_folder(tmp_path, text)
+    with pytest.raises(RuleError) as exc:
+        load_rules([shipped_rules_dir(), folder])
+    assert expected in str(exc.value)
+
+
+def test_lookup_from_a_file_and_from_a_tab(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n"
+        "    values_from: {file: roster.txt}\n    split: '[/、]'\n    strip: '^(主责|协办)[:：]'\n",
+    )
+    (folder / "roster.txt").write_text("# the team\n王丽\n张三\n李四\n", encoding="utf-8")
+    rs = load_rules([shipped_rules_dir(), folder])
+    f = _findings([{"owner": "王丽"}, {"owner": "主责:张三 / 协办:李四"}, {"owner": "赵六"}], rs)
+    assert f[f["rule"] == "owner-on-roster"]["row"].tolist() == [4]
+
+    folder2 = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    values_from: {tab: 名单, column: 姓名}\n",
+        "z.yaml",
+    )
+    rs2 = load_rules([shipped_rules_dir(), folder, folder2])
+    from sync.model import Grid
+    from sync.ruletools import BASE_EXAMPLE, example_grid
+
+    table = parse(
+        example_grid(rs2, [{**BASE_EXAMPLE, "owner": "赵六"}, BASE_EXAMPLE]), rs2, SEED_AS_OF
+    )
+    tabs = {"名单": Grid("名单", [["部门", "姓名"], ["市场", "王丽"]])}
+    f2 = validate(table, rs2, Context(SEED_AS_OF, tabs=tabs))
+    assert f2[f2["rule"] == "owner-on-roster"]["row"].tolist() == [2]
+
+
+def test_every_registered_kind_is_used_or_documented() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for kind in REGISTRY:
+        assert f"#### `{kind}`" in readme
+
+
+def test_lint_accepts_the_shipped_pack_and_reports_a_broken_example(tmp_path: Path) -> None:
+    assert lint([]) == []
+    folder = write_folder(tmp_path, "rules:\n  - id: description-length\n    min: 100\n")
+    problems = lint([folder])
+    assert (
+        problems
+        and "description-length" in problems[0]
+        and "fires on its 'pass' example" in problems[0]
+    )
+
+
+def test_explain_shows_why_and_examples() -> None:
+    text = explain(SHIPPED, "owner-not-department")
+    assert "why:" in text and "市场部*经理" in text and "→ row 2 负责人" in text
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_rules_list_lint_explain_cli(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["rules", "list"])
+    assert r.exit_code == 0 and "owner-not-department" in r.output and "error" in r.output
+    r = CliRunner().invoke(cli, ["rules", "lint"])
+    assert r.exit_code == 0 and "27 rules" in r.output
+    bad = write_folder(tmp_path, "rules:\n  - id: x\n    check: required\n    colums: [owner]\n")
+    r = CliRunner().invoke(cli, ["rules", "lint", str(bad)])
+    assert r.exit_code == 1 and "team.yaml:4: colums: unknown key" in r.output
+    r = CliRunner().invoke(cli, ["rules", "explain", "countermeasure-deadline"])
+    assert r.exit_code == 0 and "优化视频前3秒内容" in r.output
+    r = CliRunner().invoke(cli, ["rules", "explain", "nope"])
+    assert r.exit_code == 2
