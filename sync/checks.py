@@ -120,6 +120,12 @@ def run_check(table: Table, rule: RuleSpec, ctx: Context) -> CheckResult:
 # ---------------------------------------------------------------------------- kinds
 
 
+@register("flag")
+def check_flag(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
+    """Fires on every row where the rule's ``when`` holds: the condition is the whole check."""
+    return CheckResult({c: pd.Series(True, index=table.rows) for c in rule.columns})
+
+
 @register("required")
 def check_required(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
     """The cell must not be empty (blank, -, /, NA, N/A, 无 count as empty)."""

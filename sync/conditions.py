@@ -7,7 +7,8 @@ A condition is one of::
     {all: [cond, ...]}  {any: [cond, ...]}  {not: cond}
 
 Values compare against the typed cell: status ids for status columns, numbers for percent
-and number columns, ISO dates or ``today`` for date columns, text otherwise.
+and number columns, ISO dates or ``today`` / ``today+3`` / ``today-3`` for date columns,
+true/false for bool columns, text otherwise.
 """
 
 from __future__ import annotations
@@ -120,8 +121,11 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
 
 def _coerce(value: Any, kind: str, as_of: dt.date) -> Any:
     if kind == "date":
-        if isinstance(value, str) and value.strip().lower() == "today":
-            return pd.Timestamp(as_of)
+        if isinstance(value, str):
+            m = re.fullmatch(r"\s*today\s*(?:([+-])\s*(\d+))?\s*", value.lower())
+            if m:
+                days = int(m.group(2) or 0) * (-1 if m.group(1) == "-" else 1)
+                return pd.Timestamp(as_of) + pd.Timedelta(days=days)
         return pd.Timestamp(value)
     if kind in ("percent", "number"):
         return float(value)

@@ -14,6 +14,7 @@ GENERATED_KEYS = (
     "gen_deviation",
     "gen_days_late",
     "gen_health",
+    "gen_baseline",
     "gen_issues",
     "gen_id",
 )
@@ -27,6 +28,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gen_days_late": "⚙ 延期天数",
         "gen_health": "⚙ 健康度",
         "gen_issues": "⚙ 问题",
+        "gen_baseline": "⚙ 较基线(天)",
         "gen_id": "⚙ 任务ID",
         "status.not_started": "未开始",
         "status.in_progress": "进行中",
@@ -88,6 +90,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gen_days_late": "⚙ Days late",
         "gen_health": "⚙ Health",
         "gen_issues": "⚙ Issues",
+        "gen_baseline": "⚙ vs baseline (days)",
         "gen_id": "⚙ Task ID",
         "status.not_started": "Not started",
         "status.in_progress": "In progress",

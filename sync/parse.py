@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -64,6 +64,20 @@ class Table:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def with_history(self, ids: pd.Series, columns: pd.DataFrame) -> Table:
+        """The table with its final task IDs and the history columns filled in."""
+        data = self.data.copy()
+        cells = self.cells.copy()
+        present = self.present.copy()
+        for name in columns.columns:
+            if name in data.columns:
+                data[name] = columns[name]
+                cells[name] = columns[name].astype(object).where(columns[name].notna(), None)
+                present[name] = columns[name].notna()
+        t = replace(self, data=data, cells=cells, present=present, ids=ids.astype(object))
+        t.__dict__.pop("_texts", None)
+        return t
 
     @property
     def rows(self) -> pd.Index:
@@ -425,6 +439,12 @@ def parse(
         s = cells_df[name]
         p = present_df[name]
         kinds[name] = spec.type
+        if spec.source == "history":  # filled in from the run store (sync.timeline)
+            data[name] = pd.Series(
+                np.nan, index=s.index, dtype="datetime64[ns]" if spec.type == "date" else object
+            )
+            invalid[name] = pd.Series(False, index=s.index)
+            continue
         f = _Factored.of(s)
         if spec.type == "date":
             parsed = [parse_date_value(u, as_of.year) for u in f.uniques]
@@ -463,7 +483,7 @@ def parse(
         invalid[name] = (
             p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
         )
-    _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date"])
+    _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date" and n in yearless])
 
     id_col = generated.get("gen_id")
     ids = (

@@ -23,6 +23,7 @@ from .plan import diff
 from .render import Desired, render
 from .rules import RuleSet, load_rules
 from .summarize import Summary, summarize
+from .timeline import HistoryView, Step, resolve_ids, step
 from .validate import validate
 
 
@@ -41,6 +42,7 @@ class RunResult:
     applied: ApplyResult | None = None
     dry_run: bool = False
     requests: dict[str, int] = field(default_factory=lambda: {"read": 1, "write": 0})
+    history: Step | None = None
 
     @property
     def has_errors(self) -> bool:
@@ -56,9 +58,14 @@ def plan_run(
     locale: str = "zh-CN",
     amber_deviation: float = 10.0,
     summary_title: str = "Summary",
+    history: HistoryView | None = None,
 ) -> RunResult:
-    """The pure pipeline: a snapshot in, a write plan (and all that led to it) out."""
-    table = parse(snapshot.tracker, ruleset, as_of, anchors=snapshot.anchors)
+    """The pure pipeline: a snapshot (and what history remembers) in, a write plan out."""
+    view = history or HistoryView()
+    parsed = parse(snapshot.tracker, ruleset, as_of, anchors=snapshot.anchors)
+    ids = resolve_ids(parsed, view)
+    hist = step(view, parsed, ids, as_of, now)
+    table = parsed.with_history(ids, hist.columns)
     findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
     derived = compute(table, as_of, amber_deviation)
     summary = summarize(table, derived, findings, as_of)
@@ -75,7 +82,9 @@ def plan_run(
         row_capacity=snapshot.row_capacity,
     )
     plan = diff(snapshot, desired)
-    return RunResult(as_of, snapshot, table, findings, derived, summary, desired, plan)
+    return RunResult(
+        as_of, snapshot, table, findings, derived, summary, desired, plan, history=hist
+    )
 
 
 def zone(config: Config, snapshot: Snapshot | None = None) -> dt.tzinfo:

@@ -154,7 +154,8 @@ def render(
         "gen_days_late": days,
         "gen_health": health_label,
         "gen_issues": issues,
-        "gen_id": assign_ids(table.ids),
+        "gen_baseline": _baseline_variance(table),
+        "gen_id": table.ids.reindex(table.rows),
     }
     columns: dict[int, pd.Series] = {}
     headers: list[tuple[int, int]] = []
@@ -173,6 +174,19 @@ def render(
     }
     keys = tuple(table.positions[k] for k in KEY_FIELDS if k in table.positions)
     return Desired(tracker_title, columns, tuple(headers), pos, new, keys, cf, tab, meta)
+
+
+def _baseline_variance(table: Table) -> pd.Series:
+    """Days the planned finish moved since the baseline (+ later, − earlier)."""
+    d = table.data
+    if "baseline_finish" not in d.columns:
+        return nones(table.rows)
+    days = (d["planned_finish"] - d["baseline_finish"]).dt.days
+    return (
+        days.astype(object)
+        .where(days.notna(), None)
+        .map(lambda v: int(v) if v is not None else None)
+    )
 
 
 def _floats(s: pd.Series) -> pd.Series:

@@ -66,6 +66,8 @@ class ColumnSpec(_Strict):
     aliases: list[str] = Field(default_factory=list)
     width: float | None = None
     values: dict[str, list[str]] | None = None
+    #: "history": not a sheet column but a fact the run store derives per task (rules may use it)
+    source: Literal["sheet", "history"] = "sheet"
     name: str = ""
 
     @field_validator("header")
@@ -131,6 +133,8 @@ class RuleSet:
         """normalised alias -> canonical column name (the column name itself is an alias too)."""
         if not self._alias_index:
             for name, spec in self.columns.items():
+                if spec.source == "history":
+                    continue
                 for alias in [name, *spec.aliases, *spec.header.values()]:
                     for key in header_keys(alias)[:1]:
                         self._alias_index.setdefault(key, name)

@@ -13,8 +13,9 @@ from .checks import REGISTRY, Context
 from .demo import TEMPLATE_COLUMNS
 from .errors import RuleError
 from .model import Grid
-from .parse import parse
+from .parse import Table, parse
 from .rules import RuleSet, RuleSpec, load_rules, shipped_rules_dir
+from .timeline import HistoryView, resolve_ids, step
 from .validate import validate
 
 #: The day rule examples are judged on.
@@ -65,6 +66,7 @@ def example_rows(rule: RuleSpec, which: str) -> list[dict[str, Any]]:
 def example_grid(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh-CN") -> Grid:
     """A tracker tab holding ``rows`` (canonical field -> cell) under localized headers."""
     fields = list(TEMPLATE_COLUMNS) + sorted({k for r in rows for k in r} - set(TEMPLATE_COLUMNS))
+    fields = [f for f in fields if ruleset.columns[f].source == "sheet"]
     head = [ruleset.columns[f].title(locale) for f in fields]
     return Grid("examples", [head, *[[r.get(f) for f in fields] for r in rows]])
 
@@ -72,11 +74,40 @@ def example_grid(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh
 def run_example(
     ruleset: RuleSet, rule: RuleSpec, which: str, locale: str = "zh-CN"
 ) -> ExampleOutcome:
-    """Validate a rule's example rows with the whole rule set (as of EXAMPLE_AS_OF)."""
+    """Validate a rule's example rows with the whole rule set (as of EXAMPLE_AS_OF).
+
+    Fields of history columns (``days_unchanged: 9``) stand for what the run store would
+    remember; every other field is a cell of the sheet."""
     rows = example_rows(rule, which)
-    table = parse(example_grid(ruleset, rows, locale), ruleset, EXAMPLE_AS_OF)
+    table = example_table(ruleset, rows, locale)
     findings = validate(table, ruleset, Context(EXAMPLE_AS_OF, locale))
     return ExampleOutcome(rule.id, which, rows, findings)
+
+
+def example_table(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh-CN") -> Table:
+    """Parse example rows; history fields are set as if the run store had remembered them."""
+    history = {
+        f
+        for r in rows
+        for f in r
+        if f in ruleset.columns and ruleset.columns[f].source == "history"
+    }
+    sheet_rows = [{k: v for k, v in r.items() if k not in history} for r in rows]
+    table = parse(example_grid(ruleset, sheet_rows, locale), ruleset, EXAMPLE_AS_OF)
+    view = HistoryView()
+    ids = resolve_ids(table, view)
+    now = dt.datetime.combine(EXAMPLE_AS_OF, dt.time(9))
+    columns = step(view, table, ids, EXAMPLE_AS_OF, now).columns
+    for f in history:
+        kind = ruleset.columns[f].type
+        values = [r.get(f) for r in rows]
+        if kind == "date":
+            columns[f] = pd.to_datetime(pd.Series(values, index=table.rows, dtype=object))
+        elif kind == "bool":
+            columns[f] = pd.Series(values, index=table.rows, dtype=object)
+        else:
+            columns[f] = pd.Series(values, index=table.rows, dtype=float)
+    return table.with_history(ids, columns)
 
 
 def lint(folders: list[Path]) -> list[str]:

@@ -116,6 +116,7 @@ def test_first_run_then_steady_state_request_budget(
         "⚙ 进度偏差(百分点)",
         "⚙ 延期天数",
         "⚙ 健康度",
+        "⚙ 较基线(天)",
         "⚙ 问题",
         "⚙ 任务ID",
     ]
@@ -133,7 +134,7 @@ def test_first_run_then_steady_state_request_budget(
     assert len(protected) == 1 and protected[0]["warningOnly"] is True
     assert (
         protected[0]["range"]["startColumnIndex"] == 14
-        and protected[0]["range"]["endColumnIndex"] == 21
+        and protected[0]["range"]["endColumnIndex"] == 22
     )
 
     fake.reset_log()
@@ -452,7 +453,7 @@ def test_init_adds_a_template_tab_with_protected_generated_columns(
     assert (
         head[:3] == ["推广阶段", "推广渠道", "核心任务"]
         and head[14] == "⚙ 计算状态"
-        and head[20] == "⚙ 任务ID"
+        and head[21] == "⚙ 任务ID"
     )
     props = next(
         s for s in fake.snapshot(sheet)["sheets"] if s["properties"]["title"] == "推广进度表"
@@ -495,7 +496,7 @@ def test_a_synced_xlsx_uploaded_to_sheets_is_adopted(
     second = run(config, sa)
     assert second.requests == {"read": 1, "write": 0}
     head = fake.values(sheet, "推广进度表")[1]
-    assert sum(1 for h in head if str(h).startswith("⚙")) == 7, (
+    assert sum(1 for h in head if str(h).startswith("⚙")) == 8, (
         "the uploaded columns were adopted, not duplicated"
     )
     keys = sorted(
@@ -509,6 +510,7 @@ def test_a_synced_xlsx_uploaded_to_sheets_is_adopted(
             "gen_deviation",
             "gen_days_late",
             "gen_health",
+            "gen_baseline",
             "gen_issues",
             "gen_id",
         ]
@@ -542,7 +544,7 @@ def test_adoption_is_undone_when_columns_move_under_it(
         m["metadataValue"]: m
         for m in fake.developer_metadata(sheet, "推广进度表", key="tracker_sync.column")
     }
-    assert len(anchored) == 7
+    assert len(anchored) == 8
     head = fake.values(sheet, "推广进度表")[1]
     for key, meta in anchored.items():
         col = meta["location"]["dimensionRange"]["startIndex"]

@@ -67,6 +67,7 @@ def test_generated_columns_land_right_of_the_human_columns(seed_grid: Grid) -> N
         "⚙ 进度偏差(百分点)",
         "⚙ 延期天数",
         "⚙ 健康度",
+        "⚙ 较基线(天)",
         "⚙ 问题",
         "⚙ 任务ID",
     ]
@@ -105,32 +106,32 @@ def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
     changed = {(int(row), col) for col, s in r.plan.cells.items() for row in s.index}
     # status, deviation, days late, health change; planned % stays 100; the issues cell clears
     # (the row was flagged as "in progress" past its planned finish)
-    assert changed == {(1, 14), (1, 16), (1, 17), (1, 18), (1, 19)}
+    assert changed == {(1, 14), (1, 16), (1, 17), (1, 18), (1, 20)}
     assert b.rows[1][14] == "已完成"
 
 
 def test_generated_block_stays_when_a_person_adds_a_column_beside_it(seed_grid: Grid) -> None:
     b = MemoryBackend(seed_grid)
     run(b)
-    b.set(0, 21, "预算")  # a person adds a column right of the generated block
-    b.set(1, 21, "5万")
+    b.set(0, 22, "预算")  # a person adds a column right of the generated block
+    b.set(1, 22, "5万")
     second = run(b)
-    assert b.rows[0][21] == "预算" and b.rows[1][21] == "5万"
+    assert b.rows[0][22] == "预算" and b.rows[1][22] == "5万"
     assert b.rows[0][14] == "⚙ 计算状态" and b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
-    assert 21 not in second.plan.cells
+    assert 22 not in second.plan.cells
     # the new human column is highlighted like the others
-    assert any(cf.first_col == 21 == cf.last_col for cf in second.plan.conditional_formats or ())
+    assert any(cf.first_col == 22 == cf.last_col for cf in second.plan.conditional_formats or ())
 
 
 def test_task_ids_are_assigned_once_and_follow_the_row(seed_grid: Grid) -> None:
     b = MemoryBackend(seed_grid)
     run(b)
-    assert [r[20] for r in b.rows[1:5]] == ["T0001", "T0002", "T0003", "T0004"]
+    assert [r[21] for r in b.rows[1:5]] == ["T0001", "T0002", "T0003", "T0004"]
     b.rows.insert(1, b.rows.pop(4))  # a person moves the last task to the top
     b.rows.append(task_row := list(b.rows[2][:14]))  # and copies a row, ID included
-    task_row.extend([None] * 6 + ["T0001"])
+    task_row.extend([None] * 7 + ["T0001"])
     run(b)
-    assert [r[20] for r in b.rows[1:6]] == ["T0004", "T0001", "T0002", "T0003", "T0005"]
+    assert [r[21] for r in b.rows[1:6]] == ["T0004", "T0001", "T0002", "T0003", "T0005"]
 
 
 def test_headerless_notes_beside_the_table_are_not_overwritten(seed_grid: Grid) -> None:
@@ -167,9 +168,11 @@ def test_findings_go_to_the_issues_column_and_highlights(ruleset: Any) -> None:
     )
     r = run(b)
     issues = b.rows[1][14 + GENERATED_KEYS.index("gen_issues")]
-    assert issues == "[负责人] “负责人”未填写\n[应对措施] 有风险“KOL档期冲突”但没有应对措施"
+    assert issues == (
+        "[负责人] “负责人”未填写\n(警告) [应对措施] 有风险“KOL档期冲突”但还没有应对措施(应在24小时内补上)"
+    )
     formulas = [cf.formula for cf in r.plan.conditional_formats or ()]
-    assert 'ISNUMBER(FIND("[负责人]",$T2))' in formulas
+    assert 'ISNUMBER(FIND("[负责人]",$U2))' in formulas
     assert '$O2="延期"' in formulas and '$S2="黄"' in formulas
 
 
