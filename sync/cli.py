@@ -391,3 +391,190 @@ def rules_explain(rule_id: str, config_path: Path | None, locale: str) -> None:
     from .ruletools import explain
 
     click.echo(explain(_ruleset(config_path), rule_id, locale))
+
+
+def _history(config: Config) -> Any:
+    from .history import History
+
+    path = config.history_path()
+    if path is None:
+        raise click.UsageError("history is off in this config (history.enabled: false)")
+    if not path.exists():
+        raise click.UsageError(
+            f"no history yet at {path}: it starts with the first `tracker-sync run`"
+        )
+    return History(path)
+
+
+@cli.command("history")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./config.yaml).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100000),
+    default=30,
+    show_default=True,
+    help="How many runs, newest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per run, as a list.")
+@_handle_errors
+def history_cmd(config_path: Path | None, limit: int, as_json: bool) -> None:
+    """The runs remembered: when, as of which day, what happened, counts and requests.
+
+    \b
+    Example:
+      tracker-sync history --limit 10
+    """
+    store = _history(_load(config_path))
+    try:
+        runs = store.runs(limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in runs], ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{'run':>5}  {'started (UTC)':<19}  {'as of':<10}  {'outcome':<14}  {'rows':>5}  {'err':>4}  {'warn':>4}  {'cells':>6}  req r/w"
+    )
+    for r in runs:
+        click.echo(
+            f"{r.id:>5}  {r.started_at[:19]:<19}  {r.as_of or '-':<10}  {r.outcome:<14}  {_n(r.rows):>5}  {_n(r.errors):>4}  "
+            f"{_n(r.warnings):>4}  {_n(r.cells_written):>6}  {_n(r.requests_read)}/{_n(r.requests_write)}"
+            + (f"  {r.message}" if r.message else "")
+        )
+
+
+def _n(v: int | None) -> str:
+    return "-" if v is None else str(v)
+
+
+@cli.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="First as-of day to show (YYYY-MM-DD).",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./config.yaml).",
+)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of changes.")
+@_handle_errors
+def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None:
+    """What changed since a day, task by task, cell by cell.
+
+    \b
+    Example:
+      tracker-sync changes --since 2024-03-01
+    """
+    config = _load(config_path)
+    store = _history(config)
+    try:
+        found = store.changes(since.date())
+        states = store.view().states
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps([c.__dict__ for c in found], ensure_ascii=False, indent=2))
+        return
+    ruleset = load_rules(config.rule_dirs())
+    current = None
+    for c in found:
+        if c.task_id != current:
+            current = c.task_id
+            state = states.get(c.task_id)
+            name = state.values.get("task", "") if state else ""
+            gone = " (removed)" if state and state.deleted else ""
+            click.echo(f"{c.task_id} {name}{gone}")
+        label = (
+            ruleset.columns[c.field].title(config.locale) if c.field in ruleset.columns else c.field
+        )
+        click.echo(
+            f"  {c.as_of}  {label}: {c.old if c.old is not None else '∅'} → {c.new if c.new is not None else '∅'}"
+        )
+    if not found:
+        click.echo(f"no changes since {since.date().isoformat()}")
+
+
+@cli.command()
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    required=True,
+    help="The run whose snapshot to restore (see `tracker-sync history`).",
+)
+@click.option(
+    "--to-tab",
+    "tab",
+    required=True,
+    help="Name of the new tab to write (never the live tracker tab).",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./config.yaml).",
+)
+@_handle_errors
+def restore(run_id: int, tab: str, config_path: Path | None) -> None:
+    """Write the human columns as they were at run N into a new tab; the live tab is untouched.
+
+    \b
+    Example:
+      tracker-sync restore --run 42 --to-tab 进度表-3月20日
+    """
+    from .pipeline import restore_run
+
+    rows = restore_run(_load(config_path), run_id, tab)
+    click.echo(f"wrote {rows} rows of run {run_id} to the new tab {tab!r}")
+
+
+@cli.command()
+@click.option(
+    "--reset", is_flag=True, required=True, help="Make the current planned dates the baseline."
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./config.yaml).",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="As-of date (default: today).",
+)
+@_handle_errors
+def baseline(reset: bool, config_path: Path | None, today: dt.datetime | None) -> None:
+    """Re-baseline: every task's current planned dates become its baseline (recorded in history).
+
+    The first run's planned dates are the baseline; the ⚙ baseline column shows how far each
+    planned finish has moved since.
+
+    \b
+    Example:
+      tracker-sync baseline --reset
+    """
+    from .pipeline import reset_baseline
+
+    moved = reset_baseline(_load(config_path), as_of=_as_of(today))
+    click.echo(
+        f"baseline reset: {moved} tasks had moved; the next run shows 0 days against the new baseline"
+    )

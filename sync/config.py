@@ -68,6 +68,13 @@ class GoogleConfig(_Strict):
         return value.rstrip("/")
 
 
+class HistoryConfig(_Strict):
+    """The run store (SQLite)."""
+
+    enabled: bool = True
+    path: Path | None = None
+
+
 class Config(_Strict):
     """The whole configuration. Build with :func:`load_config` or directly in code."""
 
@@ -77,6 +84,7 @@ class Config(_Strict):
     timezone: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
     google: GoogleConfig = Field(default_factory=GoogleConfig)
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 
@@ -102,6 +110,16 @@ class Config(_Strict):
         from .rules import shipped_rules_dir
 
         return [shipped_rules_dir() if r == BUILTIN_RULES else self.resolve(r) for r in self.rules]
+
+    def history_path(self) -> Path | None:
+        """Where the run store lives: history.path, else beside the config file (None: no store)."""
+        if not self.history.enabled:
+            return None
+        if self.history.path is not None:
+            return self.resolve(self.history.path)
+        if self.source is None:
+            return None  # a config built in code, with no file to sit beside
+        return self.base_dir / "tracker-sync-history.sqlite"
 
     def summary_title(self) -> str:
         from .i18n import text

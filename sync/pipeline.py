@@ -5,6 +5,7 @@ Everything in :func:`plan_run` is pure (no I/O, no clock); :func:`sync` adds the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
@@ -16,14 +17,15 @@ from .backends import Backend, open_backend
 from .checks import Context
 from .compute import compute
 from .config import Config
-from .errors import BackendUnavailable, RetryRun
+from .errors import BackendUnavailable, ConfigError, RetryRun, TrackerError, TrackerSyncError
+from .history import History, human_snapshot
 from .model import ApplyResult, RequestCounter, Snapshot, WritePlan
 from .parse import Table, parse
 from .plan import diff
 from .render import Desired, render
 from .rules import RuleSet, load_rules
-from .summarize import Summary, summarize
-from .timeline import HistoryView, Step, resolve_ids, step
+from .summarize import Summary, extras, summarize
+from .timeline import Event, HistoryView, Step, rebaseline, resolve_ids, step
 from .validate import validate
 
 
@@ -69,6 +71,9 @@ def plan_run(
     findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
     derived = compute(table, as_of, amber_deviation)
     summary = summarize(table, derived, findings, as_of)
+    summary = dataclasses.replace(
+        summary, extras=extras(table, derived, summary, view.trend, snapshot.tabs)
+    )
     desired = render(
         table,
         derived,
@@ -116,6 +121,80 @@ def sync(
     backend = backend or open_backend(config)
     if isinstance(getattr(backend, "requests", None), RequestCounter):
         backend.requests = RequestCounter()  # type: ignore[attr-defined]  # counts are per run
+    path = config.history_path()
+    store = History(path) if path is not None else None
+    try:
+        if store is None or not write:
+            view = store.view() if store is not None else HistoryView()
+            return _sync(config, ruleset, backend, view, as_of=as_of, write=write, now=now)
+        with store.lock(backend.target):
+            started = now or dt.datetime.now(dt.UTC)
+            try:
+                result = _sync(
+                    config, ruleset, backend, store.view(), as_of=as_of, write=True, now=now
+                )
+            except TrackerSyncError as exc:
+                store.record(
+                    started_at=started,
+                    outcome="failed",
+                    message=str(exc).splitlines()[0],
+                    target=backend.target,
+                )
+                raise
+            _record(store, result, started)
+            return result
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _record(store: History, result: RunResult, started: dt.datetime) -> None:
+    table, summary = result.table, result.summary
+    generated = set(result.desired.positions.values()) | set(table.generated_cols.values())
+    counts = dict(summary.findings_by_severity)
+    counts |= {
+        "rows": len(table),
+        "cells_written": result.applied.cells_written if result.applied else 0,
+    }
+    kpis = {
+        "total": summary.total,
+        "completion_rate": summary.completion_rate,
+        "delayed": summary.status_counts["delayed"],
+        "avg_deviation": summary.avg_deviation,
+        "status_counts": summary.status_counts,
+    }
+    step_ = result.history
+    store.record(
+        started_at=started,
+        outcome="written" if result.applied is not None else "unchanged",
+        as_of=result.as_of,
+        target=result.snapshot.target,
+        worksheet=result.snapshot.tracker.title,
+        counts=counts,
+        requests=result.requests,
+        kpis=kpis,
+        snapshot=human_snapshot(
+            result.snapshot.tracker.rows, generated, result.snapshot.tracker.title
+        ),
+        findings=[
+            {str(k): v for k, v in f.items()}
+            for f in result.findings.astype({"row": int}).to_dict("records")
+        ],
+        states=step_.states if step_ else None,
+        events=step_.events if step_ else (),
+    )
+
+
+def _sync(
+    config: Config,
+    ruleset: RuleSet,
+    backend: Backend,
+    view: HistoryView,
+    *,
+    as_of: dt.date | None,
+    write: bool,
+    now: dt.datetime | None,
+) -> RunResult:
     replans = 0
     while True:
         snapshot = backend.read()
@@ -130,6 +209,7 @@ def sync(
             locale=config.locale,
             amber_deviation=config.thresholds.amber_deviation,
             summary_title=config.summary_title(),
+            history=view,
         )
         if not write or result.plan.is_empty:
             return _replace(result, dry_run=not write, requests=_counts(backend))
@@ -230,3 +310,77 @@ def init_spreadsheet(
     backend.create_tracker_tab(title, template_columns(ruleset, lang), template_statuses(lang))
     sync(config, backend=backend)
     return title
+
+
+def _store(config: Config) -> History:
+    path = config.history_path()
+    if path is None:
+        raise ConfigError(
+            "history is off (history.enabled: false, or a config without a file); "
+            "this command needs the run store — set history.enabled: true"
+        )
+    return History(path)
+
+
+def reset_baseline(
+    config: Config, *, as_of: dt.date | None = None, backend: Backend | None = None
+) -> int:
+    """Make every task's current planned dates its baseline; recorded in history. Returns the
+    number of tasks whose baseline moved."""
+    ruleset = load_rules(config.rule_dirs())
+    backend = backend or open_backend(config)
+    store = _store(config)
+    try:
+        with store.lock(backend.target):
+            started = dt.datetime.now(dt.UTC)
+            result = _sync(
+                config, ruleset, backend, store.view(), as_of=as_of, write=False, now=None
+            )
+            assert result.history is not None
+            before = result.history.states
+            after = rebaseline(before)
+            events = tuple(
+                Event(
+                    tid,
+                    "baseline",
+                    f"{s.baseline_start}..{s.baseline_finish}",
+                    f"{after[tid].baseline_start}..{after[tid].baseline_finish}",
+                )
+                for tid, s in before.items()
+                if not s.deleted
+                and (s.baseline_start, s.baseline_finish)
+                != (after[tid].baseline_start, after[tid].baseline_finish)
+            )
+            store.record(
+                started_at=started,
+                outcome="baseline-reset",
+                as_of=result.as_of,
+                target=result.snapshot.target,
+                worksheet=result.snapshot.tracker.title,
+                states=after,
+                events=result.history.events + events,
+            )
+            return len(events)
+    finally:
+        store.close()
+
+
+def restore_run(config: Config, run_id: int, tab: str, *, backend: Backend | None = None) -> int:
+    """Write the human columns as run ``run_id`` read them into a new tab ``tab`` (never the
+    live tab). Returns the number of rows written."""
+    store = _store(config)
+    try:
+        snapshot = store.snapshot(run_id)
+    finally:
+        store.close()
+    backend = backend or open_backend(config)
+    if tab == snapshot["title"]:
+        raise TrackerError(
+            f"restore never writes the live tab {tab!r}; choose a new tab name with --to-tab"
+        )
+    add_tab = getattr(backend, "add_tab", None)
+    if add_tab is None:
+        raise TrackerError(f"{backend.target}: this backend cannot add a tab")
+    rows: list[list[Any]] = snapshot["rows"]
+    add_tab(tab, rows)
+    return len(rows)

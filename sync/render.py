@@ -343,10 +343,68 @@ def summary_tab(
     ].itertuples(index=False):
         add(rule, t(f"severity.{severity}"), int(count), example)
 
+    charts = [chart]
+    if s.extras is not None:
+        charts += _extras(add, t, s.extras, locale)
     width = max(len(r) for r in rows)
     rows = [r + [None] * (width - len(r)) for r in rows]
     widths = {0: 30.0, 1: 16.0, 2: 16.0, 3: 24.0, 4: 16.0, 5: 14.0, 6: 12.0, 7: 12.0}
-    return SummaryTab(title, rows, widths, frozenset(bold), (chart,), volatile=(updated, 1))
+    return SummaryTab(title, rows, widths, frozenset(bold), tuple(charts), volatile=(updated, 1))
+
+
+def _extras(add: Any, t: Any, x: Any, locale: str) -> list[ChartSpec]:
+    """Trend (+ chart), earned value, retrospective and KPI blocks."""
+    charts = []
+    add()
+    head = add(
+        t("s.trend"),
+        t("s.trend_rate"),
+        t("s.trend_delayed"),
+        t("s.avg_deviation_short"),
+        strong=True,
+    )
+    for rec in x.trend.itertuples(index=False):
+        last = add(rec.day.isoformat(), rec.completion_rate, int(rec.delayed), rec.avg_deviation)
+    charts.append(
+        ChartSpec("line", t("s.trend_chart"), (0, head + 1, last), (1, head, last), (head, 5))
+    )
+    if x.earned_value is not None:
+        add()
+        add(t("s.ev"), "PV", "EV", "AC", "SV", "CV", "SPI", "CPI", strong=True)
+        for rec in x.earned_value.itertuples(index=False):
+            add(
+                rec.key or t("s.ev_total"), rec.PV, rec.EV, rec.AC, rec.SV, rec.CV, rec.SPI, rec.CPI
+            )
+    r = x.retrospective
+    add()
+    add(t("s.retro"), strong=True)
+    for dim, key, share in r.top:
+        add(
+            t("s.retro_top")
+            .replace("{share}", f"{share:.0f}")
+            .replace("{dim}", t(f"dim.{dim}"))
+            .replace("{key}", key or t("unnamed"))
+        )
+    for label, (num, den) in (
+        ("s.risk_in_advance", r.risk_in_advance),
+        ("s.cm_success", r.countermeasure_success),
+    ):
+        add(t(label), f"{num}/{den}", f"{num / den * 100:.1f}%" if den else "-")
+    for dim, frame in r.delays_by.items():
+        add(
+            t("s.retro_by").replace("{dim}", t(f"dim.{dim}")),
+            t("s.delayed"),
+            t("s.share"),
+            strong=True,
+        )
+        for rec in frame.head(10).itertuples(index=False):
+            add(rec.key or t("unnamed"), int(rec.delayed), float(rec.share))
+    if x.kpis is not None:
+        add()
+        add(t("s.kpi"), t("s.kpi_target"), t("s.kpi_actual"), t("s.kpi_rate"), strong=True)
+        for rec in x.kpis.itertuples(index=False):
+            add(rec.metric, rec.target, rec.actual, rec.rate)
+    return charts
 
 
 def _list(add: Any, t: Any, frame: pd.DataFrame, cols: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ class Summary:
     risks_without_countermeasure: pd.DataFrame
     findings_by_rule: pd.DataFrame
     findings_by_severity: dict[str, int]
+    extras: Extras | None = None
 
 
 BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
@@ -130,3 +132,168 @@ def summarize(
 def _mean(s: pd.Series) -> float | None:
     v = s.dropna()
     return round(float(np.mean(v)), 1) if len(v) else None
+
+
+# ---------------------------------------------------------------------------- with history
+
+
+@dataclass(frozen=True)
+class Retrospective:
+    """The seed's step 6: where delays come from and how well risks were handled."""
+
+    delays_by: dict[str, pd.DataFrame]  # dimension -> key, delayed, share (%)
+    top: list[
+        tuple[str, str, float]
+    ]  # (dimension, key, share %) of the largest group per dimension
+    risk_in_advance: tuple[
+        int, int
+    ]  # delayed tasks whose risk was recorded before their planned finish, delayed tasks
+    countermeasure_success: tuple[
+        int, int
+    ]  # finished by the planned finish, tasks with risk + countermeasure decided
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Summary parts that need history, budgets or a KPI tab (each may be empty)."""
+
+    trend: pd.DataFrame  # day, completion_rate, delayed, avg_deviation
+    earned_value: pd.DataFrame | None  # key ("" = overall), PV, EV, AC, SV, CV, SPI, CPI
+    retrospective: Retrospective
+    kpis: pd.DataFrame | None  # metric, target, actual, rate
+
+
+def extras(
+    table: Table,
+    derived: pd.DataFrame,
+    summary: Summary,
+    trend: tuple[Any, ...] = (),
+    tabs: dict[str, Any] | None = None,
+) -> Extras:
+    """Trend (history + today), earned value (when budgets exist), retrospective, KPI tab."""
+    points = [
+        (p.day, p.completion_rate, p.delayed, p.avg_deviation)
+        for p in trend
+        if p.day < summary.as_of
+    ]
+    points.append(
+        (
+            summary.as_of,
+            summary.completion_rate,
+            summary.status_counts["delayed"],
+            summary.avg_deviation,
+        )
+    )
+    trend_frame = pd.DataFrame(
+        points, columns=["day", "completion_rate", "delayed", "avg_deviation"]
+    ).tail(30)
+    return Extras(
+        trend=trend_frame.reset_index(drop=True),
+        earned_value=earned_value(table, derived),
+        retrospective=retrospective(table, derived),
+        kpis=kpi_table(tabs or {}),
+    )
+
+
+def earned_value(table: Table, derived: pd.DataFrame) -> pd.DataFrame | None:
+    """PMBOK earned value: PV = budget × planned %, EV = budget × actual %, AC = spent;
+    SV = EV − PV, CV = EV − AC, SPI = EV / PV, CPI = EV / AC — overall and by phase."""
+    d = table.data
+    if "budget" not in d.columns or not table.present["budget"].any():
+        return None
+    budget = d["budget"].fillna(0.0)
+    frame = pd.DataFrame(
+        {
+            "phase": d["phase"].fillna(""),
+            "PV": budget * derived["planned_progress"].fillna(0.0) / 100,
+            "EV": budget * d["progress"].fillna(0.0).clip(0, 100) / 100,
+            "AC": d["spent"].fillna(0.0) if "spent" in d.columns else 0.0,
+        }
+    )
+    by_phase = frame.groupby("phase", sort=False)[["PV", "EV", "AC"]].sum()
+    total = frame[["PV", "EV", "AC"]].sum().to_frame().T
+    total.index = pd.Index([""])
+    out = pd.concat([total, by_phase])
+    out["SV"] = out["EV"] - out["PV"]
+    out["CV"] = out["EV"] - out["AC"]
+    out["SPI"] = (out["EV"] / out["PV"]).where(out["PV"] > 0)
+    out["CPI"] = (out["EV"] / out["AC"]).where(out["AC"] > 0)
+    out.index.name = "key"
+    return out.reset_index().round(
+        {"PV": 0, "EV": 0, "AC": 0, "SV": 0, "CV": 0, "SPI": 2, "CPI": 2}
+    )
+
+
+RETRO_DIMENSIONS = ("phase", "channel", "owner", "cause")
+
+
+def retrospective(table: Table, derived: pd.DataFrame) -> Retrospective:
+    d = table.data
+    delayed = (derived["status"] == "delayed") | (derived["days_late"].fillna(0) > 0)
+    n_delayed = int(delayed.sum())
+    by: dict[str, pd.DataFrame] = {}
+    top: list[tuple[str, str, float]] = []
+    for dim in RETRO_DIMENSIONS:
+        if dim not in d.columns or not table.present[dim][delayed].any():
+            continue
+        counts = d.loc[delayed, dim].fillna("").astype(str).value_counts()
+        frame = pd.DataFrame({"key": counts.index, "delayed": counts.to_numpy()})
+        frame["share"] = (frame["delayed"] / max(n_delayed, 1) * 100).round(1)
+        by[dim] = frame
+        if len(frame):
+            top.append((dim, str(frame.iloc[0]["key"]), float(frame.iloc[0]["share"])))
+    risk_seen = (
+        d["risk_first_seen"] if "risk_first_seen" in d.columns else pd.Series(pd.NaT, index=d.index)
+    )
+    in_advance = delayed & risk_seen.notna() & (risk_seen <= d["planned_finish"])
+    has_both = table.present["risk"] & table.present["countermeasure"]
+    finish = d["actual_finish"]
+    done_on_time = (derived["status"] == "completed") & (
+        finish.isna() | (finish <= d["planned_finish"])
+    )
+    decided = has_both & ((derived["status"] == "completed") | (derived["days_late"].fillna(0) > 0))
+    return Retrospective(
+        delays_by=by,
+        top=top,
+        risk_in_advance=(int(in_advance.sum()), n_delayed),
+        countermeasure_success=(int((decided & done_on_time).sum()), int(decided.sum())),
+    )
+
+
+_KPI_HEADERS = {
+    "metric": ("指标", "kpi", "metric", "指标名称", "目标项"),
+    "target": ("目标", "目标值", "target"),
+    "actual": ("实际", "实际值", "达成", "actual"),
+}
+
+
+def kpi_table(tabs: dict[str, Any]) -> pd.DataFrame | None:
+    """Target vs actual from a tab with metric / target / actual columns (e.g. a KPI tab)."""
+    from .parse import parse_number_value
+    from .rules import normalize_header
+
+    for grid in tabs.values():
+        for r, row in enumerate(grid.rows[:10]):
+            found = {}
+            for c, v in enumerate(row):
+                key = normalize_header(v) if v is not None else ""
+                for name, words in _KPI_HEADERS.items():
+                    if key in words and name not in found:
+                        found[name] = c
+            if len(found) == 3:
+                out = []
+                for body in grid.rows[r + 1 :]:
+                    cells = {n: (body[c] if c < len(body) else None) for n, c in found.items()}
+                    metric = cells["metric"]
+                    if metric in (None, ""):
+                        continue
+                    target, actual = (
+                        parse_number_value(cells["target"]),
+                        parse_number_value(cells["actual"]),
+                    )
+                    rate = (
+                        round(actual / target * 100, 1) if target and actual is not None else None
+                    )
+                    out.append((str(metric), target, actual, rate))
+                return pd.DataFrame(out, columns=["metric", "target", "actual", "rate"])
+    return None

@@ -46,6 +46,7 @@ HISTORY_COLUMNS = (
     "first_seen",
     "days_unchanged",
     "risk_hours_open",
+    "risk_first_seen",
     "plan_unexplained",
     "progress_before_done",
     "progress_drop",
@@ -71,6 +72,7 @@ class TaskState:
     first_progress_day: str | None = None
     done_day: str | None = None
     risk_since: str | None = None
+    risk_first_seen: str | None = None
     plan_unexplained: bool = False
     progress_before_done: float | None = None
     deleted: bool = False
@@ -225,6 +227,7 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
                 first_progress_day=today if (progress or 0) > 0 else None,
                 done_day=today if status == "completed" or (progress or 0) >= 100 else None,
                 risk_since=now_iso if risk_on else None,
+                risk_first_seen=today if risk_on else None,
             )
             events.append(Event(tid, "task", None, "appeared" if old is None else "reappeared"))
             drop = math.nan
@@ -243,14 +246,14 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
                 if (prev_progress is not None and progress is not None and progress < prev_progress)
                 else math.nan
             )
-            if status == "completed":
-                before_done = (
-                    old.progress_before_done
-                    if old.status == "completed" and old.progress_before_done is not None
-                    else (prev_progress if prev_progress is not None else math.nan)
-                )
-            else:
+            if status != "completed":
                 before_done = math.nan
+            elif old.status == "completed":  # still completed: keep what it jumped from, if it did
+                before_done = (
+                    math.nan if old.progress_before_done is None else old.progress_before_done
+                )
+            else:  # it became completed in this run
+                before_done = math.nan if prev_progress is None else prev_progress
             new = replace(
                 old,
                 key=keys[int(row)],
@@ -264,6 +267,7 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
                 done_day=old.done_day
                 or (today if status == "completed" or (progress or 0) >= 100 else None),
                 risk_since=(old.risk_since or now_iso) if risk_on else None,
+                risk_first_seen=old.risk_first_seen or (today if risk_on else None),
                 plan_unexplained=plan_unexplained,
                 progress_before_done=None
                 if status != "completed" or math.isnan(before_done)
@@ -276,6 +280,9 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
         since = dt.datetime.fromisoformat(new.risk_since) if new.risk_since else None
         cols["risk_hours_open"].append(
             (now - since).total_seconds() / 3600 if since and risk_on and not cm_on else math.nan
+        )
+        cols["risk_first_seen"].append(
+            pd.Timestamp(new.risk_first_seen) if new.risk_first_seen else pd.NaT
         )
         cols["plan_unexplained"].append(bool(plan_unexplained))
         cols["progress_before_done"].append(before_done)
@@ -291,7 +298,7 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
             states[tid] = replace(state, deleted=True)
             events.append(Event(tid, "task", "present", "removed"))
     frame = pd.DataFrame(cols, index=table.rows)
-    for c in ("first_seen", "baseline_start", "baseline_finish"):
+    for c in ("first_seen", "baseline_start", "baseline_finish", "risk_first_seen"):
         frame[c] = pd.to_datetime(frame[c])
     return Step(ids=ids, columns=frame, states=states, events=tuple(events))
 

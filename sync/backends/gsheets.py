@@ -19,6 +19,7 @@ just written are cleared and the run starts over from a fresh read (within the r
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -439,6 +440,56 @@ class SheetsBackend:
             if not p.get("hidden") and p["title"] != self.summary_title:
                 return s
         raise TrackerNotFound(f"spreadsheet {self.key}: no tracker tab (the tabs are: {titles})")
+
+    # ------------------------------------------------------------------ restore
+
+    def add_tab(self, title: str, rows: list[list[Any]]) -> None:
+        """Write ``rows`` into a new tab (refusing an existing one) in one atomic batchUpdate.
+        Dates are written as dates (serial numbers with a date format), text always as text."""
+        http = self.client.http_client
+        fields: dict[str, Any] = {"fields": "sheets(properties(sheetId,title))"}
+        data = self._call(
+            "read", lambda: http.request("get", self._url(), params=dict(fields)).json()
+        )
+        titles = [s["properties"]["title"] for s in data.get("sheets", [])]
+        if title in titles:
+            raise TrackerError(
+                f"spreadsheet {self.key} already has a tab named {title!r}; choose another name"
+            )
+        sid = random.randint(10_000_000, 2_000_000_000)
+        width = max((len(r) for r in rows), default=1)
+        grid_rows = [{"values": [_typed_cell(v) for v in row]} for row in rows]
+        reqs: list[dict[str, Any]] = [
+            {
+                "addSheet": {
+                    "properties": {
+                        "sheetId": sid,
+                        "title": title,
+                        "gridProperties": {
+                            "rowCount": max(len(rows) + 10, 100),
+                            "columnCount": max(width, 26),
+                        },
+                    }
+                }
+            }
+        ]
+        if rows:
+            reqs.append(
+                {
+                    "updateCells": {
+                        "range": {
+                            "sheetId": sid,
+                            "startRowIndex": 0,
+                            "endRowIndex": len(rows),
+                            "startColumnIndex": 0,
+                            "endColumnIndex": width,
+                        },
+                        "rows": grid_rows,
+                        "fields": "userEnteredValue,userEnteredFormat.numberFormat",
+                    }
+                }
+            )
+        self._call("write", lambda: http.batch_update(self.key, {"requests": reqs}), in_place=False)
 
     # ------------------------------------------------------------------ init
 
@@ -1104,6 +1155,25 @@ def _cell(value: Any) -> dict[str, Any]:
     return {"userEnteredValue": {"stringValue": str(value)}}
 
 
+def _typed_cell(value: Any) -> dict[str, Any]:
+    """CellData keeping a date a date (serial number + date format)."""
+    if isinstance(value, dt.datetime | dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        serial: float = (day - dt.date(1899, 12, 30)).days
+        if isinstance(value, dt.datetime):
+            serial += (value - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
+        pattern = (
+            "yyyy-mm-dd hh:mm:ss"
+            if isinstance(value, dt.datetime) and value.time() != dt.time()
+            else "yyyy-mm-dd"
+        )
+        return {
+            "userEnteredValue": {"numberValue": serial},
+            "userEnteredFormat": {"numberFormat": {"type": "DATE", "pattern": pattern}},
+        }
+    return _cell(value)
+
+
 def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> dict[str, Any]:
     """A values entry for one anchored column: row r's value at index r, null where unchanged."""
     height = max([*cells.keys(), up_to if up_to is not None else -1]) + 1
@@ -1265,7 +1335,7 @@ def _chart_request(sheet_id: int, spec: ChartSpec) -> dict[str, Any]:
                 "spec": {
                     "title": spec.title,
                     "basicChart": {
-                        "chartType": "COLUMN" if spec.kind == "bar" else "PIE",
+                        "chartType": {"bar": "COLUMN", "line": "LINE"}.get(spec.kind, "PIE"),
                         "legendPosition": "NO_LEGEND",
                         "headerCount": 1,
                         "domains": [{"domain": source(cat_col, cat_r0 - 1, cat_r1)}],

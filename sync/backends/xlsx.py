@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -16,7 +17,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import openpyxl
-from openpyxl.chart import BarChart, PieChart, Reference
+from openpyxl.chart import BarChart, LineChart, PieChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
@@ -274,6 +275,33 @@ class XlsxBackend:
         self._loaded = None
         return ApplyResult(cells_written=plan.cell_count, requests=1, output=str(dest))
 
+    def add_tab(self, title: str, rows: list[list[Any]]) -> None:
+        """Write ``rows`` into a new tab (refusing an existing one), in one atomic file replace."""
+        snapshot = self.read()
+        if title in snapshot.sheet_titles:
+            raise TrackerError(
+                f"{self.path} already has a tab named {title!r}; choose another name"
+            )
+        assert self._loaded is not None
+        version, wb, lost = self._loaded
+        if lost and self.output is None:
+            raise WouldLoseContent(
+                f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}; nothing was written"
+            )
+        ws = wb.create_sheet(title)
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                cell = ws.cell(row=r + 1, column=c + 1)
+                set_text_safe(cell, value)
+                if isinstance(value, dt.date):
+                    cell.number_format = "yyyy-mm-dd"
+        dest = self.output or self.path
+        self.requests.write += 1
+        self._save_atomic(wb, dest, version if self.output is None else None)
+        self._loaded = None
+
     def _check_unchanged(self, version: FileVersion) -> None:
         try:
             now = _version_of(self.path)
@@ -373,7 +401,7 @@ def _write_summary(wb: Any, tab: SummaryTab, after: str) -> None:
     for c, w in tab.widths.items():
         ws.column_dimensions[col_letter(c)].width = w
     for spec in tab.charts:
-        chart = BarChart() if spec.kind == "bar" else PieChart()
+        chart = {"bar": BarChart, "line": LineChart}.get(spec.kind, PieChart)()
         chart.title = spec.title
         values = Reference(
             ws, min_col=spec.values[0] + 1, min_row=spec.values[1] + 1, max_row=spec.values[2] + 1

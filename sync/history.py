@@ -1,0 +1,352 @@
+"""The run store (SQLite): every run, the task states, cell-by-cell changes, snapshots; a lock.
+
+Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
+
+    runs    one row per run: times, as-of day, target, outcome, counts, requests, KPIs,
+            and references to its snapshot and findings
+    blobs   zlib-compressed JSON, stored once per distinct content (a run whose sheet did
+            not change reuses the previous snapshot)
+    tasks   the latest TaskState of every task ID (sync.timeline)
+    events  what changed: task, field, old -> new, with run and as-of day
+
+Only ``sync.pipeline`` and the CLI use this module; the pipeline itself gets a HistoryView.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import TrackerError
+from .timeline import Event, HistoryView, TaskState, TrendPoint
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE runs(
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        as_of TEXT,
+        target TEXT,
+        worksheet TEXT,
+        outcome TEXT NOT NULL,
+        message TEXT,
+        rows INTEGER,
+        errors INTEGER,
+        warnings INTEGER,
+        infos INTEGER,
+        cells_written INTEGER,
+        requests_read INTEGER,
+        requests_write INTEGER,
+        kpis TEXT,
+        snapshot_id INTEGER REFERENCES blobs(id),
+        findings_id INTEGER REFERENCES blobs(id)
+    );
+    CREATE TABLE blobs(id INTEGER PRIMARY KEY, sha TEXT UNIQUE NOT NULL, data BLOB NOT NULL);
+    CREATE TABLE tasks(task_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+    CREATE TABLE events(
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        at TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        field TEXT NOT NULL,
+        old TEXT,
+        new TEXT
+    );
+    CREATE INDEX events_as_of ON events(as_of);
+    CREATE INDEX runs_as_of ON runs(as_of);
+    """,
+}
+
+
+class TrackerBusy(TrackerError):
+    """Another run against the same tracker is in progress."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One line of ``tracker-sync history``."""
+
+    id: int
+    started_at: str
+    as_of: str | None
+    outcome: str
+    message: str | None
+    rows: int | None
+    errors: int | None
+    warnings: int | None
+    cells_written: int | None
+    requests_read: int | None
+    requests_write: int | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of ``tracker-sync changes``."""
+
+    run_id: int
+    at: str
+    as_of: str
+    task_id: str
+    field: str
+    old: str | None
+    new: str | None
+
+
+def encode_cell(value: Any) -> Any:
+    """A raw cell as JSON: dates keep their type so a restore is exact."""
+    if isinstance(value, dt.datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def decode_cell(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$dt" in value:
+            return dt.datetime.fromisoformat(value["$dt"])
+        if "$d" in value:
+            return dt.date.fromisoformat(value["$d"])
+    return value
+
+
+class History:
+    """A run store at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise TrackerError(f"{self.path}: cannot open the history database: {exc}") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise TrackerError(
+                f"{self.path} was written by a newer tracker-sync (schema {version} > {SCHEMA_VERSION}); upgrade tracker-sync"
+            )
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            # one transaction per step: the schema and its version number move together
+            self.db.executescript(
+                f"BEGIN IMMEDIATE;\n{_MIGRATIONS[v]}\nPRAGMA user_version={v};\nCOMMIT;"
+            )
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ lock
+
+    @contextlib.contextmanager
+    def lock(self, target: str) -> Iterator[None]:
+        """One run at a time per tracker: a second run exits at once, writing nothing."""
+        path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                raise TrackerBusy(
+                    f"another tracker-sync run against {target} is in progress ({holder}); "
+                    "this run wrote nothing. Run again when it has finished (cron will)."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(
+                fd,
+                f"pid {os.getpid()}, started {dt.datetime.now().isoformat(timespec='seconds')}".encode(),
+                0,
+            )
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ------------------------------------------------------------------ read
+
+    def view(self, trend_days: int = 60) -> HistoryView:
+        """Task states, the daily trend and the highest task ID ever given."""
+        states = {
+            tid: TaskState.from_json(tid, json.loads(s))
+            for tid, s in self.db.execute("SELECT task_id, state FROM tasks")
+        }
+        rows = self.db.execute(
+            "SELECT as_of, kpis FROM runs WHERE kpis IS NOT NULL AND id IN "
+            "(SELECT MAX(id) FROM runs WHERE kpis IS NOT NULL GROUP BY as_of) ORDER BY as_of DESC LIMIT ?",
+            (trend_days,),
+        ).fetchall()
+        trend = []
+        for as_of, kpis in reversed(rows):
+            k = json.loads(kpis)
+            trend.append(
+                TrendPoint(
+                    dt.date.fromisoformat(as_of),
+                    k["completion_rate"],
+                    k["delayed"],
+                    k.get("avg_deviation"),
+                )
+            )
+        numbers = [int(t[1:]) for t in states if t[1:].isdigit()]
+        return HistoryView(states=states, trend=tuple(trend), max_id=max(numbers, default=0))
+
+    def runs(self, limit: int = 50) -> list[RunRecord]:
+        cur = self.db.execute(
+            "SELECT id, started_at, as_of, outcome, message, rows, errors, warnings, cells_written, "
+            "requests_read, requests_write FROM runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [RunRecord(*row) for row in cur.fetchall()]
+
+    def changes(self, since: dt.date) -> list[Change]:
+        cur = self.db.execute(
+            "SELECT run_id, at, as_of, task_id, field, old, new FROM events WHERE as_of >= ? ORDER BY task_id, id",
+            (since.isoformat(),),
+        )
+        return [Change(*row) for row in cur.fetchall()]
+
+    def snapshot(self, run_id: int) -> dict[str, Any]:
+        """The human cells of the tracker as run ``run_id`` read them."""
+        row = self.db.execute("SELECT snapshot_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise TrackerError(
+                f"{self.path}: there is no run {run_id}; `tracker-sync history` lists the runs"
+            )
+        if row[0] is None:
+            raise TrackerError(
+                f"run {run_id} did not read the tracker (it failed before), so it has no snapshot"
+            )
+        data = self._blob(int(row[0]))
+        data["rows"] = [[decode_cell(v) for v in r] for r in data["rows"]]
+        return data
+
+    def _blob(self, blob_id: int) -> dict[str, Any]:
+        (data,) = self.db.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+        result: dict[str, Any] = json.loads(zlib.decompress(data))
+        return result
+
+    # ------------------------------------------------------------------ write
+
+    def _put_blob(self, content: Any) -> int:
+        raw = json.dumps(
+            content, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        ).encode()
+        sha = hashlib.sha256(raw).hexdigest()
+        row = self.db.execute("SELECT id FROM blobs WHERE sha = ?", (sha,)).fetchone()
+        if row:
+            return int(row[0])
+        cur = self.db.execute(
+            "INSERT INTO blobs(sha, data) VALUES (?, ?)", (sha, zlib.compress(raw, 6))
+        )
+        return int(cur.lastrowid or 0)
+
+    def record(
+        self,
+        *,
+        started_at: dt.datetime,
+        outcome: str,
+        message: str | None = None,
+        as_of: dt.date | None = None,
+        target: str | None = None,
+        worksheet: str | None = None,
+        counts: dict[str, int] | None = None,
+        requests: dict[str, int] | None = None,
+        kpis: dict[str, Any] | None = None,
+        snapshot: dict[str, Any] | None = None,
+        findings: list[dict[str, Any]] | None = None,
+        states: dict[str, TaskState] | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> int:
+        """Store one run atomically; task states and events only when the run read the tracker."""
+        counts = counts or {}
+        requests = requests or {}
+        with self._tx():
+            snap_id = self._put_blob(snapshot) if snapshot is not None else None
+            find_id = self._put_blob(findings) if findings is not None else None
+            cur = self.db.execute(
+                "INSERT INTO runs(started_at, as_of, target, worksheet, outcome, message, rows, errors, warnings, infos, "
+                "cells_written, requests_read, requests_write, kpis, snapshot_id, findings_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    started_at.isoformat(timespec="seconds"),
+                    as_of.isoformat() if as_of else None,
+                    target,
+                    worksheet,
+                    outcome,
+                    message,
+                    counts.get("rows"),
+                    counts.get("error"),
+                    counts.get("warning"),
+                    counts.get("info"),
+                    counts.get("cells_written"),
+                    requests.get("read"),
+                    requests.get("write"),
+                    json.dumps(kpis, ensure_ascii=False) if kpis is not None else None,
+                    snap_id,
+                    find_id,
+                ),
+            )
+            run_id = int(cur.lastrowid or 0)
+            if states is not None:
+                self.db.executemany(
+                    "INSERT INTO tasks(task_id, state) VALUES (?, ?) ON CONFLICT(task_id) DO UPDATE SET state = excluded.state",
+                    [
+                        (tid, json.dumps(s.to_json(), ensure_ascii=False, sort_keys=True))
+                        for tid, s in states.items()
+                    ],
+                )
+            if events:
+                at = started_at.isoformat(timespec="seconds")
+                day = as_of.isoformat() if as_of else at[:10]
+                self.db.executemany(
+                    "INSERT INTO events(run_id, at, as_of, task_id, field, old, new) VALUES (?,?,?,?,?,?,?)",
+                    [(run_id, at, day, e.task_id, e.field, e.old, e.new) for e in events],
+                )
+        return run_id
+
+
+def human_snapshot(rows: list[list[Any]], generated: set[int], title: str) -> dict[str, Any]:
+    """The tracker tab without the job's columns, cells encoded for JSON."""
+    width = max((len(r) for r in rows), default=0)
+    keep = [c for c in range(width) if c not in generated]
+    out = []
+    for r in rows:
+        out.append([encode_cell(r[c]) if c < len(r) else None for c in keep])
+    while out and all(v is None for v in out[-1]):
+        out.pop()
+    return {"title": title, "columns": keep, "rows": [_trim(r) for r in out]}
+
+
+def _trim(row: list[Any]) -> list[Any]:
+    while row and row[-1] is None:
+        row = row[:-1]
+    return row
