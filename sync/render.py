@@ -263,7 +263,7 @@ def summary_tab(
     add()
     add(t("s.kpis"), strong=True)
     add(t("s.total"), s.total)
-    add(t("s.completion_rate"), f"{s.completion_rate:.1f}%")
+    add(t("s.completion_rate"), s.completion_rate)
     add(t("s.avg_progress"), s.avg_progress)
     add(t("s.avg_deviation"), s.avg_deviation)
     for sev in ("error", "warning", "info"):

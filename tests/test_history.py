@@ -1,0 +1,393 @@
+"""History: weeks of a campaign simulated day by day; identity, baselines, restore, the lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from sync.cli import cli
+from sync.config import Config, load_config
+from sync.demo import TEMPLATE_COLUMNS
+from sync.history import History, TrackerBusy
+from sync.i18n import GENERATED_KEYS
+from sync.model import Grid
+from sync.pipeline import RunResult, reset_baseline, restore_run, sync
+from sync.ruletools import BASE_EXAMPLE
+
+from .conftest import header
+from .fakes import MemoryBackend
+
+TZ = dt.UTC
+START = dt.date(2024, 3, 1)
+COL = {name: i for i, name in enumerate(TEMPLATE_COLUMNS)}
+GEN = {key: 14 + i for i, key in enumerate(GENERATED_KEYS)}
+
+
+def row(**fields: Any) -> list[Any]:
+    r = {**BASE_EXAMPLE, **fields}
+    return [r[c] for c in TEMPLATE_COLUMNS]
+
+
+class Campaign:
+    """A tracker in memory, a run store on disk, and a clock that moves day by day."""
+
+    def __init__(self, tmp_path: Path, rows: list[list[Any]], ruleset: Any) -> None:
+        self.backend = MemoryBackend(Grid("进度表", [header(ruleset), *rows]))
+        self.config = Config.model_validate(
+            {
+                "tracker": {"backend": "xlsx", "path": "unused.xlsx"},
+                "history": {"path": str(tmp_path / "h.sqlite")},
+            }
+        )
+
+    def run(self, day: dt.date, hour: int = 9) -> RunResult:
+        return sync(
+            self.config,
+            as_of=day,
+            backend=self.backend,
+            now=dt.datetime.combine(day, dt.time(hour), TZ),
+        )  # type: ignore[arg-type]
+
+    def set(self, sheet_row: int, field: str, value: Any) -> None:
+        self.backend.set(sheet_row - 1, COL[field], value)
+        self.backend.version += 1
+
+    def findings(self, result: RunResult, rule: str) -> list[int]:
+        f = result.findings
+        return f[f["rule"] == rule]["row"].tolist()
+
+
+def days(n: int, start: dt.date = START) -> list[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range(n)]
+
+
+# ---------------------------------------------------------------------------- history rules
+
+
+def test_stale_in_progress_fires_on_the_eighth_day_without_an_update(
+    tmp_path: Path, ruleset: Any
+) -> None:
+    c = Campaign(
+        tmp_path,
+        [row(planned_start="2024-03-01", planned_finish="2024-04-30", actual_start="2024-03-01")],
+        ruleset,
+    )
+    fired = {d: c.findings(c.run(d), "stale-in-progress") for d in days(12)}
+    assert [d.day for d, rows in fired.items() if rows] == [
+        9,
+        10,
+        11,
+        12,
+    ]  # unchanged since 3/1: 8 days on 3/9
+    c.set(2, "progress", "60%")  # an update resets the clock
+    assert c.findings(c.run(dt.date(2024, 3, 13)), "stale-in-progress") == []
+    assert c.findings(c.run(dt.date(2024, 3, 20)), "stale-in-progress") == []
+    assert c.findings(c.run(dt.date(2024, 3, 21)), "stale-in-progress") == [2]
+
+
+def test_a_key_task_goes_stale_after_one_day(tmp_path: Path, ruleset: Any) -> None:
+    # not flagged as key, but its planned finish (3/10) comes within 3 days on 3/7
+    c = Campaign(
+        tmp_path,
+        [row(planned_start="2024-02-20", planned_finish="2024-03-10", actual_start="2024-02-20")],
+        ruleset,
+    )
+    fired = [d.day for d in days(9) if c.findings(c.run(d), "stale-key-task")]
+    assert fired == [7, 8, 9]
+
+
+def test_risk_without_countermeasure_becomes_an_error_after_24_hours(
+    tmp_path: Path, ruleset: Any
+) -> None:
+    c = Campaign(
+        tmp_path,
+        [row(planned_start="2024-03-01", planned_finish="2024-04-30", actual_start="2024-03-01")],
+        ruleset,
+    )
+    c.run(START)
+    c.set(2, "risk", "KOL档期冲突")
+    first = c.run(dt.date(2024, 3, 2), hour=10)
+    assert c.findings(first, "risk-countermeasure") == [2]  # a warning at once
+    assert c.findings(first, "risk-response-overdue") == []
+    assert c.findings(c.run(dt.date(2024, 3, 3), hour=9), "risk-response-overdue") == []  # 23 h
+    late = c.run(dt.date(2024, 3, 3), hour=11)  # 25 h
+    assert c.findings(late, "risk-response-overdue") == [2]
+    assert late.findings.set_index("rule").loc["risk-response-overdue", "severity"] == "error"
+    c.set(2, "countermeasure", "2日内联系备选KOL")
+    assert c.findings(c.run(dt.date(2024, 3, 3), hour=12), "risk-response-overdue") == []
+
+
+def test_plan_change_needs_a_remark(tmp_path: Path, ruleset: Any) -> None:
+    c = Campaign(
+        tmp_path,
+        [row(planned_start="2024-03-01", planned_finish="2024-04-30", actual_start="2024-03-01")],
+        ruleset,
+    )
+    c.run(START)
+    assert c.findings(c.run(dt.date(2024, 3, 2)), "plan-changed-without-reason") == []
+    c.set(2, "planned_finish", "2024-05-10")
+    assert c.findings(c.run(dt.date(2024, 3, 3)), "plan-changed-without-reason") == [2]
+    assert c.findings(c.run(dt.date(2024, 3, 4)), "plan-changed-without-reason") == [
+        2
+    ]  # until explained
+    c.set(2, "remarks", "KOL档期顺延10天,新计划5月10日完成")
+    assert c.findings(c.run(dt.date(2024, 3, 5)), "plan-changed-without-reason") == []
+
+
+def test_fake_completion_and_progress_going_backwards(tmp_path: Path, ruleset: Any) -> None:
+    rows = [
+        row(
+            planned_start="2024-03-01",
+            planned_finish="2024-04-30",
+            actual_start="2024-03-01",
+            progress="30%",
+        ),
+        row(
+            description="完成5篇素人笔记发布",
+            planned_start="2024-03-01",
+            planned_finish="2024-04-30",
+            actual_start="2024-03-01",
+            progress="80%",
+        ),
+    ]
+    c = Campaign(tmp_path, rows, ruleset)
+    c.run(START)
+    for r in (2, 3):
+        c.set(r, "status", "已完成")
+        c.set(r, "progress", "100%")
+        c.set(r, "actual_finish", "2024-03-02")
+    done = c.run(dt.date(2024, 3, 2))
+    assert c.findings(done, "fake-completion") == [2]  # 30 % → done overnight; 80 % → done is fine
+    assert c.findings(c.run(dt.date(2024, 3, 3)), "fake-completion") == [2]  # until someone looks
+    c.set(3, "progress", "90%")
+    back = c.run(dt.date(2024, 3, 4))
+    assert c.findings(back, "progress-backwards") == [3]
+    assert c.findings(c.run(dt.date(2024, 3, 5)), "progress-backwards") == []
+
+
+# ---------------------------------------------------------------------------- identity
+
+
+def test_history_follows_the_task_not_the_row(tmp_path: Path, ruleset: Any) -> None:
+    rows = [row(description=f"完成{i}篇笔记发布", task=f"任务{i}") for i in range(1, 5)]
+    c = Campaign(tmp_path, rows, ruleset)
+    c.run(START)
+    ids = {r[COL["task"]]: r[GEN["gen_id"]] for r in c.backend.rows[1:]}
+    assert ids == {"任务1": "T0001", "任务2": "T0002", "任务3": "T0003", "任务4": "T0004"}
+    body = c.backend.rows[1:]
+    c.backend.rows[1:] = [body[3], body[1], body[0]]  # reorder, and task 3 is deleted
+    new = row(description="完成9篇笔记发布", task="任务9")
+    c.backend.rows.insert(2, new)  # a new task inserted in the middle
+    c.backend.rows[1][COL["progress"]] = "70%"  # task 4 edited
+    c.backend.rows[3][GEN["gen_id"]] = None  # someone cleared task 2's ID: matched back by its key
+    c.run(dt.date(2024, 3, 2))
+    ids = {r[COL["task"]]: r[GEN["gen_id"]] for r in c.backend.rows[1:]}
+    assert ids == {"任务4": "T0004", "任务9": "T0005", "任务2": "T0002", "任务1": "T0001"}
+    store = History(tmp_path / "h.sqlite")
+    changes = {(ch.task_id, ch.field, ch.new) for ch in store.changes(dt.date(2024, 3, 2))}
+    assert ("T0004", "progress", "70") in changes
+    assert ("T0003", "task", "removed") in changes and ("T0005", "task", "appeared") in changes
+    assert not any(ch[0] in ("T0001", "T0002") for ch in changes), "moving a row is not a change"
+    assert store.view().states["T0003"].deleted
+    store.close()
+
+
+# ---------------------------------------------------------------------------- baseline
+
+
+def test_baseline_variance_and_reset(tmp_path: Path, ruleset: Any) -> None:
+    c = Campaign(tmp_path, [row()], ruleset)
+    c.run(START)
+    assert c.backend.rows[1][GEN["gen_baseline"]] == 0
+    c.set(2, "planned_finish", "2024-03-29")
+    c.set(2, "remarks", "延后4天:素材返工")
+    c.run(dt.date(2024, 3, 2))
+    assert c.backend.rows[1][GEN["gen_baseline"]] == 4
+    moved = reset_baseline(c.config, as_of=dt.date(2024, 3, 3), backend=c.backend)  # type: ignore[arg-type]
+    assert moved == 1
+    c.run(dt.date(2024, 3, 3))
+    assert c.backend.rows[1][GEN["gen_baseline"]] == 0
+    store = History(tmp_path / "h.sqlite")
+    assert [r.outcome for r in store.runs()][:2] == ["written", "baseline-reset"]
+    store.close()
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def test_trend_earned_value_retrospective_and_kpis(tmp_path: Path, ruleset: Any) -> None:
+    head = [*header(ruleset), "预算", "已消耗", "原因分类"]
+    rows = [
+        [
+            *row(
+                phase="筹备期",
+                planned_start="2024-03-01",
+                planned_finish="2024-03-05",
+                progress="50%",
+                actual_start="2024-03-01",
+                risk="物料延期",
+                countermeasure="3日内外包",
+            ),
+            "10000",
+            "6000",
+            "物料",
+        ],
+        [
+            *row(
+                phase="筹备期",
+                description="完成5篇素人笔记发布",
+                planned_start="2024-03-01",
+                planned_finish="2024-03-05",
+                progress="20%",
+                actual_start="2024-03-01",
+            ),
+            "5000",
+            "1000",
+            "物料",
+        ],
+        [
+            *row(
+                phase="预热期",
+                description="完成2场直播",
+                planned_start="2024-03-01",
+                planned_finish="2024-03-20",
+                progress="40%",
+                actual_start="2024-03-01",
+            ),
+            "20000",
+            "9000",
+            "人员",
+        ],
+    ]
+    backend = MemoryBackend(Grid("进度表", [head, *rows]))
+    config = Config.model_validate(
+        {
+            "tracker": {"backend": "xlsx", "path": "x.xlsx"},
+            "history": {"path": str(tmp_path / "h.sqlite")},
+        }
+    )
+    for d in days(10):
+        result = sync(config, as_of=d, backend=backend, now=dt.datetime.combine(d, dt.time(9), TZ))  # type: ignore[arg-type]
+    x = result.summary.extras
+    assert x is not None
+    assert len(x.trend) == 10 and x.trend["day"].tolist()[-1] == dt.date(2024, 3, 10)
+    ev = x.earned_value.set_index("key")
+    assert ev.loc["", "PV"] == 10000 + 5000 + 20000 * 0.5  # planned 100 %, 100 %, 10/20 days
+    assert ev.loc["", "EV"] == 5000 + 1000 + 8000 and ev.loc["", "AC"] == 16000
+    assert ev.loc["", "SPI"] == round(14000 / 25000, 2) and ev.loc["", "CPI"] == round(
+        14000 / 16000, 2
+    )
+    retro = x.retrospective
+    assert ("cause", "物料", 100.0) in retro.top  # both delayed tasks: material
+    assert retro.risk_in_advance == (1, 2)  # task 1's risk was recorded on day 1, before its finish
+    summary_cells = [c for r in backend.summary or [] for c in r]
+    assert "延期任务中 100% 来自原因分类“物料”" in summary_cells
+
+
+def test_kpi_tab_target_vs_actual(ruleset: Any) -> None:
+    from sync.summarize import kpi_table
+
+    tab = Grid(
+        "KPI", [["指标", "目标", "实际"], ["曝光量", "50万", "45万"], ["新增用户", 100000, 80000]]
+    )
+    k = kpi_table({"KPI": tab})
+    assert k is not None and k["rate"].tolist() == [90.0, 80.0]
+
+
+# ---------------------------------------------------------------------------- restore, commands
+
+
+def test_restore_reproduces_a_past_run_exactly(tracker_file: Path) -> None:
+    config = load_config(tracker_file.parent / "config.yaml")
+    sync(config, as_of=dt.date(2024, 3, 20))
+    run1 = openpyxl.load_workbook(tracker_file).worksheets[0]
+    before = [[c.value for c in r[:14]] for r in run1.iter_rows()]
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.worksheets[0]["J2"] = "90%"
+    wb.worksheets[0]["E3"] = "李四"
+    wb.save(tracker_file)
+    sync(config, as_of=dt.date(2024, 3, 21))
+    r = CliRunner().invoke(
+        cli,
+        [
+            "restore",
+            "--run",
+            "1",
+            "--to-tab",
+            "3月20日",
+            "-c",
+            str(tracker_file.parent / "config.yaml"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    wb = openpyxl.load_workbook(tracker_file)
+    restored = [[c.value for c in row] for row in wb["3月20日"].iter_rows()]
+    assert [
+        r_[: len(b)] + [None] * (len(b) - len(r_)) for r_, b in zip(restored, before, strict=False)
+    ] == [[v for v in b] for b in before[: len(restored)]]
+    assert len(restored) == len([b for b in before if any(v is not None for v in b)])
+    assert wb.worksheets[0]["J2"].value == "90%", "the live tab is untouched"
+    with pytest.raises(Exception, match="never writes the live tab"):
+        restore_run(config, 1, wb.worksheets[0].title)
+
+
+def test_history_and_changes_commands(tracker_file: Path) -> None:
+    cfg = str(tracker_file.parent / "config.yaml")
+    CliRunner().invoke(cli, ["run", "-c", cfg, "--today", "2024-03-20"])
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.worksheets[0]["J4"] = "45%"
+    wb.save(tracker_file)
+    CliRunner().invoke(cli, ["run", "-c", cfg, "--today", "2024-03-21"])
+    CliRunner().invoke(cli, ["run", "-c", cfg, "--today", "2024-03-21"])
+    r = CliRunner().invoke(cli, ["history", "-c", cfg])
+    assert r.exit_code == 0
+    lines = r.output.splitlines()
+    assert "written" in lines[2] and "unchanged" in lines[1] and len(lines) == 4
+    r = CliRunner().invoke(cli, ["changes", "--since", "2024-03-21", "-c", cfg])
+    assert r.exit_code == 0
+    assert "T0003 广告投放" in r.output and "2024-03-21  当前进度(%): 30 → 45" in r.output
+
+
+# ---------------------------------------------------------------------------- the lock
+
+
+def test_two_overlapping_runs_one_writes_the_other_exits(tmp_path: Path, ruleset: Any) -> None:
+    c = Campaign(tmp_path, [row()], ruleset)
+    reading = threading.Event()
+    release = threading.Event()
+    original = c.backend.read
+
+    def slow_read() -> Any:
+        reading.set()
+        release.wait(10)
+        return original()
+
+    c.backend.read = slow_read  # type: ignore[method-assign]
+    outcome: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: outcome.setdefault("first", c.run(START)))
+    first.start()
+    assert reading.wait(10)
+    second = MemoryBackend(Grid("进度表", [header(ruleset), row()]))
+    with pytest.raises(TrackerBusy, match="another tracker-sync run against memory is in progress"):
+        sync(c.config, as_of=START, backend=second, now=dt.datetime(2024, 3, 1, 9, tzinfo=TZ))  # type: ignore[arg-type]
+    assert second.requests.read == 0 and second.summary is None, (
+        "the second run read and wrote nothing"
+    )
+    release.set()
+    first.join(10)
+    assert outcome["first"].applied is not None, "the first run wrote"
+
+
+def test_the_lock_message_through_the_cli(tracker_file: Path) -> None:
+    cfg = tracker_file.parent / "config.yaml"
+    store = History(load_config(cfg).history_path())  # type: ignore[arg-type]
+    with store.lock(str(tracker_file)):
+        r = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
+    store.close()
+    assert r.exit_code == 3 and "is in progress" in r.stderr and "wrote nothing" in r.stderr
