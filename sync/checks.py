@@ -393,7 +393,10 @@ def check_dependency(
     """A task naming predecessors in ``column`` (task ID, row number, or core task /
     description text; several separated by 、,;/) must start at least ``lead_days`` after each
     one's planned finish. Adds ``{pred_task}``, ``{pred_row}``, ``{days}``, ``{lead_days}``."""
-    refs = table.text(params.column).where(table.present[params.column], "")
+    lit = rule.columns or ["planned_start"]
+    if not table.present[params.column].any():  # no predecessor named anywhere (or no such column)
+        return CheckResult({c: pd.Series(False, index=table.rows) for c in lit})
+    refs = table.text(params.column)[table.present[params.column]]
     refs = refs.str.split(r"[、,;/\s]+", regex=True).explode().str.strip()
     refs = refs[refs.notna() & (refs != "")]
 
@@ -427,7 +430,6 @@ def check_dependency(
         "days": days.map(lambda d: "" if pd.isna(d) else str(int(d))),
         "lead_days": pd.Series(str(params.lead_days), index=table.rows),
     }
-    lit = rule.columns or ["planned_start"]
     return CheckResult({c: bad for c in lit}, values=values)
 
 
@@ -447,6 +449,9 @@ def check_group_sum(
 ) -> CheckResult:
     """Per group (e.g. channel), the sum of ``sum`` must not exceed ``limit`` aggregated with
     ``limit_agg``; every row of a group over its limit is flagged. Adds ``{total}``, ``{limit}``."""
+    lit = rule.columns or [params.sum]
+    if not (table.present[params.sum].any() and table.present[params.limit].any()):
+        return CheckResult({c: pd.Series(False, index=table.rows) for c in lit})
     frame = pd.DataFrame(
         {
             "k": table.text(params.group_by),
@@ -460,7 +465,6 @@ def check_group_sum(
     limit = g["cap"].transform(agg)
     has_cap = g["cap"].transform("count") > 0
     bad = (table.present[params.group_by] & has_cap & (total > limit + 1e-9)).fillna(False)
-    lit = rule.columns or [params.sum]
     values = {"total": total.map(_fmt_num), "limit": limit.map(_fmt_num)}
     return CheckResult({c: bad.astype(bool) for c in lit}, values=values)
 

@@ -25,7 +25,7 @@ from .plan import diff
 from .render import Desired, render
 from .rules import RuleSet, load_rules
 from .summarize import Summary, extras, summarize
-from .timeline import Event, HistoryView, Step, rebaseline, resolve_ids, step
+from .timeline import Event, HistoryView, Step, TaskState, rebaseline, resolve_ids, step
 from .validate import validate
 
 
@@ -129,10 +129,9 @@ def sync(
             return _sync(config, ruleset, backend, view, as_of=as_of, write=write, now=now)
         with store.lock(backend.target):
             started = now or dt.datetime.now(dt.UTC)
+            view = store.view()
             try:
-                result = _sync(
-                    config, ruleset, backend, store.view(), as_of=as_of, write=True, now=now
-                )
+                result = _sync(config, ruleset, backend, view, as_of=as_of, write=True, now=now)
             except TrackerSyncError as exc:
                 store.record(
                     started_at=started,
@@ -141,14 +140,19 @@ def sync(
                     target=backend.target,
                 )
                 raise
-            _record(store, result, started)
+            _record(store, result, started, view)
             return result
     finally:
         if store is not None:
             store.close()
 
 
-def _record(store: History, result: RunResult, started: dt.datetime) -> None:
+def _changed_states(new: dict[str, TaskState], old: dict[str, TaskState]) -> dict[str, TaskState]:
+    """Only the task states this run changed (a quiet run writes none)."""
+    return {tid: s for tid, s in new.items() if old.get(tid) != s}
+
+
+def _record(store: History, result: RunResult, started: dt.datetime, view: HistoryView) -> None:
     table, summary = result.table, result.summary
     generated = set(result.desired.positions.values()) | set(table.generated_cols.values())
     counts = dict(summary.findings_by_severity)
@@ -180,7 +184,7 @@ def _record(store: History, result: RunResult, started: dt.datetime) -> None:
             {str(k): v for k, v in f.items()}
             for f in result.findings.astype({"row": int}).to_dict("records")
         ],
-        states=step_.states if step_ else None,
+        states=_changed_states(step_.states, view.states) if step_ else None,
         events=step_.events if step_ else (),
     )
 

@@ -201,16 +201,23 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     present = table.present
     seen: set[str] = set()
     values_by_field = {f: [_cell(v) for v in d[f].tolist()] for f in fields}
+    progresses = [_num(v) for v in d["progress"].tolist()]
+    statuses = [v if isinstance(v, str) else None for v in d["status"].tolist()]
+    risks = present["risk"].tolist()
+    cms = present["countermeasure"].tolist()
+    starts = [_day(v) for v in d["planned_start"].tolist()]
+    finishes = [_day(v) for v in d["planned_finish"].tolist()]
+    id_list = [str(v) for v in ids.reindex(table.rows).tolist()]
     for i, row in enumerate(table.rows):
-        tid = str(ids.loc[row])
+        tid = id_list[i]
         seen.add(tid)
         values = {f: values_by_field[f][i] for f in fields}
         old = view.states.get(tid)
-        progress = _num(d["progress"].iloc[i])
-        status = d["status"].iloc[i] if isinstance(d["status"].iloc[i], str) else None
-        risk_on = bool(present["risk"].iloc[i])
-        cm_on = bool(present["countermeasure"].iloc[i])
-        ps, pf = _day(d["planned_start"].iloc[i]), _day(d["planned_finish"].iloc[i])
+        progress = progresses[i]
+        status = statuses[i]
+        risk_on = bool(risks[i])
+        cm_on = bool(cms[i])
+        ps, pf = starts[i], finishes[i]
         if old is None or old.deleted:
             changed = list(fields)
             new = TaskState(

@@ -55,11 +55,15 @@ class Located:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
+#: libyaml's safe loader when PyYAML was built with it (several times faster), else the pure one
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def loads(text: str, path: Path) -> Located:
     """Parse YAML text; syntax errors become ConfigError naming file and line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
