@@ -245,16 +245,51 @@ class History:
             raise TrackerError(
                 f"run {run_id} did not read the tracker (it failed before), so it has no snapshot"
             )
-        data = self._blob(int(row[0]))
+        data: dict[str, Any] = self._materialize(int(row[0]))
         data["rows"] = [[decode_cell(v) for v in r] for r in data["rows"]]
         return data
 
-    def _blob(self, blob_id: int) -> dict[str, Any]:
-        (data,) = self.db.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
-        result: dict[str, Any] = json.loads(zlib.decompress(data))
+    def findings(self, run_id: int) -> list[dict[str, Any]]:
+        """The findings run ``run_id`` reported."""
+        row = self.db.execute("SELECT findings_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None or row[0] is None:
+            return []
+        result: list[dict[str, Any]] = self._materialize(int(row[0]))
         return result
 
+    def _doc(self, blob_id: int) -> dict[str, Any]:
+        (data,) = self.db.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+        doc: dict[str, Any] = json.loads(zlib.decompress(data))
+        return doc
+
+    def _materialize(self, blob_id: int) -> Any:
+        """A stored content: a keyframe, or a chain of deltas back to one."""
+        chain = []
+        doc = self._doc(blob_id)
+        while "delta" in doc:
+            chain.append(doc)
+            doc = self._doc(int(doc["prev"]))
+        content = doc["full"]
+        for d in reversed(chain):
+            content = _apply(content, d["delta"])
+        return content
+
     # ------------------------------------------------------------------ write
+
+    def _put_versioned(self, content: Any, prev_id: int | None) -> int:
+        """Store content as a delta on the previous run's (a keyframe every KEYFRAME_EVERY)."""
+        if prev_id is not None:
+            prev_doc = self._doc(prev_id)
+            previous = self._materialize(prev_id)
+            if previous == content:
+                return prev_id
+            depth = int(prev_doc.get("depth", 0))
+            delta = _delta(previous, content) if depth < KEYFRAME_EVERY else None
+            if delta is not None and _is_empty(delta, previous):
+                return prev_id  # the same content (findings compare as a set)
+            if delta is not None:
+                return self._put_blob({"prev": prev_id, "depth": depth + 1, "delta": delta})
+        return self._put_blob({"full": content, "depth": 0})
 
     def _put_blob(self, content: Any) -> int:
         raw = json.dumps(
@@ -290,8 +325,12 @@ class History:
         counts = counts or {}
         requests = requests or {}
         with self._tx():
-            snap_id = self._put_blob(snapshot) if snapshot is not None else None
-            find_id = self._put_blob(findings) if findings is not None else None
+            last = self.db.execute(
+                "SELECT snapshot_id, findings_id FROM runs WHERE snapshot_id IS NOT NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            prev_snap, prev_find = (last[0], last[1]) if last else (None, None)
+            snap_id = self._put_versioned(snapshot, prev_snap) if snapshot is not None else None
+            find_id = self._put_versioned(findings, prev_find) if findings is not None else None
             cur = self.db.execute(
                 "INSERT INTO runs(started_at, as_of, target, worksheet, outcome, message, rows, errors, warnings, infos, "
                 "cells_written, requests_read, requests_write, kpis, snapshot_id, findings_id) "
@@ -332,6 +371,58 @@ class History:
                     [(run_id, at, day, e.task_id, e.field, e.old, e.new) for e in events],
                 )
         return run_id
+
+
+#: A full copy at least this often in a chain of deltas (a day of 10-minute runs).
+KEYFRAME_EVERY = 144
+
+
+def _delta(old: Any, new: Any) -> dict[str, Any] | None:
+    """A small description of ``new`` against ``old`` (None when a full copy is better)."""
+    if isinstance(old, dict) and isinstance(new, dict):  # a snapshot
+        if old.get("title") != new.get("title") or old.get("columns") != new.get("columns"):
+            return None
+        a, b = old["rows"], new["rows"]
+        changes = []
+        for r in range(len(b)):
+            ra = a[r] if r < len(a) else []
+            rb = b[r]
+            if ra != rb:
+                changes.append([r, rb])
+        if len(changes) * 2 > max(len(b), 1):
+            return None
+        return {"height": len(b), "rows": changes}
+    if isinstance(old, list) and isinstance(new, list):  # findings
+        olds, news = {_key(f) for f in old}, {_key(f) for f in new}
+        removed = sorted(olds - news)
+        added = [f for f in new if _key(f) not in olds]
+        if len(removed) + len(added) > max(len(new), 1) // 2:
+            return None
+        return {"removed": removed, "added": added}
+    return None
+
+
+def _is_empty(delta: dict[str, Any], previous: Any) -> bool:
+    if "height" in delta:
+        return not delta["rows"] and delta["height"] == len(previous["rows"])
+    return not delta["removed"] and not delta["added"]
+
+
+def _key(finding: Any) -> str:
+    return json.dumps(finding, sort_keys=True, ensure_ascii=False)
+
+
+def _apply(content: Any, delta: dict[str, Any]) -> Any:
+    if "height" in delta:
+        rows = [list(r) for r in content["rows"][: delta["height"]]]
+        rows += [[] for _ in range(delta["height"] - len(rows))]
+        for r, row in delta["rows"]:
+            rows[r] = row
+        return {**content, "rows": rows}
+    gone = set(delta["removed"])
+    kept = [f for f in content if _key(f) not in gone]
+    merged = kept + list(delta["added"])
+    return sorted(merged, key=lambda f: (f.get("row", 0), str(f.get("column")), str(f.get("rule"))))
 
 
 def human_snapshot(rows: list[list[Any]], generated: set[int], title: str) -> dict[str, Any]:

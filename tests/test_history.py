@@ -391,3 +391,37 @@ def test_the_lock_message_through_the_cli(tracker_file: Path) -> None:
         r = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
     store.close()
     assert r.exit_code == 3 and "is in progress" in r.stderr and "wrote nothing" in r.stderr
+
+
+def test_snapshots_are_stored_as_deltas_and_restored_exactly(tmp_path: Path) -> None:
+    store = History(tmp_path / "h.sqlite")
+    base = [["推广阶段", "负责人"], ["筹备期", "王丽"], ["预热期", dt.date(2024, 3, 1)]]
+    versions = [
+        base,
+        [base[0], ["筹备期", "张伟"], base[2]],  # one cell changed
+        [base[0], ["筹备期", "张伟"], base[2], ["爆发期", "李娜"]],  # a row added
+        [base[0], ["筹备期", "张伟"], base[2], ["爆发期", "李娜"]],  # nothing changed
+        [base[0], ["筹备期", "张伟"]],  # rows deleted
+    ]
+    from sync.history import human_snapshot
+
+    ids = []
+    for i, rows in enumerate(versions):
+        snap = human_snapshot(rows, set(), "进度表")
+        findings = [
+            {"row": 2, "column": "负责人", "rule": "r", "severity": "error", "message": f"m{i % 2}"}
+        ]
+        ids.append(
+            store.record(
+                started_at=dt.datetime(2024, 3, 1, 9, i),
+                outcome="written",
+                snapshot=snap,
+                findings=findings,
+            )
+        )
+    for run_id, rows in zip(ids, versions, strict=True):
+        assert store.snapshot(run_id)["rows"] == [r for r in rows]
+    assert store.findings(ids[2])[0]["message"] == "m0"
+    blobs = store.db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
+    assert blobs <= 7, "one keyframe each, then small deltas; an unchanged run stores nothing new"
+    store.close()
