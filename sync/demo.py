@@ -326,10 +326,13 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
 def write_demo(
     directory: Path, ruleset: RuleSet, today: dt.date, locale: str = "zh-CN"
 ) -> tuple[Path, Path]:
-    """Write ``DIR/tracker.xlsx`` and ``DIR/config.yaml``; returns both paths."""
+    """Write ``DIR/tracker.xlsx`` and ``DIR/config.yaml`` (a fresh example: a run store left
+    by an earlier demo in DIR is removed); returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     tracker = directory / "tracker.xlsx"
     config = directory / "config.yaml"
+    for old in directory.glob("tracker-sync-history.sqlite*"):
+        old.unlink()
     title = (
         "新品上市推广进度监控表" if locale == "zh-CN" else "New product launch — promotion tracker"
     )
