@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-STAGES = ["parse", "validate", "compute", "summarize", "render+diff"]
+STAGES = ["parse", "ids+history", "validate", "compute", "summarize", "render+diff"]
 
 
 def child(n: int, repeat: int) -> dict[str, object]:
@@ -40,6 +40,7 @@ def child(n: int, repeat: int) -> dict[str, object]:
     from sync.render import render
     from sync.rules import load_rules, shipped_rules_dir
     from sync.summarize import summarize
+    from sync.timeline import HistoryView, resolve_ids, step
     from sync.validate import validate
 
     ruleset = load_rules([shipped_rules_dir()])
@@ -53,14 +54,18 @@ def child(n: int, repeat: int) -> dict[str, object]:
         grid = Grid(base.title, base.rows, base.percent_cells)  # fresh: no cached frame
         snapshot = Snapshot("bench", grid, (grid.title,))
         t0 = time.perf_counter()
-        table = parse(grid, ruleset, as_of)
+        parsed = parse(grid, ruleset, as_of)
         t1 = time.perf_counter()
-        found = validate(table, ruleset, Context(as_of))
+        view = HistoryView()  # a first run: every task is new (the most work)
+        ids = resolve_ids(parsed, view)
+        table = parsed.with_history(ids, step(view, parsed, ids, as_of, now).columns)
         t2 = time.perf_counter()
-        derived = compute(table, as_of)
+        found = validate(table, ruleset, Context(as_of))
         t3 = time.perf_counter()
-        summary = summarize(table, derived, found, as_of)
+        derived = compute(table, as_of)
         t4 = time.perf_counter()
+        summary = summarize(table, derived, found, as_of)
+        t5 = time.perf_counter()
         desired = render(
             table,
             derived,
@@ -73,12 +78,13 @@ def child(n: int, repeat: int) -> dict[str, object]:
             now=now,
         )
         plan = diff(snapshot, desired)
-        t5 = time.perf_counter()
-        for stage, a, b in zip(STAGES, [t0, t1, t2, t3, t4], [t1, t2, t3, t4, t5], strict=True):
+        t6 = time.perf_counter()
+        marks = [t0, t1, t2, t3, t4, t5, t6]
+        for stage, a, b in zip(STAGES, marks[:-1], marks[1:], strict=True):
             times[stage].append(b - a)
-        totals.append(t5 - t0)
+        totals.append(t6 - t0)
         findings, cells = len(found), plan.cell_count
-        del table, found, derived, summary, desired, plan, grid, snapshot
+        del parsed, table, found, derived, summary, desired, plan, grid, snapshot
     return {
         "rows": n,
         "stages": {s: statistics.median(v) for s, v in times.items()},

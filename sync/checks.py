@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,11 +259,14 @@ class PatternParams(Params):
 
 
 def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
+    """Whether each cell contains a match; the regex runs once per distinct text (cells repeat)."""
     text = table.text(col) if params.ignore_case else table.display(col).map(_nfkc)
-    with warnings.catch_warnings():
-        # groups in a team's regex are fine: only whether it matches counts
-        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression")
-        return text.str.contains(params.compiled(), regex=True, na=False).astype(bool)
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
+    pattern = params.compiled()
+    hits = np.array(
+        [bool(pattern.search(u)) if isinstance(u, str) else False for u in uniques] + [False]
+    )
+    return pd.Series(hits[codes], index=text.index)
 
 
 @register("pattern", PatternParams)

@@ -16,7 +16,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -55,9 +55,10 @@ HISTORY_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TaskState:
-    """Everything remembered about one task after the last recorded run."""
+    """Everything remembered about one task after the last recorded run (treat as immutable:
+    :func:`step` makes new ones with ``dataclasses.replace``)."""
 
     task_id: str
     key: str
@@ -78,7 +79,7 @@ class TaskState:
     deleted: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "task_id"}
+        return {f: getattr(self, f) for f in self.__dataclass_fields__ if f != "task_id"}
 
     @classmethod
     def from_json(cls, task_id: str, data: dict[str, Any]) -> TaskState:
@@ -105,8 +106,7 @@ class HistoryView:
     max_id: int = 0
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One cell of one task that changed (or a task that appeared / disappeared)."""
 
     task_id: str
@@ -136,56 +136,67 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
     text = ids.astype(object).where(ids.notna(), "").astype(str).str.strip()
     valid = text.where(text.str.match(ID_PATTERN.pattern), None)
     valid = valid.where(~valid.duplicated(keep="first") | valid.isna(), None)
-    out: dict[int, str] = {
-        int(r): v
-        for r, v in zip(valid.index.tolist(), valid.tolist(), strict=True)
-        if isinstance(v, str)
-    }
-    claimed = set(out.values())
+    out = valid.tolist()
+    claimed = {v for v in out if isinstance(v, str)}
+    missing = [i for i, v in enumerate(out) if not isinstance(v, str)]
+    if not missing:
+        return pd.Series(out, index=table.rows, dtype=object)
     by_key: dict[str, list[str]] = {}
     for sid, state in view.states.items():
-        if not state.deleted or sid not in claimed:
+        if sid not in claimed:
             by_key.setdefault(state.key, []).append(sid)
-    keys = _keys(table)
+    keys = row_keys(table)
     numbers = [int(v[1:]) for v in claimed] + [view.max_id]
     next_id = max(numbers, default=0) + 1
-    for row in table.rows:
-        r = int(row)
-        if r in out:
-            continue
-        match = next((sid for sid in by_key.get(keys[r], []) if sid not in claimed), None)
+    for i in missing:
+        match = next((sid for sid in by_key.get(keys[i], []) if sid not in claimed), None)
         if match is None:
             match = f"T{next_id:04d}"
             next_id += 1
-        out[r] = match
+        out[i] = match
         claimed.add(match)
-    return pd.Series([out[int(r)] for r in table.rows], index=table.rows, dtype=object)
+    return pd.Series(out, index=table.rows, dtype=object)
 
 
-def _keys(table: Table) -> dict[int, str]:
-    d = table.data
-    return {
-        int(r): task_key(p, c, s)
-        for r, p, c, s in zip(table.rows, d["phase"], d["channel"], d["description"], strict=True)
-    }
+def row_keys(table: Table) -> list[str]:
+    """phase + channel + description of every row, folded (the fallback identity)."""
+    cached: list[str] | None = table.__dict__.get("_row_keys")
+    if cached is not None:
+        return cached
+    parts = [
+        table.data[c]
+        .astype(object)
+        .where(table.data[c].notna(), "")
+        .astype(str)
+        .str.strip()
+        .str.lower()
+        for c in ("phase", "channel", "description")
+    ]
+    keys: list[str] = (parts[0] + "\x1f" + parts[1] + "\x1f" + parts[2]).tolist()
+    table.__dict__["_row_keys"] = keys
+    return keys
+
+
+def _texts(s: pd.Series) -> list[str]:
+    """A typed column as the text history compares (dates as ISO days, numbers compact)."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        days: list[str] = s.dt.strftime("%Y-%m-%d").fillna("").tolist()
+        return days
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    texts = [_cell(u) for u in uniques] + [""]
+    return [texts[c] for c in codes]
 
 
 def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return ""
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
 
 
-def _day(value: Any) -> str | None:
-    return (
-        None
-        if value is None or value is pd.NaT or pd.isna(value)
-        else pd.Timestamp(value).date().isoformat()
-    )
+def _none_if_empty(values: list[str]) -> list[str | None]:
+    return [v or None for v in values]
 
 
 def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: dt.datetime) -> Step:
@@ -194,40 +205,69 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     fields = [f for f in TRACKED if f in d.columns]
     now_iso = now.isoformat()
     today = as_of.isoformat()
-    keys = _keys(table)
+    keys = row_keys(table)
     states: dict[str, TaskState] = dict(view.states)
     events: list[Event] = []
-    cols: dict[str, list[Any]] = {c: [] for c in HISTORY_COLUMNS}
-    present = table.present
-    seen: set[str] = set()
-    values_by_field = {f: [_cell(v) for v in d[f].tolist()] for f in fields}
-    progresses = [_num(v) for v in d["progress"].tolist()]
+    texts = {f: _texts(d[f]) for f in fields}
+    rows_values = (
+        list(zip(*(texts[f] for f in fields), strict=True)) if fields else [()] * len(table)
+    )
+    progresses = [None if v != v else float(v) for v in d["progress"].astype(float).tolist()]
     statuses = [v if isinstance(v, str) else None for v in d["status"].tolist()]
-    risks = present["risk"].tolist()
-    cms = present["countermeasure"].tolist()
-    starts = [_day(v) for v in d["planned_start"].tolist()]
-    finishes = [_day(v) for v in d["planned_finish"].tolist()]
+    risks = table.present["risk"].tolist()
+    cms = table.present["countermeasure"].tolist()
+    starts = _none_if_empty(texts.get("planned_start") or _texts(d["planned_start"]))
+    finishes = _none_if_empty(texts.get("planned_finish") or _texts(d["planned_finish"]))
     id_list = [str(v) for v in ids.reindex(table.rows).tolist()]
-    for i, row in enumerate(table.rows):
-        tid = id_list[i]
+    n = len(id_list)
+    first_seen: list[str] = [""] * n
+    days_unchanged = [0.0] * n
+    risk_hours = [math.nan] * n
+    risk_first: list[str | None] = [None] * n
+    unexplained = [False] * n
+    before_done = [math.nan] * n
+    drops = [math.nan] * n
+    base_start: list[str | None] = [None] * n
+    base_finish: list[str | None] = [None] * n
+    seen: set[str] = set()
+    remembered = view.states.get
+    for i, tid in enumerate(id_list):
         seen.add(tid)
-        values = {f: values_by_field[f][i] for f in fields}
-        old = view.states.get(tid)
-        progress = progresses[i]
-        status = statuses[i]
+        old = remembered(tid)
         risk_on = bool(risks[i])
-        cm_on = bool(cms[i])
-        ps, pf = starts[i], finishes[i]
+        if (
+            old is not None
+            and not old.deleted
+            and tuple(old.values.values()) == rows_values[i]
+            and len(old.values) == len(fields)
+        ):
+            # the quiet case: every cell as last time, so every fact stays as it was
+            new = old
+            states[tid] = new
+            first_seen[i] = new.first_seen
+            days_unchanged[i] = float((as_of - dt.date.fromisoformat(new.last_changed[:10])).days)
+            if new.risk_since and risk_on and not cms[i]:
+                risk_hours[i] = (
+                    now - dt.datetime.fromisoformat(new.risk_since)
+                ).total_seconds() / 3600
+            risk_first[i] = new.risk_first_seen
+            base_start[i] = new.baseline_start
+            base_finish[i] = new.baseline_finish
+            unexplained[i] = new.plan_unexplained
+            if new.progress_before_done is not None and statuses[i] == "completed":
+                before_done[i] = new.progress_before_done
+            continue
+        values = dict(zip(fields, rows_values[i], strict=True))
+        progress, status = progresses[i], statuses[i]
         if old is None or old.deleted:
-            changed = list(fields)
             new = TaskState(
                 task_id=tid,
-                key=keys[int(row)],
+                key=keys[i],
                 first_seen=old.first_seen if old else today,
                 last_changed=now_iso,
                 values=values,
-                baseline_start=old.baseline_start if old else ps,
-                baseline_finish=old.baseline_finish if old else pf,
+                baseline_start=old.baseline_start if old else starts[i],
+                baseline_finish=old.baseline_finish if old else finishes[i],
                 status=status,
                 progress=progress,
                 progress_max=progress,
@@ -237,77 +277,79 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
                 risk_first_seen=today if risk_on else None,
             )
             events.append(Event(tid, "task", None, "appeared" if old is None else "reappeared"))
-            drop = math.nan
-            before_done = math.nan
-            plan_unexplained = False
+            changed = True
         else:
-            changed = [f for f in fields if old.values.get(f, "") != values[f]]
-            for f in changed:
+            diff = [f for f in fields if old.values.get(f, "") != values[f]]
+            changed = bool(diff)
+            for f in diff:
                 events.append(Event(tid, f, old.values.get(f) or None, values[f] or None))
-            plan_moved = any(f in changed for f in ("planned_start", "planned_finish"))
-            remarks_changed = "remarks" in changed
-            plan_unexplained = (old.plan_unexplained or plan_moved) and not remarks_changed
-            prev_progress = old.progress
-            drop = (
-                (prev_progress - progress)
-                if (prev_progress is not None and progress is not None and progress < prev_progress)
-                else math.nan
-            )
-            if status != "completed":
-                before_done = math.nan
-            elif old.status == "completed":  # still completed: keep what it jumped from, if it did
-                before_done = (
-                    math.nan if old.progress_before_done is None else old.progress_before_done
+            plan_moved = "planned_start" in diff or "planned_finish" in diff
+            plan_unexplained = (old.plan_unexplained or plan_moved) and "remarks" not in diff
+            prev = old.progress
+            if prev is not None and progress is not None and progress < prev:
+                drops[i] = prev - progress
+            jumped: float | None = None
+            if status == "completed":
+                jumped = old.progress_before_done if old.status == "completed" else prev
+            risk_since = (old.risk_since or now_iso) if risk_on else None
+            if (
+                not changed
+                and risk_since == old.risk_since
+                and plan_unexplained == old.plan_unexplained
+                and jumped == old.progress_before_done
+                and keys[i] == old.key
+            ):
+                new = old  # a quiet task: nothing to remember anew
+            else:
+                new = replace(
+                    old,
+                    key=keys[i],
+                    last_changed=now_iso if changed else old.last_changed,
+                    values=values,
+                    status=status,
+                    progress=progress,
+                    progress_max=_max(old.progress_max, progress),
+                    first_progress_day=old.first_progress_day
+                    or (today if (progress or 0) > 0 else None),
+                    done_day=old.done_day
+                    or (today if status == "completed" or (progress or 0) >= 100 else None),
+                    risk_since=risk_since,
+                    risk_first_seen=old.risk_first_seen or (today if risk_on else None),
+                    plan_unexplained=plan_unexplained,
+                    progress_before_done=jumped,
                 )
-            else:  # it became completed in this run
-                before_done = math.nan if prev_progress is None else prev_progress
-            new = replace(
-                old,
-                key=keys[int(row)],
-                last_changed=now_iso if changed else old.last_changed,
-                values=values,
-                status=status,
-                progress=progress,
-                progress_max=_max(old.progress_max, progress),
-                first_progress_day=old.first_progress_day
-                or (today if (progress or 0) > 0 else None),
-                done_day=old.done_day
-                or (today if status == "completed" or (progress or 0) >= 100 else None),
-                risk_since=(old.risk_since or now_iso) if risk_on else None,
-                risk_first_seen=old.risk_first_seen or (today if risk_on else None),
-                plan_unexplained=plan_unexplained,
-                progress_before_done=None
-                if status != "completed" or math.isnan(before_done)
-                else before_done,
-            )
+            unexplained[i] = plan_unexplained
+            before_done[i] = math.nan if jumped is None else jumped
         states[tid] = new
-        last = dt.datetime.fromisoformat(new.last_changed)
-        cols["first_seen"].append(pd.Timestamp(new.first_seen))
-        cols["days_unchanged"].append(float((as_of - last.date()).days) if not changed else 0.0)
-        since = dt.datetime.fromisoformat(new.risk_since) if new.risk_since else None
-        cols["risk_hours_open"].append(
-            (now - since).total_seconds() / 3600 if since and risk_on and not cm_on else math.nan
-        )
-        cols["risk_first_seen"].append(
-            pd.Timestamp(new.risk_first_seen) if new.risk_first_seen else pd.NaT
-        )
-        cols["plan_unexplained"].append(bool(plan_unexplained))
-        cols["progress_before_done"].append(before_done)
-        cols["progress_drop"].append(drop)
-        cols["baseline_start"].append(
-            pd.Timestamp(new.baseline_start) if new.baseline_start else pd.NaT
-        )
-        cols["baseline_finish"].append(
-            pd.Timestamp(new.baseline_finish) if new.baseline_finish else pd.NaT
-        )
+        first_seen[i] = new.first_seen
+        if not changed:
+            days_unchanged[i] = float((as_of - dt.date.fromisoformat(new.last_changed[:10])).days)
+        if new.risk_since and risk_on and not cms[i]:
+            risk_hours[i] = (now - dt.datetime.fromisoformat(new.risk_since)).total_seconds() / 3600
+        risk_first[i] = new.risk_first_seen
+        base_start[i] = new.baseline_start
+        base_finish[i] = new.baseline_finish
     for tid, state in view.states.items():
         if tid not in seen and not state.deleted:
             states[tid] = replace(state, deleted=True)
             events.append(Event(tid, "task", "present", "removed"))
-    frame = pd.DataFrame(cols, index=table.rows)
-    for c in ("first_seen", "baseline_start", "baseline_finish", "risk_first_seen"):
-        frame[c] = pd.to_datetime(frame[c])
-    return Step(ids=ids, columns=frame, states=states, events=tuple(events))
+    frame = pd.DataFrame(
+        {
+            "first_seen": pd.to_datetime(pd.Series(first_seen, dtype=object), errors="coerce"),
+            "days_unchanged": days_unchanged,
+            "risk_hours_open": risk_hours,
+            "risk_first_seen": pd.to_datetime(pd.Series(risk_first, dtype=object), errors="coerce"),
+            "plan_unexplained": unexplained,
+            "progress_before_done": before_done,
+            "progress_drop": drops,
+            "baseline_start": pd.to_datetime(pd.Series(base_start, dtype=object), errors="coerce"),
+            "baseline_finish": pd.to_datetime(
+                pd.Series(base_finish, dtype=object), errors="coerce"
+            ),
+        }
+    )
+    frame.index = table.rows
+    return Step(ids=ids, columns=frame[list(HISTORY_COLUMNS)], states=states, events=tuple(events))
 
 
 def rebaseline(states: dict[str, TaskState]) -> dict[str, TaskState]:
