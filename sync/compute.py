@@ -36,7 +36,7 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     has_as = d["actual_start"].notna().to_numpy()
     has_af = ~np.isnat(af)
     progress = d["progress"].to_numpy(dtype=float)
-    prog0 = np.nan_to_num(progress, nan=0.0)
+    prog0 = np.where(np.isnan(progress), 0.0, progress)  # ±inf stays ±inf: range rules flag it
 
     with np.errstate(invalid="ignore", divide="ignore"):
         span = (pf - ps).astype("timedelta64[D]").astype(float) + 1
@@ -68,11 +68,15 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     )
     health[np.isnat(pf) & (status != "delayed")] = None
 
+    with np.errstate(
+        over="ignore", invalid="ignore"
+    ):  # ±inf or absurd progress: flagged by the rules
+        planned_r, deviation_r = np.round(planned, 1), np.round(deviation, 1)
     return pd.DataFrame(
         {
             "status": status,
-            "planned_progress": np.round(planned, 1),
-            "deviation": np.round(deviation, 1),
+            "planned_progress": planned_r,
+            "deviation": deviation_r,
             "days_late": pd.array(days_late, dtype="Float64").astype("Int64"),
             "health": health,
         },

@@ -30,8 +30,10 @@ _DATE_FULL = re.compile(
 )
 _DATE_YEARLESS = re.compile(r"^(?P<m>\d{1,2})\s*[/.月]\s*(?P<d>\d{1,2})\s*日?$")
 _DATE_DIGITS = re.compile(r"^(?P<n>\d{5,8})$")
+#: a number, an optional %, then an optional note that must not start like a range or a
+#: ratio ("50-60%", "3 / 5", "50~60%", "50到60%" are not one progress figure)
 _PROGRESS = re.compile(
-    r"^(?P<n>[+-]?\d+(?:\.\d+)?)\s*(?P<pct>%)?\s*(?P<note>(?:[^\d\-~/.].*)?)$", re.S
+    r"^(?P<n>[+-]?\d+(?:\.\d+)?)\s*(?P<pct>%)?\s*(?P<note>(?:[^\s\d\-~/.～至到].*)?)$", re.S
 )
 _LEADING_SYMBOLS = re.compile(r"^[^\w]+")
 _TRAILING_HINT = re.compile(r"\([^()]*\)$")
@@ -204,18 +206,36 @@ def _is_number(value: Any) -> bool:
     )
 
 
+#: The days a tracker can hold; anything else is a typo (and beyond what pandas can store).
+DATE_MIN, DATE_MAX = dt.date(1970, 1, 1), dt.date(2200, 12, 31)
+
+
 def parse_date_value(value: Any, year: int) -> tuple[dt.date | None, bool]:
     """One cell -> (date, year_less). Year-less forms (3/1, 3月1日, 6.29) get ``year``.
+    Days outside 1970–2200 are not dates a tracker holds: None.
 
     >>> parse_date_value("2024年3月1日", 2000), parse_date_value("3/1", 2024)
     ((datetime.date(2024, 3, 1), False), (datetime.date(2024, 3, 1), True))
     """
+    day, yearless = _parse_date(value, year)
+    if day is not None and not DATE_MIN <= day <= DATE_MAX:
+        return None, False
+    return day, yearless
+
+
+def _parse_date(value: Any, year: int) -> tuple[dt.date | None, bool]:
     if isinstance(value, dt.datetime):
         return value.date(), False
     if isinstance(value, dt.date):
         return value, False
+    if isinstance(value, float) and value == value and not value.is_integer() and 1 <= value < 13:
+        # 6.29 typed into a cell becomes the number 6.29: month.day, as the text "6.29" reads
+        return _parse_date(repr(value), year)
     if _is_number(value):
-        return _date_from_number(float(value)), False
+        try:
+            return _date_from_number(float(value)), False
+        except OverflowError:
+            return None, False
     t = norm(value)
     if t is None or t in EMPTY_TOKENS:
         return None, False
@@ -256,7 +276,10 @@ def parse_percent_value(value: Any) -> tuple[float | None, str | None]:
     half a percent of progress. Cells formatted as percentages are scaled by the caller.
     """
     if _is_number(value):
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an integer beyond float range: not a percentage
+            return None, None
         return (v * 100 if 0 < v < 1 else v), None
     if not isinstance(value, str):
         return None, None
@@ -276,7 +299,7 @@ def parse_status_value(value: Any, words: dict[str, str]) -> str | None:
     t = norm(value)
     if t is None:
         return None
-    key = re.sub(r"\s+", "", t)
+    key = re.sub(r"[\s\ufe0e\ufe0f]+", "", t)
     hit = words.get(key)
     if hit is None:
         stripped = _LEADING_SYMBOLS.sub("", _TRAILING_HINT.sub("", key))
@@ -331,6 +354,12 @@ class _Factored:
     @classmethod
     def of(cls, s: pd.Series) -> _Factored:
         values = s.to_numpy(dtype=object)
+        if any(isinstance(v, bool) for v in values):
+            # factorize would merge True with 1 and False with 0: read a checkbox as its text
+            values = np.array(
+                [("TRUE" if v else "FALSE") if isinstance(v, bool) else v for v in values],
+                dtype=object,
+            )
         try:
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
             return cls(codes, list(uniques), s.index)
@@ -447,7 +476,8 @@ def parse(
             continue
         f = _Factored.of(s)
         if spec.type == "date":
-            parsed = [parse_date_value(u, as_of.year) for u in f.uniques]
+            # year-less days are read in a leap year (so 2/29 survives) and get their year below
+            parsed = [parse_date_value(u, _LEAP_YEAR) for u in f.uniques]
             days = f.spread(
                 [np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed],
                 np.datetime64("NaT"),
@@ -465,7 +495,9 @@ def parse(
                 numeric = f.spread([_is_number(u) for u in f.uniques], False, bool)
                 scaled = s.index.isin(sheet_rows) & numeric.to_numpy()
                 value[scaled] = s[scaled].astype(float) * 100
-            data[name] = value.round(6)
+            with np.errstate(over="ignore", invalid="ignore"):
+                rounded = value.round(6)
+            data[name] = rounded.where(np.isfinite(rounded), value)  # absurd numbers stay as typed
             data[f"{name}_note"] = f.spread([n for _, n in parsed_p], None)
         elif spec.type == "status":
             data[name] = f.spread([parse_status_value(u, words) for u in f.uniques], None)
@@ -483,7 +515,13 @@ def parse(
         invalid[name] = (
             p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
         )
-    _fill_years(data, yearless, [n for n, k in kinds.items() if k == "date" and n in yearless])
+    _fill_years(
+        data,
+        invalid,
+        yearless,
+        [n for n, k in kinds.items() if k == "date" and n in yearless],
+        as_of,
+    )
 
     id_col = generated.get("gen_id")
     ids = (
@@ -514,10 +552,18 @@ def parse(
     )
 
 
+_LEAP_YEAR = 2000
+
+
 def _fill_years(
-    data: dict[str, pd.Series], yearless: dict[str, pd.Series], date_cols: list[str]
+    data: dict[str, pd.Series],
+    invalid: dict[str, pd.Series],
+    yearless: dict[str, pd.Series],
+    date_cols: list[str],
+    as_of: dt.date,
 ) -> None:
-    """A year-less date takes the year of the row's first full date (else it keeps the as-of year)."""
+    """A year-less day takes the year of the row's first full date, else the as-of year; a day
+    that year does not have (2/29) becomes an unreadable cell."""
     if not any(m.any() for m in yearless.values()):
         return
     year: pd.Series | None = None
@@ -525,8 +571,9 @@ def _fill_years(
         full_year = data[name].dt.year.where(~yearless[name])
         year = full_year if year is None else year.fillna(full_year)
     assert year is not None
+    year = year.fillna(as_of.year)
     for name in date_cols:
-        m = yearless[name] & year.notna()
+        m = yearless[name]
         if m.any():
             d = data[name][m]
             moved = [
@@ -535,3 +582,4 @@ def _fill_years(
             ]
             data[name] = data[name].copy()
             data[name][m] = pd.to_datetime(pd.Series(moved, index=d.index, dtype=object))
+            invalid[name] = invalid[name] | (m & data[name].isna())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
@@ -278,7 +279,11 @@ def report(result: RunResult) -> dict[str, Any]:
 
 
 def _num(v: Any) -> float | None:
-    return None if v is None or v is pd.NA or v != v else float(v)
+    """A number for JSON: None for missing and for ±inf (strict JSON has no Infinity)."""
+    if v is None or v is pd.NA or v != v:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
 
 
 def init_spreadsheet(

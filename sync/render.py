@@ -190,7 +190,9 @@ def _baseline_variance(table: Table) -> pd.Series:
 
 
 def _floats(s: pd.Series) -> pd.Series:
-    return pd.Series(s.to_numpy(dtype=float).astype(object), index=s.index).where(s.notna(), None)
+    """Numbers for cells: None for missing and for ±inf (no sheet stores infinity)."""
+    values = s.to_numpy(dtype=float)
+    return pd.Series(values.astype(object), index=s.index).where(np.isfinite(values), None)
 
 
 def conditional_formats(
@@ -422,7 +424,7 @@ def _cell(v: RawValue) -> RawValue:
     if v is None or v is pd.NA or v is pd.NaT:
         return None
     if isinstance(v, float | np.floating):
-        return None if np.isnan(v) else float(v)
+        return float(v) if np.isfinite(v) else None
     if isinstance(v, bool | np.bool_):
         return bool(v)
     if isinstance(v, int | np.integer):

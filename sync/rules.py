@@ -36,7 +36,7 @@ def normalize_header(text: object) -> str:
     '当前进度(%)'
     """
     s = unicodedata.normalize("NFKC", str(text)).casefold()
-    return re.sub(r"\s+", "", s)
+    return re.sub(r"[\s\ufe0e\ufe0f]+", "", s)  # also emoji variation selectors (⚠ = ⚠️)
 
 
 _HINT = re.compile(r"\([^()]*\)$")

@@ -45,13 +45,14 @@ def summarize(
     counts = derived["status"].value_counts()
     status_counts = {s: int(counts.get(s, 0)) for s in STATUS_IDS}
     completion = round(status_counts["completed"] / total * 100, 1) if total else 0.0
-    progress = table.data["progress"].fillna(0.0)
+    # for averages a progress beyond 0–100 (a typo the range rule reports) counts as its bound
+    progress = table.data["progress"].clip(0.0, 100.0).fillna(0.0)
     frame = pd.DataFrame(
         {
             "completed": derived["status"] == "completed",
             "delayed": derived["status"] == "delayed",
             "progress": progress,
-            "deviation": derived["deviation"],
+            "deviation": derived["deviation"].clip(-100.0, 100.0),
         },
         index=table.rows,
     )
@@ -117,7 +118,7 @@ def summarize(
         status_counts=status_counts,
         completion_rate=completion,
         avg_progress=_mean(progress),
-        avg_deviation=_mean(derived["deviation"]),
+        avg_deviation=_mean(derived["deviation"].clip(-100.0, 100.0)),
         by_phase=breakdown("phase"),
         by_channel=breakdown("channel"),
         by_owner=breakdown("owner"),
