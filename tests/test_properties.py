@@ -159,7 +159,8 @@ def expected_scalar(grid: Grid, table: Table, row: int, field: str, as_of: dt.da
     raw = raw_cell(grid, table, row, field)
     kind = SHIPPED.columns[field].type
     if kind == "date":
-        return parse_date_value(raw, as_of.year)
+        # year-less days are read in a leap year (2/29 survives) and get the row's year later
+        return parse_date_value(raw, 2000)
     if kind == "percent":
         value = parse_percent_value(raw)[0]
         numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
