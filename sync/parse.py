@@ -354,7 +354,7 @@ class _Factored:
     @classmethod
     def of(cls, s: pd.Series) -> _Factored:
         values = s.to_numpy(dtype=object)
-        if any(isinstance(v, bool) for v in values):
+        if bool in set(map(type, values)):
             # factorize would merge True with 1 and False with 0: read a checkbox as its text
             values = np.array(
                 [("TRUE" if v else "FALSE") if isinstance(v, bool) else v for v in values],

@@ -235,6 +235,32 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
         seen.add(tid)
         old = remembered(tid)
         risk_on = bool(risks[i])
+        if old is None:  # a task seen for the first time: the common case of a first run
+            p, st = progresses[i], statuses[i]
+            states[tid] = TaskState(
+                tid,
+                keys[i],
+                today,
+                now_iso,
+                dict(zip(fields, rows_values[i], strict=True)),
+                starts[i],
+                finishes[i],
+                st,
+                p,
+                p,
+                today if p is not None and p > 0 else None,
+                today if st == "completed" or (p is not None and p >= 100) else None,
+                now_iso if risk_on else None,
+                today if risk_on else None,
+            )
+            events.append(Event(tid, "task", None, "appeared"))
+            first_seen[i] = today
+            base_start[i], base_finish[i] = starts[i], finishes[i]
+            if risk_on:
+                risk_first[i] = today
+                if not cms[i]:
+                    risk_hours[i] = 0.0
+            continue
         if (
             old is not None
             and not old.deleted
