@@ -39,15 +39,19 @@ def _handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+#: ``-c/--config`` for every command that reads a config
+_config_file = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"Config file (default: $TRACKER_SYNC_CONFIG, else ./{DEFAULT_CONFIG}).",
+)
+
+
 def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option(
-        "-c",
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help=f"Config file (default: $TRACKER_SYNC_CONFIG, else ./{DEFAULT_CONFIG}).",
-    )(fn)
+    fn = _config_file(fn)
     fn = click.option(
         "--today",
         type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -407,14 +411,7 @@ def _history(config: Config) -> Any:
 
 
 @cli.command("history")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file (default: ./config.yaml).",
-)
+@_config_file
 @click.option(
     "--limit",
     type=click.IntRange(1, 100000),
@@ -461,14 +458,7 @@ def _n(v: int | None) -> str:
     required=True,
     help="First as-of day to show (YYYY-MM-DD).",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file (default: ./config.yaml).",
-)
+@_config_file
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of changes.")
 @_handle_errors
 def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None:
@@ -521,14 +511,7 @@ def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None
     required=True,
     help="Name of the new tab to write (never the live tracker tab).",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file (default: ./config.yaml).",
-)
+@_config_file
 @_handle_errors
 def restore(run_id: int, tab: str, config_path: Path | None) -> None:
     """Write the human columns as they were at run N into a new tab; the live tab is untouched.
@@ -547,14 +530,7 @@ def restore(run_id: int, tab: str, config_path: Path | None) -> None:
 @click.option(
     "--reset", is_flag=True, required=True, help="Make the current planned dates the baseline."
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config file (default: ./config.yaml).",
-)
+@_config_file
 @click.option(
     "--today",
     type=click.DateTime(formats=["%Y-%m-%d"]),

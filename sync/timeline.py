@@ -20,25 +20,11 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from .demo import TEMPLATE_COLUMNS
 from .parse import Table
 
-#: Human fields whose change counts as "the task was updated".
-TRACKED = (
-    "phase",
-    "channel",
-    "task",
-    "description",
-    "owner",
-    "planned_start",
-    "planned_finish",
-    "actual_start",
-    "actual_finish",
-    "progress",
-    "status",
-    "risk",
-    "countermeasure",
-    "remarks",
-)
+#: Human fields whose change counts as "the task was updated": the seed template's columns.
+TRACKED = TEMPLATE_COLUMNS
 ID_PATTERN = re.compile(r"^T\d{4,}$")
 
 #: The columns :func:`step` adds to the table (declared in rules/columns.yaml, source: history).

@@ -549,3 +549,28 @@ def test_adoption_is_undone_when_columns_move_under_it(
     for key, meta in anchored.items():
         col = meta["location"]["dimensionRange"]["startIndex"]
         assert str(head[col]).startswith("⚙"), (key, col, head[col])
+
+
+def test_restore_writes_a_past_run_into_a_new_tab(
+    fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path
+) -> None:
+    from sync.pipeline import restore_run
+
+    config = make_config(fake, sheet, sa).model_copy(
+        update={
+            "history": Config.model_validate(
+                {"tracker": {"path": "x"}, "history": {"path": str(tmp_path / "h.sqlite")}}
+            ).history
+        }
+    )
+    before = [row[:HUMAN] for row in fake.values(sheet, TAB)]
+    run(config, sa)
+    fake.set_cell(sheet, TAB, 2, 10, "95%")
+    run(config, sa)
+    rows = restore_run(config, 1, "3月20日", backend=backend(config, sa))
+    assert rows == len(before)
+    restored = fake.values(sheet, "3月20日")
+    assert [r + [""] * (len(b) - len(r)) for r, b in zip(restored, before, strict=True)] == before
+    assert fake.values(sheet, TAB)[1][9] == "95%", "the live tab keeps today's cells"
+    with pytest.raises(Exception, match="already has a tab named '3月20日'"):
+        restore_run(config, 1, "3月20日", backend=backend(config, sa))

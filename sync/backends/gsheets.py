@@ -443,19 +443,23 @@ class SheetsBackend:
 
     # ------------------------------------------------------------------ restore
 
-    def add_tab(self, title: str, rows: list[list[Any]]) -> None:
-        """Write ``rows`` into a new tab (refusing an existing one) in one atomic batchUpdate.
-        Dates are written as dates (serial numbers with a date format), text always as text."""
+    def _refuse_existing(self, title: str, advice: str) -> None:
+        """One small read of the tab titles; an existing tab of that name is an error."""
         http = self.client.http_client
-        fields: dict[str, Any] = {"fields": "sheets(properties(sheetId,title))"}
+        fields: dict[str, Any] = {"fields": "sheets(properties(title))"}
         data = self._call(
             "read", lambda: http.request("get", self._url(), params=dict(fields)).json()
         )
-        titles = [s["properties"]["title"] for s in data.get("sheets", [])]
-        if title in titles:
+        if title in [s["properties"]["title"] for s in data.get("sheets", [])]:
             raise TrackerError(
-                f"spreadsheet {self.key} already has a tab named {title!r}; choose another name"
+                f"spreadsheet {self.key} already has a tab named {title!r}; {advice}"
             )
+
+    def add_tab(self, title: str, rows: list[list[Any]]) -> None:
+        """Write ``rows`` into a new tab (refusing an existing one) in one atomic batchUpdate.
+        Dates are written as dates (serial numbers with a date format), text always as text."""
+        self._refuse_existing(title, "choose another name")
+        http = self.client.http_client
         sid = random.randint(10_000_000, 2_000_000_000)
         width = max((len(r) for r in rows), default=1)
         grid_rows = [{"values": [_typed_cell(v) for v in row]} for row in rows]
@@ -498,17 +502,10 @@ class SheetsBackend:
     ) -> None:
         """Add a tracker tab from the seed template: header row, frozen header, status dropdown,
         date formats and column widths, in one atomic batchUpdate. Refuses an existing tab."""
-        http = self.client.http_client
-        fields: dict[str, Any] = {"fields": "sheets(properties(sheetId,title))"}
-        data = self._call(
-            "read", lambda: http.request("get", self._url(), params=dict(fields)).json()
+        self._refuse_existing(
+            title, "init never overwrites a tab (choose another name with --worksheet)"
         )
-        titles = [s["properties"]["title"] for s in data.get("sheets", [])]
-        if title in titles:
-            raise TrackerError(
-                f"spreadsheet {self.key} already has a tab named {title!r}; init never overwrites a tab "
-                "(choose another name with --worksheet)"
-            )
+        http = self.client.http_client
         sid = random.randint(10_000_000, 2_000_000_000)
         width = max(len(columns), 26)
         reqs: list[dict[str, Any]] = [
