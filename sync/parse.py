@@ -86,9 +86,16 @@ class Table:
         return self.data.index
 
     def display(self, col: str, index: pd.Index | None = None) -> pd.Series:
-        """The cells of ``col`` as a person sees them (for messages)."""
+        """The cells of ``col`` as a person sees them (for messages); a readable progress cell
+        as its percentage (a 0.5 in a percent-formatted cell shows as 50%)."""
         s = self.cells[col] if index is None else self.cells.loc[index, col]
-        return s.map(cell_text).astype(object)
+        shown = s.map(cell_text).astype(object)
+        if self.kinds.get(col) == "percent" and col in self.data.columns:
+            value = self.data[col] if index is None else self.data.loc[index, col]
+            numeric = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+            pct = value.map(lambda v: f"{v:g}%" if pd.notna(v) else None)
+            shown = shown.where(~(numeric.astype(bool) & pct.notna()), pct)
+        return shown
 
     def text(self, col: str) -> pd.Series:
         """Normalised text of ``col`` ('' when empty)."""
