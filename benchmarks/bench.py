@@ -7,12 +7,14 @@ Usage::
 
 Each size runs in its own process so that peak RSS (ru_maxrss) belongs to that size alone.
 The synthetic tracker is built before the clock starts; the snapshot it stands for is what a
-backend would have read. Prints a Markdown table (median of --repeat runs per stage).
+backend would have read. The ids+history stage is timed for a first run (every task new); the
+last column times it again for a steady-state run (every task known and unchanged). Prints a Markdown table (median of --repeat runs per stage).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import resource
@@ -49,6 +51,8 @@ def child(n: int, repeat: int) -> dict[str, object]:
     base = synthetic_grid(n)
     times: dict[str, list[float]] = {s: [] for s in STAGES}
     totals: list[float] = []
+    steady: list[float] = []
+    rss: float | None = None
     findings = cells = 0
     for _ in range(repeat):
         grid = Grid(base.title, base.rows, base.percent_cells)  # fresh: no cached frame
@@ -84,14 +88,40 @@ def child(n: int, repeat: int) -> dict[str, object]:
             times[stage].append(b - a)
         totals.append(t6 - t0)
         findings, cells = len(found), plan.cell_count
-        del parsed, table, found, derived, summary, desired, plan, grid, snapshot
+        if rss is None:  # the pipeline's high-water mark, before the steady-state extra below
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # a steady-state run: every task known, its ID in the sheet, nothing changed
+        first = step(view, parsed, ids, as_of, now)
+        known = HistoryView(states=first.states, max_id=len(ids))
+        again = dataclasses.replace(parse(grid, ruleset, as_of), ids=ids)
+        t7 = time.perf_counter()
+        ids2 = resolve_ids(again, known)
+        again.with_history(
+            ids2, step(known, again, ids2, as_of, now + dt.timedelta(minutes=10)).columns
+        )
+        steady.append(time.perf_counter() - t7)
+        del (
+            parsed,
+            table,
+            found,
+            derived,
+            summary,
+            desired,
+            plan,
+            grid,
+            snapshot,
+            first,
+            known,
+            again,
+        )
     return {
         "rows": n,
         "stages": {s: statistics.median(v) for s, v in times.items()},
         "total": statistics.median(totals),
+        "steady_history": statistics.median(steady),
         "findings": findings,
         "cells": cells,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": rss,
     }
 
 
@@ -118,14 +148,15 @@ def main() -> None:
     print(
         "| rows | "
         + " | ".join(STAGES)
-        + " | total (s) | peak RSS (MB) | findings | cells planned |"
+        + " | total (s) | peak RSS (MB) | findings | cells planned | ids+history, steady state |"
     )
-    print("|---:|" + "---:|" * (len(STAGES) + 4))
+    print("|---:|" + "---:|" * (len(STAGES) + 5))
     for r in results:
         stages = r["stages"]
         cols = " | ".join(f"{stages[s]:.2f}" for s in STAGES)
         print(
-            f"| {r['rows']:,} | {cols} | **{r['total']:.2f}** | {r['peak_rss_mb']:.0f} | {r['findings']:,} | {r['cells']:,} |"
+            f"| {r['rows']:,} | {cols} | **{r['total']:.2f}** | {r['peak_rss_mb']:.0f} | {r['findings']:,} "
+            f"| {r['cells']:,} | {r['steady_history']:.2f} |"
         )
 
 
