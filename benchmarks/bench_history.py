@@ -26,10 +26,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sync.config import Config  # noqa: E402
-from sync.demo import TEMPLATE_COLUMNS  # noqa: E402
 from sync.model import Grid  # noqa: E402
 from sync.pipeline import sync  # noqa: E402
-from sync.rules import load_rules, shipped_rules_dir  # noqa: E402
+from sync.rules import (  # noqa: E402
+    TEMPLATE_COLUMNS,
+    load_rules,
+    shipped_rules_dir,
+)
 from tests.fakes import MemoryBackend  # noqa: E402
 
 COL = {name: i for i, name in enumerate(TEMPLATE_COLUMNS)}

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .conditions import evaluate, parse_condition
-from .errors import RuleError, TrackerError
+from .errors import TrackerError
 from .model import Grid
 
 if TYPE_CHECKING:
@@ -57,6 +57,10 @@ class Params(BaseModel):
     def columns(self) -> list[str]:
         """Columns the parameters name (for the load-time reference check)."""
         return []
+
+    def resolved(self, folder: Path) -> Params:
+        """The parameters with anything they name beside the rule file read in (load time)."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -332,13 +336,26 @@ class LookupParams(Params):
     split: str | None = None
     #: removed from every part before the lookup (e.g. "^(主责|协办)[:：]")
     strip: str | None = None
+    #: the list from ``values_from.file``, read when the rules load (checks do no I/O)
+    file_values: tuple[str, ...] | None = None
+
+    def resolved(self, folder: Path) -> LookupParams:
+        if not self.values_from.file:
+            return self
+        path = folder / self.values_from.file
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ValueError(f"cannot read the list {path}: {exc.strerror}") from None
+        values = tuple(_fold(x) for x in lines if x.strip() and not x.lstrip().startswith("#"))
+        return self.model_copy(update={"file_values": values})
 
 
 @register("lookup", LookupParams)
 def check_lookup(table: Table, rule: RuleSpec, params: LookupParams, ctx: Context) -> CheckResult:
     """Every filled cell (or each part of it, with ``split``) must appear in a list: a text file
     beside the rule file (one value per line) or a column of another tab."""
-    allowed = _lookup_values(rule, params.values_from, ctx)
+    allowed = _lookup_values(rule, params, ctx)
     masks = {}
     for c in rule.columns:
         parts = table.text(c)
@@ -353,16 +370,10 @@ def check_lookup(table: Table, rule: RuleSpec, params: LookupParams, ctx: Contex
     return CheckResult(masks)
 
 
-def _lookup_values(rule: RuleSpec, source: LookupSource, ctx: Context) -> set[str]:
-    if source.file:
-        path = Path(rule.source.rsplit(":", 1)[0]).parent / source.file
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise RuleError(
-                f"{rule.source}: rule {rule.id!r}: cannot read {path}: {exc.strerror}"
-            ) from None
-        return {_fold(line) for line in lines if line.strip() and not line.lstrip().startswith("#")}
+def _lookup_values(rule: RuleSpec, params: LookupParams, ctx: Context) -> set[str]:
+    if params.file_values is not None:
+        return set(params.file_values)
+    source = params.values_from
     tab = ctx.tabs.get(source.tab or "")
     if tab is None:
         raise TrackerError(

@@ -159,14 +159,7 @@ def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) ->
     default=None,
     help="Name of the new tab (default: tracker.worksheet, else 推广进度表 / Tracker).",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Config whose google: section (credentials, api_endpoint) --spreadsheet uses.",
-)
+@_config_file
 @click.option(
     "--locale",
     type=click.Choice(["zh-CN", "en"]),
@@ -321,17 +314,11 @@ def _ruleset(config_path: Path | None) -> Any:
 
 
 @rules.command("list")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Use this config's rule folders (default: ./config.yaml if present, else the shipped pack).",
-)
+@_config_file
 @_handle_errors
 def rules_list(config_path: Path | None) -> None:
-    """A table of the active rules: id, severity, columns, what each checks.
+    """A table of the active rules: id, severity, columns, what each checks (without a config
+    file: the shipped pack).
 
     \b
     Example:
@@ -375,14 +362,7 @@ def rules_lint(folders: tuple[Path, ...]) -> None:
 
 @rules.command("explain")
 @click.argument("rule_id")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Use this config's rule folders.",
-)
+@_config_file
 @click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
 @_handle_errors
 def rules_explain(rule_id: str, config_path: Path | None, locale: str) -> None:

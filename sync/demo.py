@@ -16,24 +16,8 @@ from .backends.xlsx import set_text_safe
 from .errors import TrackerError
 from .i18n import text
 from .render import col_letter
-from .rules import RuleSet
+from .rules import TEMPLATE_COLUMNS, RuleSet
 
-TEMPLATE_COLUMNS = (
-    "phase",
-    "channel",
-    "task",
-    "description",
-    "owner",
-    "planned_start",
-    "planned_finish",
-    "actual_start",
-    "actual_finish",
-    "progress",
-    "status",
-    "risk",
-    "countermeasure",
-    "remarks",
-)
 TEMPLATE_ROWS = 1000
 HEADER_FILL = "DDEBF7"
 

@@ -71,26 +71,6 @@ def generated_positions(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:
     return positions, tuple(new)
 
 
-ID_PATTERN = r"^T\d{4,}$"
-
-
-def assign_ids(ids: pd.Series) -> pd.Series:
-    """Keep every row's task ID; give rows without one (or with a copied duplicate) the next free one.
-
-    >>> assign_ids(pd.Series(["T0007", None, "T0007", "x"])).tolist()
-    ['T0007', 'T0008', 'T0009', 'T0010']
-    """
-    text_ids = ids.astype(object).where(ids.notna(), "").astype(str)
-    valid = text_ids.where(text_ids.str.match(ID_PATTERN), None)
-    valid = valid.where(~valid.duplicated(keep="first") | valid.isna(), None)
-    numbers = valid.dropna().str[1:].astype(int)
-    next_id = int(numbers.max()) + 1 if len(numbers) else 1
-    need = valid.isna()
-    out = valid.astype(object)
-    out[need] = [f"T{n:04d}" for n in range(next_id, next_id + int(need.sum()))]
-    return out
-
-
 def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
     """Per task row: ``[header] message`` for each finding, joined by line breaks.
 
@@ -207,7 +187,6 @@ def conditional_formats(
     issues = col_letter(pos["gen_issues"])
     status = col_letter(pos["gen_status"])
     health = col_letter(pos["gen_health"])
-    header = table.header_row
     rules: list[CFRule] = []
     for c in table.human_cols:
         name = str(_header_at(table, c)).strip().replace('"', '""')
@@ -218,7 +197,6 @@ def conditional_formats(
     amber = text(locale, "health.amber").replace('"', '""')
     rules.append(CFRule(first, last, 0, right, f'${status}{r1}="{delayed}"', FILL_DELAYED))
     rules.append(CFRule(first, last, 0, right, f'${health}{r1}="{amber}"', FILL_AMBER))
-    del header
     return tuple(rules)
 
 

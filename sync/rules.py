@@ -18,6 +18,23 @@ ColumnType = Literal["text", "date", "percent", "status", "number", "bool"]
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 STATUS_IDS = ("not_started", "in_progress", "completed", "delayed")
+#: The seed template's 14 columns, in order (section 三 of the method).
+TEMPLATE_COLUMNS = (
+    "phase",
+    "channel",
+    "task",
+    "description",
+    "owner",
+    "planned_start",
+    "planned_finish",
+    "actual_start",
+    "actual_finish",
+    "progress",
+    "status",
+    "risk",
+    "countermeasure",
+    "remarks",
+)
 
 
 def shipped_rules_dir() -> Path:
@@ -277,6 +294,10 @@ def _build_rule(pending: _Pending) -> RuleSpec:
             parse_condition(spec.when)
         except ValueError as exc:
             raise RuleError(f"{pending.where('when')}: rule {rid!r}: when: {exc}") from None
+    try:
+        params = params.resolved(Path(pending.where("values_from").rsplit(":", 1)[0]).parent)
+    except ValueError as exc:
+        raise RuleError(f"{pending.where('values_from')}: rule {rid!r}: {exc}") from None
     return spec.model_copy(update={"params": params})
 
 

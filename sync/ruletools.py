@@ -10,11 +10,10 @@ from typing import Any
 import pandas as pd
 
 from .checks import REGISTRY, Context
-from .demo import TEMPLATE_COLUMNS
 from .errors import RuleError
 from .model import Grid
 from .parse import Table, parse
-from .rules import RuleSet, RuleSpec, load_rules, shipped_rules_dir
+from .rules import TEMPLATE_COLUMNS, RuleSet, RuleSpec, load_rules, shipped_rules_dir
 from .timeline import HistoryView, resolve_ids, step
 from .validate import validate
 

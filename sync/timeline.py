@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .demo import TEMPLATE_COLUMNS
 from .parse import Table
+from .rules import TEMPLATE_COLUMNS
 
 #: Human fields whose change counts as "the task was updated": the seed template's columns.
 TRACKED = TEMPLATE_COLUMNS
@@ -109,10 +109,6 @@ class Step:
     columns: pd.DataFrame  # history columns by sheet row
     states: dict[str, TaskState]
     events: tuple[Event, ...]
-
-
-def task_key(phase: Any, channel: Any, description: Any) -> str:
-    return "\x1f".join(str(v or "").strip().lower() for v in (phase, channel, description))
 
 
 def resolve_ids(table: Table, view: HistoryView) -> pd.Series:

@@ -9,7 +9,7 @@ import pandas as pd
 from .checks import Context, run_check
 from .model import FINDING_COLUMNS
 from .parse import Table
-from .rules import SEVERITIES, RuleSet
+from .rules import RuleSet
 
 
 def empty_findings() -> pd.DataFrame:
@@ -92,8 +92,3 @@ def _fill(template: str | pd.Series, key: str, values: pd.Series) -> str | pd.Se
         [t.replace(token, v) for t, v in zip(template, values.astype(str), strict=True)],
         index=template.index,
     )
-
-
-def count_by_severity(findings: pd.DataFrame) -> dict[str, int]:
-    counts = findings["severity"].value_counts()
-    return {s: int(counts.get(s, 0)) for s in SEVERITIES}

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from sync.demo import SEED_ROWS, TEMPLATE_COLUMNS
+from sync.demo import SEED_ROWS
 from sync.model import Grid
-from sync.rules import RuleSet, load_rules, shipped_rules_dir
+from sync.rules import TEMPLATE_COLUMNS, RuleSet, load_rules, shipped_rules_dir
 
 SEED_AS_OF = dt.date(2024, 3, 20)
 

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from sync.checks import Context
-from sync.demo import TEMPLATE_COLUMNS
 from sync.model import Grid
 from sync.parse import (
     Table,
@@ -27,7 +26,7 @@ from sync.parse import (
     parse_percent_value,
     parse_status_value,
 )
-from sync.rules import load_rules, shipped_rules_dir
+from sync.rules import TEMPLATE_COLUMNS, load_rules, shipped_rules_dir
 from sync.ruletools import BASE_EXAMPLE, EXAMPLE_AS_OF, example_grid
 from sync.validate import validate
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 
 from sync.cli import cli
 from sync.config import Config, load_config
-from sync.demo import TEMPLATE_COLUMNS
 from sync.history import History, TrackerBusy
 from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
 from sync.pipeline import RunResult, reset_baseline, restore_run, sync
+from sync.rules import TEMPLATE_COLUMNS
 from sync.ruletools import BASE_EXAMPLE
 
 from .conftest import header

@@ -26,7 +26,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync.demo import TEMPLATE_COLUMNS
 from sync.i18n import GENERATED_KEYS, LOCALES, text
 from sync.model import Grid, Snapshot
 from sync.parse import (
@@ -37,7 +36,7 @@ from sync.parse import (
     parse_status_value,
 )
 from sync.pipeline import plan_run, report
-from sync.rules import load_rules, shipped_rules_dir
+from sync.rules import TEMPLATE_COLUMNS, load_rules, shipped_rules_dir
 from sync.ruletools import BASE_EXAMPLE
 
 from .hypothesis_profiles import PROFILE

@@ -263,3 +263,14 @@ def test_rules_list_lint_explain_cli(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "优化视频前3秒内容" in r.output
     r = CliRunner().invoke(cli, ["rules", "explain", "nope"])
     assert r.exit_code == 2
+
+
+def test_a_missing_roster_file_is_a_load_error(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n    values_from: {file: nope.txt}\n",
+    )
+    with pytest.raises(
+        RuleError, match=r"team\.yaml:5: rule 'owner-on-roster': cannot read the list .*nope\.txt"
+    ):
+        load_rules([shipped_rules_dir(), folder])

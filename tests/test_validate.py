@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from sync.checks import Context
-from sync.demo import TEMPLATE_COLUMNS
 from sync.model import Grid
 from sync.parse import parse
+from sync.rules import TEMPLATE_COLUMNS
 from sync.ruletools import BASE_EXAMPLE
 from sync.validate import validate
 

@@ -894,27 +894,21 @@ class SheetsBackend:
         self, snapshot: Snapshot, plan: WritePlan, fresh: list[int], summary_done: bool
     ) -> dict[str, Any]:
         data: list[dict[str, Any]] = []
-        by_col = {c: k for k, c in plan.positions.items()}
-        id_col = plan.positions.get("gen_id")
         written_rows = self._rows_written(plan)
-        for c, series in sorted(plan.cells.items()):
-            if c in fresh or c not in by_col:
+        # the ID column goes along even with nothing to write: its state after the write checks the rows
+        guard = plan.positions.get("gen_id") if written_rows else None
+        for key, c in plan.positions.items():
+            series = plan.cells.get(c)
+            if c in fresh or (series is None and c != guard):
                 continue
-            data.append(
-                _column_entry(
-                    by_col[c], dict(zip(series.index.tolist(), series.tolist(), strict=True))
-                )
+            cells = (
+                {}
+                if series is None
+                else dict(zip(series.index.tolist(), series.tolist(), strict=True))
             )
-        if id_col is not None and id_col not in fresh and written_rows and id_col not in plan.cells:
-            # nothing to write in the ID column, but its state after the write checks the rows
-            data.append(_column_entry("gen_id", {}, up_to=max(written_rows)))
-        elif id_col is not None and id_col in plan.cells and id_col not in fresh and written_rows:
-            entry = data[[e["_key"] for e in data].index("gen_id")]
-            _extend(entry, max(written_rows))
+            data.append(_column_entry(key, cells, up_to=max(written_rows) if c == guard else None))
         if plan.summary is not None and not summary_done:
             data.append(_summary_entry(snapshot.summary, plan.summary))
-        for e in data:
-            e.pop("_key", None)
         return {
             "valueInputOption": "RAW",
             "data": data,
@@ -1036,14 +1030,12 @@ class SheetsBackend:
 
     def _clear_rows(self, plan: WritePlan, rows: list[int], fresh: list[int]) -> None:
         """'Or not at all': empty the cells just written (they may sit beside the wrong task)."""
-        by_col = {c: k for k, c in plan.positions.items()}
+        written = set(plan.cells) | set(fresh)
         data = [
-            _column_entry(by_col[c], dict.fromkeys(rows, ""))
-            for c in sorted(set(plan.cells) | set(fresh))
-            if c in by_col
+            _column_entry(k, dict.fromkeys(rows, ""))
+            for k, c in plan.positions.items()
+            if c in written
         ]
-        for e in data:
-            e.pop("_key", None)
         body = {"valueInputOption": "RAW", "data": data}
         http = self.client.http_client
         self._call(
@@ -1178,7 +1170,6 @@ def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> 
     for r, v in cells.items():
         values[r] = "" if v is None else v
     return {
-        "_key": key,
         "dataFilter": {
             "developerMetadataLookup": {
                 "metadataKey": COLUMN_KEY,
@@ -1189,11 +1180,6 @@ def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> 
         "majorDimension": "COLUMNS",
         "values": [values],
     }
-
-
-def _extend(entry: dict[str, Any], up_to: int) -> None:
-    values = entry["values"][0]
-    values.extend([None] * (up_to + 1 - len(values)))
 
 
 def _summary_entry(current: Grid | None, tab: SummaryTab) -> dict[str, Any]:
