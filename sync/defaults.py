@@ -1,0 +1,19 @@
+"""Defaults shared by every layer (locale, file names, limits): one place to change them."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+#: The languages the job writes (headers, labels, messages).
+Locale = Literal["zh-CN", "en"]
+LOCALES: Final = ("zh-CN", "en")
+#: The language when a config or a command names none: the seed's own.
+DEFAULT_LOCALE: Final = "zh-CN"
+
+#: The config file a command reads when -c and $TRACKER_SYNC_CONFIG are not given.
+DEFAULT_CONFIG: Final = "config.yaml"
+#: Folder (beside the config file) that holds one run store per tracker.
+HISTORY_DIR: Final = ".tracker-sync"
+
+#: Deviation (percentage points behind plan) from which a task turns amber.
+AMBER_DEVIATION: Final = 10.0
