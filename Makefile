@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test test-deep lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# Too slow for every push: the property tests at 10,000 examples each (CI runs 1,000).
+test-deep: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=deep $(BIN)/python -m pytest -q tests/test_properties.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench.py

@@ -1,10 +1,14 @@
 """Hypothesis profiles for the property tests; importing this module registers and loads them.
 
-- ``default``: ~200 examples per test, for a developer's run.
-- ``ci``: 10,000 examples per test (the budget is per property, not per run); loaded when the
-  environment variable ``CI`` is set (CI runs with ``CI=true``).
+- ``default``: 200 examples per test, for a developer's run.
+- ``ci``: 1,000 examples per test (the budget is per property, not per run); loaded when the
+  environment variable ``CI`` is set (CI runs with ``CI=true``). Enough to catch a regression on
+  every push while keeping ``make test`` to a few minutes.
+- ``deep``: 10,000 examples per test, for a deliberate hunt (``make test-deep``, which also runs
+  anything else too slow for every push); never loaded implicitly.
 
 ``HYPOTHESIS_PROFILE=<name>`` picks a profile explicitly and wins over ``CI``.
+Full pipeline runs get a 25th of the profile's examples (see tests/test_properties.py).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from collections.abc import Mapping
 
 from hypothesis import HealthCheck, settings
 
-CI_EXAMPLES = 10_000
+DEFAULT_EXAMPLES = 200
+CI_EXAMPLES = 1_000
+DEEP_EXAMPLES = 10_000
 
 settings.register_profile(
     "default",
-    max_examples=200,
+    max_examples=DEFAULT_EXAMPLES,
     deadline=None,  # a whole pipeline run takes ~0.1 s; a deadline would only make it flaky
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -29,6 +35,7 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,  # a failure prints the @reproduce_failure line to replay it locally
 )
+settings.register_profile("deep", settings.get_profile("ci"), max_examples=DEEP_EXAMPLES)
 
 
 def profile_name(environ: Mapping[str, str] = os.environ) -> str:

@@ -4,7 +4,8 @@ Any cell (text with emoji and control characters, formulas, numbers of any size,
 infinities, booleans, dates and datetimes, None) in any column of a 1–5 row tracker:
 
 - ``parse`` reads every non-empty cell of a date / percent / status column as a value or marks
-  it unreadable (10,000 examples in CI: parse is the stage that reads cells, and it is cheap);
+  it unreadable (the profile's whole budget: 1,000 examples in CI, 10,000 with
+  ``make test-deep``; parse is the stage that reads cells, and it is cheap);
 - the whole pure pipeline ``plan_run`` completes, every unreadable cell gets a finding on
   exactly that cell, the plan never writes into a person's column and ``--json`` serializes
   (a 25th of the examples: one run costs ~0.1 s, ten times one parse).
@@ -26,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sync import plan_run, report  # the public API, wherever the modules keep them
 from sync.i18n import GENERATED_KEYS, LOCALES, text
 from sync.model import Grid, Snapshot
 from sync.parse import (
@@ -35,7 +37,6 @@ from sync.parse import (
     parse_percent_value,
     parse_status_value,
 )
-from sync.pipeline import plan_run, report
 from sync.rules import TEMPLATE_COLUMNS, load_rules, shipped_rules_dir
 from sync.ruletools import BASE_EXAMPLE
 
@@ -62,7 +63,7 @@ GENERATED_HEADERS = [
     [text("zh-CN", "gen_id")],
     *([text(locale, k) for k in GENERATED_KEYS] for locale in LOCALES),
 ]
-#: Full runs get a 25th of the profile's examples (400 in CI, at least 20).
+#: Full runs get a 25th of the profile's examples (40 in CI, 400 deep, at least 20).
 FULL_RUN_EXAMPLES = max(20, settings().max_examples // 25)
 
 
@@ -246,13 +247,18 @@ def test_every_typed_column_has_a_type_rule() -> None:
 
 
 def test_profiles() -> None:
-    from .hypothesis_profiles import CI_EXAMPLES, profile_name
+    from .hypothesis_profiles import CI_EXAMPLES, DEEP_EXAMPLES, profile_name
 
-    assert CI_EXAMPLES >= 10_000
-    assert settings.get_profile("ci").max_examples >= 10_000
-    assert settings.get_profile("ci").deadline is None
+    # CI checks every push with 1,000 examples a property; `make test-deep` hunts with 10,000
+    assert settings.get_profile("ci").max_examples == CI_EXAMPLES == 1_000
+    assert settings.get_profile("deep").max_examples == DEEP_EXAMPLES >= 10_000
+    for name in ("default", "ci", "deep"):
+        assert settings.get_profile(name).deadline is None
+    assert settings.get_profile("deep").print_blob
     assert profile_name({"CI": "true"}) == "ci"
+    assert profile_name({"CI": "false"}) == "default"
     assert profile_name({"CI": "true", "HYPOTHESIS_PROFILE": "default"}) == "default"
+    assert profile_name({"CI": "true", "HYPOTHESIS_PROFILE": "deep"}) == "deep"
     assert profile_name({}) == "default"
     assert settings().max_examples == settings.get_profile(PROFILE).max_examples
 
