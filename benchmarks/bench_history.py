@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from sync.config import Config  # noqa: E402
 from sync.model import Grid  # noqa: E402
-from sync.pipeline import sync  # noqa: E402
+from sync.run import sync  # noqa: E402
 from sync.rules import (  # noqa: E402
     TEMPLATE_COLUMNS,
     load_rules,

@@ -16,7 +16,9 @@ from .errors import (
     WouldLoseContent,
 )
 from .model import Grid, Snapshot, WritePlan
-from .pipeline import RunResult, plan_run, report, sync
+from .pipeline import RunResult, plan_run
+from .report import report
+from .run import sync
 from .rules import RuleSet, load_rules, shipped_rules_dir
 
 __version__ = "0.1.0"

@@ -15,12 +15,15 @@ import click
 
 from . import __version__
 from .config import Config, load_config
+from .defaults import DEFAULT_CONFIG, DEFAULT_LOCALE, LOCALES
 from .errors import TrackerSyncError
-from .pipeline import RunResult, init_spreadsheet, report, sync
+from .pipeline import RunResult
+from .report import plan_lines, report
 from .rules import load_rules, shipped_rules_dir
+from .run import init_spreadsheet, sync
 
-DEFAULT_CONFIG = "config.yaml"
 SHOWN_FINDINGS = 20
+SHOWN_CELLS = 40
 
 
 def _fail(exc: TrackerSyncError) -> None:
@@ -50,14 +53,26 @@ _config_file = click.option(
 )
 
 
-def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = _config_file(fn)
+def _clock_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--today`` / ``--at``: the run's clock, for every stage (history included)."""
+    fn = click.option(
+        "--at",
+        type=click.DateTime(formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"]),
+        default=None,
+        help='The run\'s time "YYYY-MM-DD HH:MM" in the configured time zone (pins --today too).',
+    )(fn)
     fn = click.option(
         "--today",
         type=click.DateTime(formats=["%Y-%m-%d"]),
         default=None,
-        help="As-of date YYYY-MM-DD (default: today in the configured time zone).",
+        help="Run as of this day YYYY-MM-DD, at the current time of day (default: now).",
     )(fn)
+    return fn
+
+
+def _config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = _config_file(fn)
+    fn = _clock_options(fn)
     fn = click.option(
         "--json",
         "as_json",
@@ -72,13 +87,28 @@ def _load(config_path: Path | None) -> Config:
     return load_config(path)
 
 
-def _as_of(today: dt.datetime | None) -> dt.date | None:
-    return today.date() if today else None
+def _clock(today: dt.datetime | None, at: dt.datetime | None) -> dict[str, Any]:
+    """``sync``'s clock arguments from --today / --at (they must agree on the day)."""
+    if at is not None and today is not None and at.date() != today.date():
+        raise click.UsageError("--today and --at name different days; give one of them")
+    if at is not None:
+        return {"as_of": at.date(), "now": at}
+    return {"as_of": today.date() if today else None, "now": None}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="tracker-sync")
-def cli() -> None:
+@click.option(
+    "-v", "--verbose", count=True, help="Log what the run does to stderr (-v steps, -vv requests)."
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Log lines as text or as one JSON object each.",
+)
+def cli(verbose: int, log_format: str) -> None:
     """Validate, compute and write back a shared promotion progress tracker.
 
     \b
@@ -86,7 +116,11 @@ def cli() -> None:
       tracker-sync demo            # an example tracker in ./demo, synced
       tracker-sync init plan.xlsx  # a new empty tracker from the template
       tracker-sync run -c config.yaml
+      tracker-sync -v --log-format json run   # cron: one JSON log line per step
     """
+    from .logs import configure
+
+    configure(verbose, log_format)
 
 
 @cli.command()
@@ -106,18 +140,22 @@ def cli() -> None:
 def run(
     config_path: Path | None,
     today: dt.datetime | None,
+    at: dt.datetime | None,
     as_json: bool,
     dry_run: bool,
     output: Path | None,
 ) -> None:
     """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
 
-    Exits 0 after a successful sync, even when rows have findings.
+    Exits 0 after a successful sync, even when rows have findings. --today / --at set the
+    run's clock for every stage (history too); a run dated before the last recorded run is
+    refused unless --dry-run, which writes nothing anywhere and lists the cells it would write.
 
     \b
     Examples:
       tracker-sync run -c config.yaml
       tracker-sync run --today 2024-03-20 --dry-run
+      tracker-sync run --dry-run --json | jq '.plan.cells[:5]'
       tracker-sync run --json | jq .status_counts
     """
     config = _load(config_path)
@@ -125,15 +163,18 @@ def run(
         config = config.model_copy(
             update={"tracker": config.tracker.model_copy(update={"output": output.resolve()})}
         )
-    result = sync(config, as_of=_as_of(today), write=not dry_run)
+    result = sync(config, write=not dry_run, **_clock(today, at))
     _print(result, as_json, config)
 
 
 @cli.command()
 @_config_option
 @_handle_errors
-def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) -> None:
-    """Read, validate and compute, write nothing; exit 1 when any error-severity finding exists.
+def check(
+    config_path: Path | None, today: dt.datetime | None, at: dt.datetime | None, as_json: bool
+) -> None:
+    """Read, validate and compute; write nothing (not even the run store, which is only read);
+    exit 1 when any error-severity finding exists.
 
     \b
     Examples:
@@ -141,7 +182,7 @@ def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) ->
       tracker-sync check --json > findings.json
     """
     config = _load(config_path)
-    result = sync(config, as_of=_as_of(today), write=False)
+    result = sync(config, write=False, **_clock(today, at))
     _print(result, as_json, config, checking=True)
     if result.has_errors:
         sys.exit(1)
@@ -162,9 +203,9 @@ def check(config_path: Path | None, today: dt.datetime | None, as_json: bool) ->
 @_config_file
 @click.option(
     "--locale",
-    type=click.Choice(["zh-CN", "en"]),
+    type=click.Choice(LOCALES),
     default=None,
-    help="Language of the headers (default: the config's, else zh-CN).",
+    help=f"Language of the headers (default: the config's, else {DEFAULT_LOCALE}).",
 )
 @_handle_errors
 def init(
@@ -189,7 +230,7 @@ def init(
     if (path is None) == (spreadsheet is None):
         raise click.UsageError("give either PATH (an .xlsx file) or --spreadsheet KEY")
     if path is not None:
-        created = init_tracker(path, load_rules([shipped_rules_dir()]), locale or "zh-CN")
+        created = init_tracker(path, load_rules([shipped_rules_dir()]), locale or DEFAULT_LOCALE)
         click.echo(
             f"Created {created}. Point a config at it (see config.example.yaml) and run `tracker-sync run`."
         )
@@ -246,7 +287,8 @@ def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
 
 def _print(result: RunResult, as_json: bool, config: Config, checking: bool = False) -> None:
     if as_json:
-        click.echo(json.dumps(report(result), ensure_ascii=False, indent=2))
+        out = report(result, plan=result.dry_run and not checking)
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     s = result.summary
     counts = s.status_counts
@@ -272,6 +314,8 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
         click.echo(
             f"  dry run: would write {plan.cell_count} cells" + _parts(result) + "; nothing written"
         )
+        for line in plan_lines(plan.to_dict(), SHOWN_CELLS):
+            click.echo(f"    {line}")
     elif result.applied is not None:
         where = result.applied.output or result.snapshot.target
         click.echo(
@@ -363,7 +407,7 @@ def rules_lint(folders: tuple[Path, ...]) -> None:
 @rules.command("explain")
 @click.argument("rule_id")
 @_config_file
-@click.option("--locale", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+@click.option("--locale", type=click.Choice(LOCALES), default=DEFAULT_LOCALE, show_default=True)
 @_handle_errors
 def rules_explain(rule_id: str, config_path: Path | None, locale: str) -> None:
     """What a rule checks, why (the method's reason), and a passing and a failing example.
@@ -378,6 +422,7 @@ def rules_explain(rule_id: str, config_path: Path | None, locale: str) -> None:
 
 
 def _history(config: Config) -> Any:
+    """The run store, read-only (the history commands only read)."""
     from .history import History
 
     path = config.history_path()
@@ -387,7 +432,9 @@ def _history(config: Config) -> Any:
         raise click.UsageError(
             f"no history yet at {path}: it starts with the first `tracker-sync run`"
         )
-    return History(path)
+    store = History(path, readonly=True)
+    store.claim(config.tracker.identity(), write=False)
+    return store
 
 
 @cli.command("history")
@@ -411,18 +458,21 @@ def history_cmd(config_path: Path | None, limit: int, as_json: bool) -> None:
     store = _history(_load(config_path))
     try:
         runs = store.runs(limit)
+        owner = store.tracker()
     finally:
         store.close()
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in runs], ensure_ascii=False, indent=2))
         return
+    click.echo(f"run store {store.path} — tracker {owner or '(not recorded)'}")
     click.echo(
-        f"{'run':>5}  {'started (UTC)':<19}  {'as of':<10}  {'outcome':<14}  {'rows':>5}  {'err':>4}  {'warn':>4}  {'cells':>6}  req r/w"
+        f"{'run':>5}  {'started':<19}  {'as of':<10}  {'outcome':<14}  {'rows':>5}  {'err':>4}  {'warn':>4}  {'cells':>6}  req r/w  tracker / tab"
     )
     for r in runs:
+        where = f"{r.target or '-'} / {r.worksheet or '-'}"
         click.echo(
             f"{r.id:>5}  {r.started_at[:19]:<19}  {r.as_of or '-':<10}  {r.outcome:<14}  {_n(r.rows):>5}  {_n(r.errors):>4}  "
-            f"{_n(r.warnings):>4}  {_n(r.cells_written):>6}  {_n(r.requests_read)}/{_n(r.requests_write)}"
+            f"{_n(r.warnings):>4}  {_n(r.cells_written):>6}  {_n(r.requests_read) + '/' + _n(r.requests_write):<7}  {where}"
             + (f"  {r.message}" if r.message else "")
         )
 
@@ -500,7 +550,7 @@ def restore(run_id: int, tab: str, config_path: Path | None) -> None:
     Example:
       tracker-sync restore --run 42 --to-tab 进度表-3月20日
     """
-    from .pipeline import restore_run
+    from .run import restore_run
 
     rows = restore_run(_load(config_path), run_id, tab)
     click.echo(f"wrote {rows} rows of run {run_id} to the new tab {tab!r}")
@@ -511,14 +561,11 @@ def restore(run_id: int, tab: str, config_path: Path | None) -> None:
     "--reset", is_flag=True, required=True, help="Make the current planned dates the baseline."
 )
 @_config_file
-@click.option(
-    "--today",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="As-of date (default: today).",
-)
+@_clock_options
 @_handle_errors
-def baseline(reset: bool, config_path: Path | None, today: dt.datetime | None) -> None:
+def baseline(
+    reset: bool, config_path: Path | None, today: dt.datetime | None, at: dt.datetime | None
+) -> None:
     """Re-baseline: every task's current planned dates become its baseline (recorded in history).
 
     The first run's planned dates are the baseline; the ⚙ baseline column shows how far each
@@ -528,9 +575,9 @@ def baseline(reset: bool, config_path: Path | None, today: dt.datetime | None) -
     Example:
       tracker-sync baseline --reset
     """
-    from .pipeline import reset_baseline
+    from .run import reset_baseline
 
-    moved = reset_baseline(_load(config_path), as_of=_as_of(today))
+    moved = reset_baseline(_load(config_path), **_clock(today, at))
     click.echo(
         f"baseline reset: {moved} tasks had moved; the next run shows 0 days against the new baseline"
     )

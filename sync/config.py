@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import zoneinfo
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import yamlio
+from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE, HISTORY_DIR, Locale
 from .errors import ConfigError
 
 BUILTIN_RULES = "builtin"
@@ -21,12 +22,27 @@ class _Strict(BaseModel):
 class TrackerConfig(_Strict):
     """Where the tracker lives."""
 
-    backend: Literal["xlsx", "gsheets"] = "xlsx"
+    #: A registered backend: ``xlsx``, ``gsheets``, or one an installed package adds.
+    backend: str = "xlsx"
     path: Path | None = None
     spreadsheet: str | None = None
     worksheet: str | None = None
     summary_worksheet: str | None = None
     output: Path | None = None
+    #: Settings for a backend installed as a package (the built-ins take none).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from .backends import registered
+
+        names = registered()
+        if value not in names:
+            raise ValueError(
+                f"no backend named {value!r} is installed (installed: {', '.join(sorted(names))})"
+            )
+        return value
 
     @model_validator(mode="after")
     def _target_given(self) -> TrackerConfig:
@@ -34,13 +50,24 @@ class TrackerConfig(_Strict):
             raise ValueError("tracker.path is required when tracker.backend is xlsx")
         if self.backend == "gsheets" and not self.spreadsheet:
             raise ValueError("tracker.spreadsheet is required when tracker.backend is gsheets")
+        if self.path is None and not self.spreadsheet:
+            raise ValueError("tracker.path or tracker.spreadsheet is required")
         return self
+
+    def identity(self) -> str:
+        """Which tracker this is, as the config names it: backend, file or spreadsheet, tab.
+
+        >>> TrackerConfig(path=Path("plan.xlsx"), worksheet="进度").identity()
+        'xlsx:plan.xlsx#进度'
+        """
+        where = self.path.as_posix() if self.path is not None else str(self.spreadsheet)
+        return f"{self.backend}:{where}#{self.worksheet or ''}"
 
 
 class Thresholds(_Strict):
     """Limits that turn numbers into health colours."""
 
-    amber_deviation: float = Field(default=10.0, ge=0, le=100)
+    amber_deviation: float = Field(default=AMBER_DEVIATION, ge=0, le=100)
 
 
 class RetryConfig(_Strict):
@@ -80,7 +107,7 @@ class Config(_Strict):
 
     tracker: TrackerConfig
     rules: list[str] = Field(default_factory=lambda: [BUILTIN_RULES])
-    locale: Literal["zh-CN", "en"] = "zh-CN"
+    locale: Locale = DEFAULT_LOCALE
     timezone: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
     google: GoogleConfig = Field(default_factory=GoogleConfig)
@@ -112,19 +139,48 @@ class Config(_Strict):
         return [shipped_rules_dir() if r == BUILTIN_RULES else self.resolve(r) for r in self.rules]
 
     def history_path(self) -> Path | None:
-        """Where the run store lives: history.path, else beside the config file (None: no store)."""
+        """Where the run store lives (None: no store): ``history.path``, else one file per
+        tracker in ``.tracker-sync/`` beside the config file, named after the tracker.
+
+        A store from before per-tracker stores (``tracker-sync-history.sqlite`` beside the
+        config) is kept in use while no per-tracker store exists; the store itself refuses
+        runs of another tracker (:class:`sync.history.History`).
+        """
         if not self.history.enabled:
             return None
         if self.history.path is not None:
             return self.resolve(self.history.path)
         if self.source is None:
             return None  # a config built in code, with no file to sit beside
-        return self.base_dir / "tracker-sync-history.sqlite"
+        own = self.base_dir / HISTORY_DIR / f"{_slug(self.tracker.identity())}.sqlite"
+        legacy = self.base_dir / LEGACY_HISTORY
+        return legacy if legacy.exists() and not own.exists() else own
 
     def summary_title(self) -> str:
         from .i18n import text
 
         return self.tracker.summary_worksheet or text(self.locale, "summary_title")
+
+
+#: The single store beside the config file that versions before 0.2 used for every tracker.
+LEGACY_HISTORY = "tracker-sync-history.sqlite"
+
+
+def _slug(identity: str) -> str:
+    """A file name for a tracker identity: readable part + short hash (unique per identity).
+
+    >>> _slug("xlsx:plans/Q3 launch.xlsx#进度")  # doctest: +ELLIPSIS
+    'Q3-launch-进度-...'
+    """
+    import hashlib
+    import re
+
+    _, _, rest = identity.partition(":")
+    where, _, tab = rest.rpartition("#")
+    stem = Path(where).stem if "/" in where or "." in where else where
+    readable = re.sub(r"[^\w.-]+", "-", f"{stem}-{tab}" if tab else stem).strip("-.")[:40]
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{readable or 'tracker'}-{digest}"
 
 
 def load_config(path: Path | str) -> Config:

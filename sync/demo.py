@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from .backends.xlsx import set_text_safe
+from .cells import col_letter
 from .errors import TrackerError
 from .i18n import text
-from .render import col_letter
+from .model import TemplateColumn
 from .rules import TEMPLATE_COLUMNS, RuleSet
 
 TEMPLATE_ROWS = 1000
@@ -90,15 +90,6 @@ SEED_ROWS: list[list[Any]] = [
 ]
 #: The day the seed's rows describe (row 3 is under way, row 4 not yet started).
 SEED_AS_OF = dt.date(2024, 3, 20)
-
-
-@dataclass(frozen=True)
-class TemplateColumn:
-    """One column of the seed template, as both backends lay it out."""
-
-    title: str
-    type: str
-    width: float
 
 
 def template_columns(ruleset: RuleSet, locale: str) -> list[TemplateColumn]:

@@ -4,7 +4,8 @@ The tree, with the CLI exit code each maps to::
 
     TrackerSyncError                 base; .exit_code
     ├── ConfigError                  2  bad config.yaml or rule files (names file and key)
-    │   └── RuleError                2  a rule file is invalid (file:line)
+    │   ├── RuleError                2  a rule file is invalid (file:line)
+    │   └── RunOutOfOrder            2  --today/--at before the run store's last run
     └── TrackerError                 3  the tracker cannot be read or written
         ├── TrackerNotFound          3  no such file / spreadsheet / tab
         ├── MissingColumns           3  a required column is not in the header row
@@ -35,6 +36,10 @@ class ConfigError(TrackerSyncError):
 
 class RuleError(ConfigError):
     """A rule file is invalid."""
+
+
+class RunOutOfOrder(ConfigError):
+    """The run is dated before the last run its store remembers (history only moves forward)."""
 
 
 class TrackerError(TrackerSyncError):

@@ -8,8 +8,14 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
             not change reuses the previous snapshot)
     tasks   the latest TaskState of every task ID (sync.timeline)
     events  what changed: task, field, old -> new, with run and as-of day
+    store   key/value facts about the store itself: ``tracker`` = the tracker it belongs to
 
-Only ``sync.pipeline`` and the CLI use this module; the pipeline itself gets a HistoryView.
+A store belongs to one tracker (``claim``): a run of another tracker is refused, so two
+trackers can never mix their task IDs. Opened ``readonly`` (``check``, ``--dry-run``) it
+writes and creates nothing; a store that does not exist yet reads as empty.
+
+:class:`RunStore` is the protocol the run needs; :class:`History` is the SQLite one. Only
+``sync.run`` and the CLI use this module; the pure pipeline gets a HistoryView.
 """
 
 from __future__ import annotations
@@ -19,18 +25,22 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from .errors import TrackerError
+from .errors import ConfigError, TrackerError
 from .timeline import Event, HistoryView, TaskState, TrendPoint
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -68,6 +78,9 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX events_as_of ON events(as_of);
     CREATE INDEX runs_as_of ON runs(as_of);
     """,
+    2: """
+    CREATE TABLE store(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 }
 
 
@@ -82,6 +95,8 @@ class RunRecord:
     id: int
     started_at: str
     as_of: str | None
+    target: str | None
+    worksheet: str | None
     outcome: str
     message: str | None
     rows: int | None
@@ -125,25 +140,92 @@ def decode_cell(value: Any) -> Any:
     return value
 
 
-class History:
-    """A run store at ``path`` (created on first use)."""
+@runtime_checkable
+class RunStore(Protocol):
+    """What a run needs from its store (``sync(config, history=...)`` takes any of these)."""
 
-    def __init__(self, path: Path) -> None:
+    def claim(self, tracker: str, *, write: bool) -> None:
+        """Refuse (ConfigError) a store that belongs to another tracker; ``write``: adopt an
+        unclaimed one."""
+        ...
+
+    def view(self) -> HistoryView:
+        """Task states and trend for the pure pipeline."""
+        ...
+
+    def last_run_at(self) -> dt.datetime | None:
+        """The clock of the newest recorded run (a run may not be dated before it)."""
+        ...
+
+    def lock(self, target: str) -> AbstractContextManager[None]:
+        """One writing run at a time per tracker."""
+        ...
+
+    def record(
+        self,
+        *,
+        started_at: dt.datetime,
+        outcome: str,
+        message: str | None = None,
+        as_of: dt.date | None = None,
+        target: str | None = None,
+        worksheet: str | None = None,
+        counts: dict[str, int] | None = None,
+        requests: dict[str, int] | None = None,
+        kpis: dict[str, Any] | None = None,
+        snapshot: dict[str, Any] | None = None,
+        findings: list[dict[str, Any]] | None = None,
+        states: dict[str, TaskState] | None = None,
+        events: tuple[Event, ...] = (),
+    ) -> int:
+        """Store one run atomically; returns its number."""
+        ...
+
+
+class History:
+    """A run store at ``path`` (created on first use, unless ``readonly``)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:
+            if readonly:
+                self.db = self._connect_readonly()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+        except (sqlite3.Error, OSError) as exc:
             raise TrackerError(f"{self.path}: cannot open the history database: {exc}") from None
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """The file read-only, or an empty in-memory store when there is none: nothing is
+        created either way (a store in a read-only folder is read as an immutable file)."""
+        if not self.path.exists():
+            log.debug("no run store at %s yet; reading as empty", self.path)
+            return sqlite3.connect(":memory:", isolation_level=None)
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.OperationalError:
+            # WAL needs its -shm file, which a read-only folder cannot hold
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
     def close(self) -> None:
         self.db.close()
 
     def _migrate(self) -> None:
         version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        if self.readonly and self.path.exists():
+            if version > SCHEMA_VERSION:
+                raise TrackerError(
+                    f"{self.path} was written by a newer tracker-sync (schema {version} > {SCHEMA_VERSION}); upgrade tracker-sync"
+                )
+            return  # an older store is read as it is; the next writing run migrates it
         if version > SCHEMA_VERSION:
             raise TrackerError(
                 f"{self.path} was written by a newer tracker-sync (schema {version} > {SCHEMA_VERSION}); upgrade tracker-sync"
@@ -163,6 +245,39 @@ class History:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ owner
+
+    def tracker(self) -> str | None:
+        """The tracker this store belongs to (None: not claimed yet, or an older store)."""
+        try:
+            row = self.db.execute("SELECT value FROM store WHERE key = 'tracker'").fetchone()
+        except sqlite3.OperationalError:  # a schema-1 store opened read-only
+            return None
+        return str(row[0]) if row else None
+
+    def claim(self, tracker: str, *, write: bool) -> None:
+        owner = self.tracker()
+        if owner is not None and owner != tracker:
+            raise ConfigError(
+                f"{self.path} is the run store of another tracker ({owner}), not of {tracker}; "
+                "give each tracker its own store (drop history.path to get one per tracker)"
+            )
+        if owner is None and write and not self.readonly:
+            self.db.execute(
+                "INSERT INTO store(key, value) VALUES ('tracker', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (tracker,),
+            )
+
+    def last_run_at(self) -> dt.datetime | None:
+        # the newest runs, compared as instants (runs may be recorded in different zones)
+        times = [
+            dt.datetime.fromisoformat(r[0])
+            for r in self.db.execute("SELECT started_at FROM runs ORDER BY id DESC LIMIT 50")
+        ]
+        aware = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in times]
+        return max(aware, default=None)
 
     # ------------------------------------------------------------------ lock
 
@@ -221,7 +336,7 @@ class History:
 
     def runs(self, limit: int = 50) -> list[RunRecord]:
         cur = self.db.execute(
-            "SELECT id, started_at, as_of, outcome, message, rows, errors, warnings, cells_written, "
+            "SELECT id, started_at, as_of, target, worksheet, outcome, message, rows, errors, warnings, cells_written, "
             "requests_read, requests_write FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
@@ -322,6 +437,8 @@ class History:
         events: tuple[Event, ...] = (),
     ) -> int:
         """Store one run atomically; task states and events only when the run read the tracker."""
+        if self.readonly:
+            raise TrackerError(f"{self.path}: opened read-only; this run records nothing")
         counts = counts or {}
         requests = requests or {}
         with self._tx():

@@ -8,8 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-#: A raw cell value as a backend hands it over: str, int, float, bool, datetime/date or None.
-RawValue = Any
+from .cells import RawValue, a1, a1_range, col_letter, json_value
 
 #: Columns of the findings frame, in order.
 FINDING_COLUMNS = ["row", "column", "rule", "severity", "message"]
@@ -121,25 +120,29 @@ class SummaryTab:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a backend read: the tracker tab, the job's own tab and state, and a version token."""
+    """What a backend read. Every field means the same for every backend.
+
+    ``version`` is an opaque token: the backend that made the snapshot recognises it in
+    ``apply`` (and refuses a snapshot it did not read); nothing else looks inside.
+    """
 
     target: str
     tracker: Grid
     sheet_titles: tuple[str, ...]
     summary: Grid | None = None
     time_zone: str | None = None
-    #: The job's conditional-format rules found on the tracker tab (recognised by the backend).
+    #: The job's conditional-format rules found on the tracker tab.
     conditional_formats: tuple[CFRule, ...] = ()
     #: The job's own metadata, as written by the last run.
     meta: dict[str, Any] = field(default_factory=dict)
-    #: Opaque token the backend uses to detect a change between read and write.
-    version: Any = None
-    #: Rows the tracker tab can hold without growing (Sheets' grid size), to cap ranges.
+    version: str = ""
+    #: Rows the tracker tab has room for (a grid's fixed size); None when it grows freely.
     row_capacity: int | None = None
-    #: Generated column key -> 0-based column, where the backend anchors columns itself.
-    anchors: dict[str, int] = field(default_factory=dict)
-    #: Whether the summary tab still has its chart.
-    summary_has_chart: bool = True
+    #: Generated column key -> 0-based column, for columns the backend found by the identity it
+    #: recorded when it made them (not by their header). Empty when it only knows headers.
+    owned_columns: dict[str, int] = field(default_factory=dict)
+    #: How many charts the job's summary tab holds now.
+    summary_charts: int = 0
     #: Every other tab's cells (rosters for lookups, a KPI tab ...), by title.
     tabs: dict[str, Grid] = field(default_factory=dict)
 
@@ -148,30 +151,40 @@ class Snapshot:
 class WritePlan:
     """Only what differs from the snapshot. An empty plan means: send nothing.
 
-    ``cells`` maps a 0-based column of the tracker tab to a Series indexed by 0-based row with
-    the values to write (None clears the cell). ``header_cols`` are the generated header cells
-    (row, col) to style as generated.
+    Tracker tab: ``cells`` maps a 0-based column to a Series indexed by 0-based row with the
+    values to write (None clears the cell); ``old`` holds what those cells show now (same
+    keys and index). ``columns`` names every generated column the job owns (key -> 0-based
+    column); ``new_columns`` are the keys whose column does not exist yet, to be created
+    (never reusing a column that might hold a person's cell). ``header_row`` is the 0-based
+    header row and ``header_cells`` the generated header cells to style as generated.
+    ``key_columns`` are the human columns that identify a task (phase, channel, task,
+    description), for a backend that re-checks rows before or after writing.
+
+    Summary tab: ``summary`` is the whole tab when anything on it changed; ``summary_changes``
+    lists just the cells that differ, (row, col) -> (old, new); ``summary_charts`` says the
+    charts must be (re)drawn. ``conditional_formats`` and ``meta`` replace the job's own when
+    not None. ``to_dict()`` is the readable, JSON-ready form (``run --dry-run``).
     """
 
     tracker_title: str
     cells: dict[int, pd.Series] = field(default_factory=dict)
+    old: dict[int, pd.Series] = field(default_factory=dict)
     header_cells: tuple[tuple[int, int], ...] = ()
-    summary: SummaryTab | None = None
-    conditional_formats: tuple[CFRule, ...] | None = None
-    meta: dict[str, Any] | None = None
-    #: Generated column key -> 0-based column, and the keys whose columns do not exist yet.
-    positions: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, int] = field(default_factory=dict)
     new_columns: tuple[str, ...] = ()
     header_row: int = 0
-    #: The human columns that identify a task (phase, channel, task, description), to check rows.
     key_columns: tuple[int, ...] = ()
+    summary: SummaryTab | None = None
+    summary_exists: bool = True
+    summary_changes: dict[tuple[int, int], tuple[RawValue, RawValue]] = field(default_factory=dict)
+    summary_charts: bool = False
+    conditional_formats: tuple[CFRule, ...] | None = None
+    meta: dict[str, Any] | None = None
 
     @property
     def cell_count(self) -> int:
-        n = sum(len(s) for s in self.cells.values())
-        if self.summary is not None:
-            n += sum(sum(1 for v in row if v is not None) for row in self.summary.rows)
-        return n
+        """Cells whose value changes: tracker tab and summary tab."""
+        return sum(len(s) for s in self.cells.values()) + len(self.summary_changes)
 
     @property
     def is_empty(self) -> bool:
@@ -181,6 +194,76 @@ class WritePlan:
             and self.conditional_formats is None
             and self.meta is None
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data: every cell in A1 notation with its old and new value, the
+        tabs created or rewritten, the highlight rules, the new columns.
+
+        >>> WritePlan("进度表").to_dict()["cells"]
+        []
+        """
+        cells: list[dict[str, Any]] = []
+        for col in sorted(self.cells):
+            new = self.cells[col]
+            old = self.old.get(col)
+            olds = old.reindex(new.index).tolist() if old is not None else [None] * len(new)
+            for r, was, now in zip(new.index.tolist(), olds, new.tolist(), strict=True):
+                cells.append(
+                    {
+                        "tab": self.tracker_title,
+                        "a1": a1(int(r), col),
+                        "old": json_value(was),
+                        "new": json_value(now),
+                    }
+                )
+        tabs: list[dict[str, Any]] = []
+        if self.summary is not None:
+            for (r, c), (was, now) in sorted(self.summary_changes.items()):
+                cells.append(
+                    {
+                        "tab": self.summary.title,
+                        "a1": a1(r, c),
+                        "old": json_value(was),
+                        "new": json_value(now),
+                    }
+                )
+            tabs.append(
+                {
+                    "title": self.summary.title,
+                    "action": "update" if self.summary_exists else "create",
+                    "cells": len(self.summary_changes),
+                    "charts": len(self.summary.charts) if self.summary_charts else 0,
+                }
+            )
+        formats = [
+            {
+                "tab": self.tracker_title,
+                "range": a1_range(r.first_row, r.last_row, r.first_col, r.last_col),
+                "formula": "=" + r.formula,
+                "fill": r.fill,
+                "font": r.font,
+            }
+            for r in self.conditional_formats or ()
+        ]
+        return {
+            "cells": cells,
+            "tabs": tabs,
+            "new_columns": [
+                {"key": k, "column": col_letter(self.columns[k])} for k in self.new_columns
+            ],
+            "conditional_formats": formats,
+            "replaces_conditional_formats": self.conditional_formats is not None,
+            "metadata": self.meta is not None,
+        }
+
+
+@dataclass(frozen=True)
+class TemplateColumn:
+    """One column of a new tracker tab from the seed template (``init``)."""
+
+    title: str
+    type: str  # a column type of rules/columns.yaml: text, date, percent, status ...
+    width: float  # in characters
 
 
 @dataclass(frozen=True)

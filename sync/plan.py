@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .model import RawValue, Snapshot, SummaryTab, WritePlan
+from .cells import RawValue, same_value
+from .model import Snapshot, SummaryTab, WritePlan
 from .render import Desired
-
-
-def _empty(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v == "")
-
-
-def same_value(a: RawValue, b: RawValue) -> bool:
-    """True when a cell holding ``a`` already shows ``b`` (numbers compare by value)."""
-    if _empty(a) and _empty(b):
-        return True
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return abs(float(a) - float(b)) < 1e-9
-    return bool(a == b)
 
 
 def current_column(snapshot: Snapshot, col: int, index: pd.Index) -> pd.Series:
@@ -48,48 +33,64 @@ def changed(current: pd.Series, desired: pd.Series) -> pd.Series:
     return pd.Series(out, index=desired.index)
 
 
-def summary_differs(current: Any, desired: SummaryTab) -> bool:
-    """Whether the summary tab must be rewritten (the run-time stamp alone does not count)."""
-    if current is None:
-        return True
-    rows = current.rows
-    height = max(len(rows), len(desired.rows))
-    for r in range(height):
+def summary_changes(
+    current: Any, desired: SummaryTab
+) -> dict[tuple[int, int], tuple[RawValue, RawValue]]:
+    """The summary cells that differ, (row, col) -> (old, new); empty when only the run-time
+    stamp moved (it alone does not make a write). A missing tab differs in every cell."""
+    rows = current.rows if current is not None else []
+    out: dict[tuple[int, int], tuple[RawValue, RawValue]] = {}
+    stamp_moved = False
+    for r in range(max(len(rows), len(desired.rows))):
         have = rows[r] if r < len(rows) else []
         want = desired.rows[r] if r < len(desired.rows) else []
         for c in range(max(len(have), len(want))):
-            if desired.volatile == (r, c):
-                continue
             a = have[c] if c < len(have) else None
             b = want[c] if c < len(want) else None
-            if not same_value(a, b):
-                return True
-    return False
+            if same_value(a, b):
+                continue
+            if desired.volatile == (r, c):
+                stamp_moved = True
+            out[(r, c)] = (a, b)
+    if stamp_moved and len(out) == 1 and current is not None:
+        return {}
+    return out
 
 
 def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
     """The write plan: changed owned cells, and the summary, formats and metadata if they differ."""
     cells: dict[int, pd.Series] = {}
+    old: dict[int, pd.Series] = {}
     for col, want in desired.columns.items():
         have = current_column(snapshot, col, want.index)
-        mask = changed(have, want)
+        mask = changed(have, want).to_numpy()
         if mask.any():
-            new = want[mask.to_numpy()].astype(object)
+            new = want[mask].astype(object)
             cells[col] = new.where(new.notna(), None)
-    redo = summary_differs(snapshot.summary, desired.summary) or not snapshot.summary_has_chart
-    summary = desired.summary if redo else None
+            was = have[mask]
+            old[col] = was.where(was.notna(), None)
+    # charts are drawn with a new tab, or again when people deleted every one of them
+    charts = bool(desired.summary.charts) and (
+        snapshot.summary is None or snapshot.summary_charts == 0
+    )
+    changes = summary_changes(snapshot.summary, desired.summary)
+    redo = bool(changes) or charts
     cf = desired.conditional_formats
     formats = None if tuple(snapshot.conditional_formats) == tuple(cf) else cf
     meta = None if snapshot.meta == desired.meta else desired.meta
     return WritePlan(
         tracker_title=desired.tracker_title,
         cells=cells,
+        old=old,
         header_cells=tuple(hc for hc in desired.header_cells if hc[1] in cells),
-        summary=summary,
+        columns=desired.positions,
+        new_columns=desired.new_columns,
+        header_row=desired.header_cells[0][0] if desired.header_cells else 0,
+        key_columns=desired.key_columns,
+        summary=desired.summary if redo else None,
+        summary_exists=snapshot.summary is not None,
+        summary_changes=changes if redo else {},
+        summary_charts=charts,
         conditional_formats=formats,
         meta=meta,
-        positions=desired.positions,
-        new_columns=desired.new_columns,
-        key_columns=desired.key_columns,
-        header_row=desired.header_cells[0][0] if desired.header_cells else 0,
     )

@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cells import RawValue, col_letter
 from .i18n import GENERATED_KEYS, text
-from .model import CFRule, ChartSpec, RawValue, SummaryTab, nones
+from .model import CFRule, ChartSpec, SummaryTab, nones
 from .parse import Table
 from .rules import STATUS_IDS
+from .style import FILL_AMBER, FILL_DELAYED, FILL_FINDING, FONT_FINDING
 from .summarize import Summary
 
 META_VERSION = 1
@@ -21,11 +23,6 @@ KEY_FIELDS = ("phase", "channel", "task", "description")
 #: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
 CF_ROW_BLOCK = 500
 LIST_LIMIT = 500
-
-FILL_FINDING = "FFD8A8"
-FILL_DELAYED = "F8D7DA"
-FILL_AMBER = "FFF3CD"
-FONT_FINDING = "7A2E00"
 
 
 @dataclass(frozen=True)
@@ -42,16 +39,6 @@ class Desired:
     conditional_formats: tuple[CFRule, ...]
     summary: SummaryTab
     meta: dict[str, Any]
-
-
-def col_letter(col: int) -> str:
-    """0-based column index -> A1 letters (0 -> A, 26 -> AA)."""
-    s = ""
-    n = col + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 def generated_positions(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:

@@ -99,5 +99,7 @@ def format_pydantic_errors(
             msg = "unknown key"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")  # our validators' own words
         lines.append(f"{doc.where(loc)}: {dotted}: {msg}")
     return "\n".join(lines)

@@ -23,7 +23,8 @@ from sync.cli import cli
 from sync.config import Config
 from sync.demo import SEED_ROWS
 from sync.errors import AccessDenied, BackendUnavailable, TrackerNotFound
-from sync.pipeline import RunResult, plan_run, sync
+from sync.pipeline import RunResult, plan_run
+from sync.run import sync
 from sync.rules import RuleSet
 
 from .conftest import SEED_AS_OF, header
@@ -554,7 +555,7 @@ def test_adoption_is_undone_when_columns_move_under_it(
 def test_restore_writes_a_past_run_into_a_new_tab(
     fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path
 ) -> None:
-    from sync.pipeline import restore_run
+    from sync.run import restore_run
 
     config = make_config(fake, sheet, sa).model_copy(
         update={

@@ -16,7 +16,8 @@ from sync.config import Config, load_config
 from sync.history import History, TrackerBusy
 from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
-from sync.pipeline import RunResult, reset_baseline, restore_run, sync
+from sync.pipeline import RunResult
+from sync.run import reset_baseline, restore_run, sync
 from sync.rules import TEMPLATE_COLUMNS
 from sync.ruletools import BASE_EXAMPLE
 
@@ -348,7 +349,9 @@ def test_history_and_changes_commands(tracker_file: Path) -> None:
     r = CliRunner().invoke(cli, ["history", "-c", cfg])
     assert r.exit_code == 0
     lines = r.output.splitlines()
-    assert "written" in lines[2] and "unchanged" in lines[1] and len(lines) == 4
+    assert lines[0].startswith("run store ") and "tracker xlsx:tracker.xlsx#推广进度表" in lines[0]
+    assert "written" in lines[3] and "unchanged" in lines[2] and len(lines) == 5
+    assert lines[2].endswith(f"{tracker_file} / 推广进度表")  # which tracker each run was for
     r = CliRunner().invoke(cli, ["changes", "--since", "2024-03-21", "-c", cfg])
     assert r.exit_code == 0
     assert "T0003 广告投放" in r.output and "2024-03-21  当前进度(%): 30 → 45" in r.output

@@ -10,7 +10,9 @@ import pytest
 from sync.config import Config
 from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
-from sync.pipeline import plan_run, report, sync
+from sync.pipeline import plan_run
+from sync.report import report
+from sync.run import sync
 
 from .conftest import SEED_AS_OF, grid, task
 from .fakes import MemoryBackend

@@ -17,7 +17,7 @@ from openpyxl.styles import Border, Font, PatternFill, Side
 from sync.backends.xlsx import META_SHEET, XlsxBackend
 from sync.config import load_config
 from sync.errors import TrackerChanged, TrackerNotFound, WouldLoseContent
-from sync.pipeline import sync
+from sync.run import sync
 
 from .conftest import SEED_AS_OF
 

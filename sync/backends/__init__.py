@@ -1,54 +1,94 @@
-"""The backend seam: ``read()`` a snapshot, ``apply(snapshot, plan)`` in one atomic step."""
+"""Backends, found by name: the entry-point group ``tracker_sync.backends``.
+
+The two built-ins are registered the same way as any other (``pyproject.toml``)::
+
+    [project.entry-points."tracker_sync.backends"]
+    xlsx = "sync.backends.xlsx:open_backend"
+    gsheets = "sync.backends.gsheets:open_backend"
+
+so a third backend is a package that declares its own entry point, then
+``tracker.backend: <name>`` in config.yaml selects it. The contract is in :mod:`.base`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+import logging
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
-from ..model import ApplyResult, Snapshot, WritePlan
+from ..errors import ConfigError, TrackerError
+from .base import (
+    AddsTabs,
+    ApplyResult,
+    Backend,
+    BackendFactory,
+    CountsRequests,
+    CreatesTracker,
+    Replans,
+    Snapshot,
+    WritePlan,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
 
+log = logging.getLogger(__name__)
 
-class Backend(Protocol):
-    """What the pipeline needs from a place that holds a tracker."""
+GROUP = "tracker_sync.backends"
 
-    #: Human-readable target (file path or spreadsheet id), for messages and reports.
-    target: str
+#: The built-ins' entry points, for a source tree that was never installed (no metadata).
+_BUILTIN = {
+    "xlsx": "sync.backends.xlsx:open_backend",
+    "gsheets": "sync.backends.gsheets:open_backend",
+}
 
-    def read(self) -> Snapshot:
-        """Everything the run needs, in as few requests as the backend allows."""
-        ...
 
-    def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
-        """Write the plan all-or-nothing; raise TrackerChanged if the tracker moved since ``snapshot``."""
-        ...
+def registered() -> dict[str, EntryPoint]:
+    """Every backend name with its entry point (nothing is imported)."""
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    for name, value in _BUILTIN.items():
+        found.setdefault(name, EntryPoint(name, value, GROUP))
+    return found
 
 
 def open_backend(config: Config) -> Backend:
-    """The backend named by ``config.tracker.backend``."""
-    if config.tracker.backend == "xlsx":
-        from .xlsx import XlsxBackend
-
-        assert config.tracker.path is not None
-        output = config.resolve(config.tracker.output) if config.tracker.output else None
-        return XlsxBackend(
-            config.resolve(config.tracker.path),
-            worksheet=config.tracker.worksheet,
-            summary_title=config.summary_title(),
-            output=output,
+    """The backend named by ``config.tracker.backend``, built by its registered factory."""
+    name = config.tracker.backend
+    eps = registered()
+    ep = eps.get(name)
+    if ep is None:
+        raise ConfigError(
+            f"tracker.backend: no backend named {name!r} is installed "
+            f"(installed: {', '.join(sorted(eps))}); a backend package registers itself in the "
+            f"entry-point group {GROUP!r}"
         )
-    from .gsheets import SheetsBackend
+    try:
+        factory: BackendFactory = ep.load()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"tracker.backend: the {name!r} backend ({ep.value}) cannot be loaded: {exc}"
+        ) from None
+    backend = factory(config)
+    if not isinstance(backend, Backend):
+        raise TrackerError(
+            f"tracker.backend: {ep.value} returned {type(backend).__name__}, which lacks the "
+            "backend contract (target, read, apply; see sync.backends.base)"
+        )
+    log.debug("backend %s (%s) for %s", name, ep.value, backend.target)
+    return backend
 
-    assert config.tracker.spreadsheet is not None
-    creds = config.resolve(config.google.credentials) if config.google.credentials else None
-    return SheetsBackend(
-        config.tracker.spreadsheet,
-        worksheet=config.tracker.worksheet,
-        summary_title=config.summary_title(),
-        google=config.google,
-        credentials_path=creds,
-    )
 
-
-__all__ = ["ApplyResult", "Backend", "Snapshot", "WritePlan", "open_backend"]
+__all__ = [
+    "GROUP",
+    "AddsTabs",
+    "ApplyResult",
+    "Backend",
+    "BackendFactory",
+    "CountsRequests",
+    "CreatesTracker",
+    "Replans",
+    "Snapshot",
+    "WritePlan",
+    "open_backend",
+    "registered",
+]

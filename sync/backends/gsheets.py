@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import random
 import re
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gspread
 import requests
@@ -43,6 +44,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from ..cells import col_letter
 from ..config import GoogleConfig, RetryConfig
 from ..errors import (
     AccessDenied,
@@ -63,7 +65,12 @@ from ..model import (
     SummaryTab,
     WritePlan,
 )
-from ..render import FILL_AMBER, FILL_DELAYED, FILL_FINDING, col_letter
+from ..style import FILL_AMBER, FILL_DELAYED, FILL_FINDING
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+log = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 GOOGLE_SHEETS = "https://sheets.googleapis.com"
@@ -216,8 +223,25 @@ class _ReadState:
     sheet_titles: list[str] = field(default_factory=list)
 
 
+def open_backend(config: Config) -> SheetsBackend:
+    """The registered factory (entry point ``gsheets``): ``tracker.spreadsheet`` of the config."""
+    assert config.tracker.spreadsheet is not None  # the config requires it for this backend
+    creds = config.resolve(config.google.credentials) if config.google.credentials else None
+    return SheetsBackend(
+        config.tracker.spreadsheet,
+        worksheet=config.tracker.worksheet,
+        summary_title=config.summary_title(),
+        google=config.google,
+        credentials_path=creds,
+    )
+
+
 class SheetsBackend:
-    """A Google Sheet. ``client`` may be injected (tests); otherwise built from ``google``."""
+    """A Google Sheet. ``client`` may be injected (tests); otherwise built from ``google``.
+
+    Capabilities (:mod:`sync.backends.base`): CountsRequests, Replans (rows moved under the
+    write, or a write whose outcome is unknown), AddsTabs, CreatesTracker.
+    """
 
     def __init__(
         self,
@@ -238,12 +262,24 @@ class SheetsBackend:
         self.credentials_path = credentials_path
         retry: RetryConfig = self.google.retry
         self.policy = _Policy(retry.attempts, retry.max_seconds, sleep=sleep)
-        self.replans = retry.attempts
-        self.requests = RequestCounter()
+        self._replans = retry.attempts
+        self._requests = RequestCounter()
         self._client = client
         self._email: str | None = None
         self._state: _ReadState | None = None
         self._tokens = 0
+
+    # ------------------------------------------------------------------ capabilities
+
+    @property
+    def max_replans(self) -> int:
+        return self._replans
+
+    def request_counts(self) -> dict[str, int]:
+        return self._requests.as_dict()
+
+    def reset_request_counts(self) -> None:
+        self._requests = RequestCounter()
 
     # ------------------------------------------------------------------ transport
 
@@ -266,9 +302,10 @@ class SheetsBackend:
 
         def count() -> Any:
             if kind == "read":
-                self.requests.read += 1
+                self._requests.read += 1
             else:
-                self.requests.write += 1
+                self._requests.write += 1
+            log.debug("%s request to spreadsheet %s", kind, self.key)
             return fn()
 
         def retryable(exc: BaseException) -> bool:
@@ -276,7 +313,15 @@ class SheetsBackend:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            return policy.wait(state.attempt_number, exc)
+            seconds = policy.wait(state.attempt_number, exc)
+            log.warning(
+                "spreadsheet %s: %s (attempt %d); retrying in %.1f s",
+                self.key,
+                self._describe(exc) if exc else "failed",
+                state.attempt_number,
+                seconds,
+            )
+            return seconds
 
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
@@ -419,10 +464,10 @@ class SheetsBackend:
             time_zone=data.get("properties", {}).get("timeZone"),
             conditional_formats=own_cf,
             meta=meta if isinstance(meta, dict) else {},
-            version=self._tokens,
+            version=str(self._tokens),
             row_capacity=int(grid_props.get("rowCount", 1000)),
-            anchors=anchors,
-            summary_has_chart=summary_sheet is None or bool(summary_sheet.get("charts")),
+            owned_columns=anchors,
+            summary_charts=len(summary_sheet.get("charts") or []) if summary_sheet else 0,
             tabs=tabs,
         )
 
@@ -608,12 +653,12 @@ class SheetsBackend:
 
     def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
         st = self._state
-        if st is None or st.token != snapshot.version:
+        if st is None or str(st.token) != snapshot.version:
             raise TrackerError("apply() needs the snapshot read by this backend")
         if plan.is_empty:
             return ApplyResult(0, requests=0)
-        writes_before = self.requests.write
-        fresh_cols = sorted(plan.positions[k] for k in plan.new_columns)
+        writes_before = self._requests.write
+        fresh_cols = sorted(plan.columns[k] for k in plan.new_columns)
         structural: list[dict[str, Any]] = []
         summary_in_batch = plan.summary is not None and (
             st.summary_id is None
@@ -632,7 +677,7 @@ class SheetsBackend:
             structural += self._protect(st, plan)
         if plan.conditional_formats is not None:
             structural += self._formats(st, plan.conditional_formats)
-        needs_chart = st.summary_id is None or not snapshot.summary_has_chart
+        needs_chart = plan.summary_charts
         if plan.summary is not None and (summary_in_batch or needs_chart):
             structural += self._summary_structure(
                 st, plan.summary, summary_id, full=summary_in_batch, chart=needs_chart
@@ -643,15 +688,15 @@ class SheetsBackend:
         # generated columns found by their header but not anchored yet (e.g. a tracker uploaded
         # from .xlsx): anchor them, and check in the same reply that they were still there
         adopt = [
-            k for k in plan.positions if k not in snapshot.anchors and k not in plan.new_columns
+            k for k in plan.columns if k not in snapshot.owned_columns and k not in plan.new_columns
         ]
         adopt_at = len(structural)
-        structural += [_anchor_request(st.tracker_id, plan.positions[k], k) for k in adopt]
+        structural += [_anchor_request(st.tracker_id, plan.columns[k], k) for k in adopt]
 
         if structural:
             body: dict[str, Any] = {"requests": structural}
             guard_rows = self._rows_written(plan)
-            key_cols = [c for c in plan.key_columns if c not in plan.positions.values()]
+            key_cols = [c for c in plan.key_columns if c not in plan.columns.values()]
             ranges = []
             if fresh_cols and guard_rows and key_cols:
                 lo, hi = min(key_cols), max(key_cols)
@@ -685,7 +730,7 @@ class SheetsBackend:
                 ).json(),
             )
             self._verify_ids(snapshot, plan, reply, fresh_cols)
-        return ApplyResult(plan.cell_count, requests=self.requests.write - writes_before)
+        return ApplyResult(plan.cell_count, requests=self._requests.write - writes_before)
 
     # .................................................................. structure
 
@@ -721,7 +766,7 @@ class SheetsBackend:
                     }
                 }
             )
-        by_col = {c: k for k, c in plan.positions.items()}
+        by_col = {c: k for k, c in plan.columns.items()}
         for c in cols:
             reqs.append(_anchor_request(sid, c, by_col[c]))
             series = plan.cells.get(c)
@@ -761,7 +806,7 @@ class SheetsBackend:
             {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}}
             for p in st.own_protections
         ]
-        for lo, hi in _runs(sorted(plan.positions.values())):
+        for lo, hi in _runs(sorted(plan.columns.values())):
             reqs.append(
                 {
                     "addProtectedRange": {
@@ -896,8 +941,8 @@ class SheetsBackend:
         data: list[dict[str, Any]] = []
         written_rows = self._rows_written(plan)
         # the ID column goes along even with nothing to write: its state after the write checks the rows
-        guard = plan.positions.get("gen_id") if written_rows else None
-        for key, c in plan.positions.items():
+        guard = plan.columns.get("gen_id") if written_rows else None
+        for key, c in plan.columns.items():
             series = plan.cells.get(c)
             if c in fresh or (series is None and c != guard):
                 continue
@@ -908,7 +953,7 @@ class SheetsBackend:
             )
             data.append(_column_entry(key, cells, up_to=max(written_rows) if c == guard else None))
         if plan.summary is not None and not summary_done:
-            data.append(_summary_entry(snapshot.summary, plan.summary))
+            data.append(_summary_entry(snapshot.summary, plan))
         return {
             "valueInputOption": "RAW",
             "data": data,
@@ -934,7 +979,7 @@ class SheetsBackend:
         fresh: list[int],
     ) -> None:
         """Every row written must still hold the task it was computed for (same task ID)."""
-        id_col = plan.positions.get("gen_id")
+        id_col = plan.columns.get("gen_id")
         if id_col is None or id_col in fresh:
             return
         rows = self._rows_written(plan)
@@ -978,8 +1023,7 @@ class SheetsBackend:
         wrong = [
             i
             for i, k in enumerate(keys)
-            if generated_key(head[plan.positions[k]] if plan.positions[k] < len(head) else None)
-            != k
+            if generated_key(head[plan.columns[k]] if plan.columns[k] < len(head) else None) != k
         ]
         if not wrong:
             return
@@ -1033,7 +1077,7 @@ class SheetsBackend:
         written = set(plan.cells) | set(fresh)
         data = [
             _column_entry(k, dict.fromkeys(rows, ""))
-            for k, c in plan.positions.items()
+            for k, c in plan.columns.items()
             if c in written
         ]
         body = {"valueInputOption": "RAW", "data": data}
@@ -1182,24 +1226,16 @@ def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> 
     }
 
 
-def _summary_entry(current: Grid | None, tab: SummaryTab) -> dict[str, Any]:
-    """The summary tab as one values range: changed cells, "" to clear, null where unchanged."""
-    from ..plan import same_value
-
+def _summary_entry(current: Grid | None, plan: WritePlan) -> dict[str, Any]:
+    """The summary tab's changed cells as one values range: "" to clear, null where unchanged."""
+    assert plan.summary is not None
     have = current.rows if current is not None else []
-    height = max(len(tab.rows), len(have))
-    width = max(_width(tab), max((len(r) for r in have), default=0))
-    rows: list[list[Any]] = []
-    for r in range(height):
-        want = tab.rows[r] if r < len(tab.rows) else []
-        old = have[r] if r < len(have) else []
-        row: list[Any] = []
-        for c in range(width):
-            a = old[c] if c < len(old) else None
-            b = want[c] if c < len(want) else None
-            row.append(None if same_value(a, b) else ("" if b is None else b))
-        rows.append(row)
-    rng = f"{_quote(tab.title)}!A1:{col_letter(width - 1)}{height}"
+    height = max(len(plan.summary.rows), len(have))
+    width = max(_width(plan.summary), max((len(r) for r in have), default=0))
+    rows: list[list[Any]] = [[None] * width for _ in range(height)]
+    for (r, c), (_, new) in plan.summary_changes.items():
+        rows[r][c] = "" if new is None else new
+    rng = f"{_quote(plan.summary.title)}!A1:{col_letter(width - 1)}{height}"
     return {"dataFilter": {"a1Range": rng}, "majorDimension": "ROWS", "values": rows}
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import os
 import posixpath
 import tempfile
@@ -13,7 +14,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import openpyxl
@@ -22,12 +23,17 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
+from ..cells import col_letter
 from ..errors import TrackerChanged, TrackerError, TrackerNotFound, WouldLoseContent
 from ..model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, SummaryTab, WritePlan
-from ..render import col_letter
+from ..style import GENERATED_HEADER_FILL
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+log = logging.getLogger(__name__)
 
 META_SHEET = "_tracker_sync"
-GENERATED_HEADER_FILL = "D9D9D9"
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -54,6 +60,11 @@ class FileVersion:
     size: int
     mtime_ns: int
     sha256: str
+
+    @property
+    def token(self) -> str:
+        """The snapshot's opaque version."""
+        return f"{self.sha256}:{self.size}:{self.mtime_ns}"
 
 
 def _version_of(path: Path, data: bytes | None = None) -> FileVersion:
@@ -116,8 +127,24 @@ def set_text_safe(cell: Any, value: Any) -> None:
         cell.data_type = "s"
 
 
+def open_backend(config: Config) -> XlsxBackend:
+    """The registered factory (entry point ``xlsx``): ``tracker.path`` of the config."""
+    assert config.tracker.path is not None  # the config requires it for this backend
+    output = config.resolve(config.tracker.output) if config.tracker.output else None
+    return XlsxBackend(
+        config.resolve(config.tracker.path),
+        worksheet=config.tracker.worksheet,
+        summary_title=config.summary_title(),
+        output=output,
+    )
+
+
 class XlsxBackend:
-    """A local .xlsx file. ``output`` writes the result to another file and leaves the original alone."""
+    """A local .xlsx file. ``output`` writes the result to another file and leaves the original alone.
+
+    Capabilities (:mod:`sync.backends.base`): CountsRequests (a read or a save counts as one
+    request), AddsTabs.
+    """
 
     def __init__(
         self,
@@ -133,7 +160,13 @@ class XlsxBackend:
         self.output = Path(output) if output else None
         self.target = str(self.path)
         self._loaded: tuple[FileVersion, Any, list[str]] | None = None
-        self.requests = RequestCounter()
+        self._requests = RequestCounter()
+
+    def request_counts(self) -> dict[str, int]:
+        return self._requests.as_dict()
+
+    def reset_request_counts(self) -> None:
+        self._requests = RequestCounter()
 
     # ------------------------------------------------------------------ read
 
@@ -142,7 +175,7 @@ class XlsxBackend:
             raise TrackerNotFound(
                 f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)"
             )
-        self.requests.read += 1
+        self._requests.read += 1
         try:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
@@ -174,7 +207,7 @@ class XlsxBackend:
         }
         meta = _read_meta(wb)
         cf = _owned_cf(ws, meta)
-        has_chart = summary is None or bool(wb[self.summary_title]._charts)
+        charts = len(wb[self.summary_title]._charts) if summary is not None else 0
         self._loaded = (version, wb, lost)
         titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
         return Snapshot(
@@ -185,8 +218,8 @@ class XlsxBackend:
             time_zone=None,
             conditional_formats=cf,
             meta=meta,
-            version=version,
-            summary_has_chart=has_chart,
+            version=version.token,
+            summary_charts=charts,
             tabs=tabs,
         )
 
@@ -242,12 +275,10 @@ class XlsxBackend:
     def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
         if plan.is_empty:
             return ApplyResult(cells_written=0, requests=0)
-        version = snapshot.version
-        self._check_unchanged(version)
-        if self._loaded is not None and self._loaded[0] == version:
-            wb, lost = self._loaded[1], self._loaded[2]
-        else:  # pragma: no cover - apply without read
+        if self._loaded is None or self._loaded[0].token != snapshot.version:
             raise TrackerError("apply() needs the snapshot read by this backend")
+        version, wb, lost = self._loaded
+        self._check_unchanged(version)
         if lost and self.output is None:
             raise WouldLoseContent(
                 f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}.\n"
@@ -270,9 +301,10 @@ class XlsxBackend:
         if plan.meta is not None:
             _write_meta(wb, plan.meta)
         dest = self.output or self.path
-        self.requests.write += 1
+        self._requests.write += 1
         self._save_atomic(wb, dest, version if self.output is None else None)
         self._loaded = None
+        log.info("saved %s (%d cells)", dest, plan.cell_count)
         return ApplyResult(cells_written=plan.cell_count, requests=1, output=str(dest))
 
     def add_tab(self, title: str, rows: list[list[Any]]) -> None:
@@ -298,9 +330,10 @@ class XlsxBackend:
                 if isinstance(value, dt.date):
                     cell.number_format = "yyyy-mm-dd"
         dest = self.output or self.path
-        self.requests.write += 1
+        self._requests.write += 1
         self._save_atomic(wb, dest, version if self.output is None else None)
         self._loaded = None
+        log.info("added tab %r to %s (%d rows)", title, dest, len(rows))
 
     def _check_unchanged(self, version: FileVersion) -> None:
         try:

@@ -1,0 +1,404 @@
+"""A run with its seams: open the backend and the run store, fix the run's clock, read, plan
+(:func:`sync.pipeline.plan_run`), apply, record; plus the other commands that touch a tracker
+(``init --spreadsheet``, ``baseline --reset``, ``restore``).
+
+The backend is asked for optional capabilities by type (:mod:`sync.backends.base`); the run
+store is anything with the :class:`sync.history.RunStore` protocol (the SQLite
+:class:`~sync.history.History` by default; ``check`` and ``--dry-run`` open it read-only and
+create nothing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+import zoneinfo
+from collections.abc import Iterator
+from typing import Any
+
+from .backends import AddsTabs, Backend, CountsRequests, CreatesTracker, Replans, open_backend
+from .config import Config
+from .defaults import DEFAULT_LOCALE
+from .errors import (
+    BackendUnavailable,
+    ConfigError,
+    RetryRun,
+    RunOutOfOrder,
+    TrackerError,
+    TrackerSyncError,
+)
+from .history import History, RunStore, human_snapshot
+from .model import Snapshot
+from .pipeline import RunResult, plan_run
+from .rules import RuleSet, load_rules
+from .timeline import Event, HistoryView, TaskState, rebaseline
+
+log = logging.getLogger(__name__)
+
+
+def zone(config: Config, snapshot: Snapshot | None = None) -> dt.tzinfo:
+    """The configured time zone, else the sheet's own, else the machine's."""
+    name = config.timezone or (snapshot.time_zone if snapshot else None)
+    if name:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            log.warning("unknown time zone %r from the tracker; using the machine's", name)
+    tz = dt.datetime.now().astimezone().tzinfo
+    assert tz is not None
+    return tz
+
+
+def run_clock(
+    tz: dt.tzinfo,
+    *,
+    as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    wall: dt.datetime | None = None,
+) -> tuple[dt.date, dt.datetime]:
+    """The run's day and time, one clock for every stage.
+
+    ``now`` pins the time (a naive one is read in ``tz``); else ``as_of`` pins the day at the
+    wall clock's time of day; else the wall clock (``wall``, for tests) decides both. The day
+    is ``as_of`` when given, else ``now``'s date in ``tz``.
+
+    >>> tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    >>> wall = dt.datetime(2026, 12, 1, 2, 30, tzinfo=dt.UTC)
+    >>> run_clock(tz, as_of=dt.date(2024, 3, 20), wall=wall)[1].isoformat()
+    '2024-03-20T10:30:00+08:00'
+    >>> run_clock(tz, now=dt.datetime(2024, 3, 20, 17, 45))[0].isoformat()
+    '2024-03-20'
+    """
+    if now is not None:
+        at = now if now.tzinfo is not None else now.replace(tzinfo=tz)
+    else:
+        clock = (wall or dt.datetime.now(dt.UTC)).astimezone(tz)
+        at = dt.datetime.combine(as_of, clock.timetz()) if as_of is not None else clock
+    return (as_of or at.astimezone(tz).date()), at
+
+
+def open_store(config: Config, *, readonly: bool) -> History | None:
+    """The configured run store (None when history is off). Read-only opens create nothing."""
+    path = config.history_path()
+    if path is None:
+        return None
+    return History(path, readonly=readonly)
+
+
+def sync(
+    config: Config,
+    *,
+    as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    write: bool = True,
+    backend: Backend | None = None,
+    history: RunStore | None = None,
+) -> RunResult:
+    """Read the tracker, run the pipeline and (if ``write``) apply the plan in one atomic step,
+    then record the run in the run store.
+
+    ``as_of`` / ``now`` pin the run's clock (:func:`run_clock`); ``backend`` and ``history``
+    replace the configured ones (the caller keeps ownership of what it passes in). Without
+    ``write`` nothing is written anywhere: the store is opened read-only.
+
+    >>> from sync import load_config
+    >>> result = sync(load_config("demo/config.yaml"), write=False)  # doctest: +SKIP
+    """
+    ruleset = load_rules(config.rule_dirs())
+    backend = backend or open_backend(config)
+    if isinstance(backend, CountsRequests):
+        backend.reset_request_counts()  # counts are per run
+    with _store(config, history, readonly=not write) as store:
+        if store is None:
+            return _sync(config, ruleset, backend, HistoryView(), as_of=as_of, now=now, write=write)
+        store.claim(config.tracker.identity(), write=write)
+        if not write:
+            view = store.view()
+            return _sync(config, ruleset, backend, view, as_of=as_of, now=now, write=False)
+        with store.lock(backend.target):
+            view = store.view()
+            try:
+                result = _sync(
+                    config,
+                    ruleset,
+                    backend,
+                    view,
+                    as_of=as_of,
+                    now=now,
+                    write=True,
+                    not_before=store.last_run_at(),
+                )
+            except RunOutOfOrder:
+                raise  # a refused clock is not a run
+            except TrackerSyncError as exc:
+                _, started = run_clock(zone(config), as_of=as_of, now=now)
+                store.record(
+                    started_at=started,
+                    outcome="failed",
+                    message=str(exc).splitlines()[0],
+                    target=backend.target,
+                )
+                raise
+            _record(store, result, view)
+            return result
+
+
+@contextlib.contextmanager
+def _store(config: Config, given: RunStore | None, *, readonly: bool) -> Iterator[RunStore | None]:
+    """The store passed in (left open), else the configured one (closed afterwards)."""
+    if given is not None:
+        yield given
+        return
+    store = open_store(config, readonly=readonly)
+    try:
+        yield store
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _changed_states(new: dict[str, TaskState], old: dict[str, TaskState]) -> dict[str, TaskState]:
+    """Only the task states this run changed (a quiet run writes none)."""
+    return {tid: s for tid, s in new.items() if old.get(tid) != s}
+
+
+def _record(store: RunStore, result: RunResult, view: HistoryView) -> None:
+    table, summary = result.table, result.summary
+    generated = set(result.desired.positions.values()) | set(table.generated_cols.values())
+    counts = dict(summary.findings_by_severity)
+    counts |= {
+        "rows": len(table),
+        "cells_written": result.applied.cells_written if result.applied else 0,
+    }
+    kpis = {
+        "total": summary.total,
+        "completion_rate": summary.completion_rate,
+        "delayed": summary.status_counts["delayed"],
+        "avg_deviation": summary.avg_deviation,
+        "status_counts": summary.status_counts,
+    }
+    step_ = result.history
+    assert result.now is not None
+    run_id = store.record(
+        started_at=result.now,
+        outcome="written" if result.applied is not None else "unchanged",
+        as_of=result.as_of,
+        target=result.snapshot.target,
+        worksheet=result.snapshot.tracker.title,
+        counts=counts,
+        requests=result.requests,
+        kpis=kpis,
+        snapshot=human_snapshot(
+            result.snapshot.tracker.rows, generated, result.snapshot.tracker.title
+        ),
+        findings=[
+            {str(k): v for k, v in f.items()}
+            for f in result.findings.astype({"row": int}).to_dict("records")
+        ],
+        states=_changed_states(step_.states, view.states) if step_ else None,
+        events=step_.events if step_ else (),
+    )
+    log.info("recorded run %d (%d events)", run_id, len(step_.events) if step_ is not None else 0)
+
+
+def _sync(
+    config: Config,
+    ruleset: RuleSet,
+    backend: Backend,
+    view: HistoryView,
+    *,
+    as_of: dt.date | None,
+    now: dt.datetime | None,
+    write: bool,
+    not_before: dt.datetime | None = None,
+) -> RunResult:
+    replans = 0
+    max_replans = backend.max_replans if isinstance(backend, Replans) else 0
+    while True:
+        t0 = time.perf_counter()
+        snapshot = backend.read()
+        log.info(
+            "read %s / %s: %d rows in %.2f s",
+            snapshot.target,
+            snapshot.tracker.title,
+            len(snapshot.tracker.rows),
+            time.perf_counter() - t0,
+        )
+        day, run_now = run_clock(zone(config, snapshot), as_of=as_of, now=now)
+        if write and not_before is not None and run_now < not_before:
+            raise RunOutOfOrder(
+                f"this run is dated {run_now.isoformat(timespec='minutes')}, before the run store's "
+                f"last run ({not_before.isoformat(timespec='minutes')}); history only moves "
+                "forward, so nothing was read into it or written. Look at a past day with "
+                "--dry-run, or replay days into a fresh store (history.path)."
+            )
+        t0 = time.perf_counter()
+        result = plan_run(
+            snapshot,
+            ruleset,
+            as_of=day,
+            now=run_now,
+            locale=config.locale,
+            amber_deviation=config.thresholds.amber_deviation,
+            summary_title=config.summary_title(),
+            history=view,
+        )
+        log.info(
+            "planned as of %s (%s): %d findings, %d cells to write in %.2f s",
+            day.isoformat(),
+            run_now.isoformat(timespec="minutes"),
+            len(result.findings),
+            result.plan.cell_count,
+            time.perf_counter() - t0,
+        )
+        if not write or result.plan.is_empty:
+            return _replace(result, dry_run=not write, requests=_counts(backend))
+        try:
+            t0 = time.perf_counter()
+            applied = backend.apply(snapshot, result.plan)
+        except RetryRun as exc:
+            # the write's outcome was unknown, or people moved rows under it: start over
+            replans += 1
+            if replans > max_replans:
+                raise BackendUnavailable(
+                    f"{backend.target}: gave up after {replans} attempts: {exc}"
+                ) from None
+            log.warning("%s: %s; reading again (attempt %d)", backend.target, exc, replans + 1)
+            continue
+        log.info(
+            "wrote %d cells in %d requests in %.2f s",
+            applied.cells_written,
+            applied.requests,
+            time.perf_counter() - t0,
+        )
+        return _replace(result, applied=applied, requests=_counts(backend))
+
+
+def _counts(backend: Backend) -> dict[str, int]:
+    if isinstance(backend, CountsRequests):
+        return backend.request_counts()
+    return {"read": 1, "write": 0}
+
+
+def _replace(result: RunResult, **changes: Any) -> RunResult:
+    from dataclasses import replace
+
+    return replace(result, **changes)
+
+
+# ---------------------------------------------------------------------------- other commands
+
+
+def init_spreadsheet(
+    spreadsheet: str,
+    base: Config | None = None,
+    *,
+    worksheet: str | None = None,
+    locale: str | None = None,
+) -> str:
+    """Add a tracker tab from the seed template to a Google spreadsheet, then run the first sync
+    on it so its generated columns, their warning-only protection and the summary tab exist.
+    Returns the tab's title. ``base`` supplies the google: section (credentials, endpoint)."""
+    from .demo import default_tab_title, template_columns, template_statuses
+
+    lang = locale or (base.locale if base else DEFAULT_LOCALE)
+    title = worksheet or (base.tracker.worksheet if base else None) or default_tab_title(lang)
+    data: dict[str, Any] = {
+        "tracker": {"backend": "gsheets", "spreadsheet": spreadsheet, "worksheet": title},
+        "locale": lang,
+    }
+    if base is not None:
+        data["tracker"]["summary_worksheet"] = base.tracker.summary_worksheet
+        google = base.google.model_dump()
+        google["credentials"] = (
+            base.resolve(base.google.credentials) if base.google.credentials else None
+        )
+        data["google"] = google
+    config = Config.model_validate(data)
+    backend = open_backend(config)
+    if not isinstance(backend, CreatesTracker):
+        raise TrackerError(f"{backend.target}: this backend cannot create a tracker tab")
+    ruleset = load_rules(config.rule_dirs())
+    backend.create_tracker_tab(title, template_columns(ruleset, lang), template_statuses(lang))
+    sync(config, backend=backend)
+    return title
+
+
+def _required_store(config: Config, *, readonly: bool = False) -> History:
+    store = open_store(config, readonly=readonly)
+    if store is None:
+        raise ConfigError(
+            "history is off (history.enabled: false, or a config without a file); "
+            "this command needs the run store — set history.enabled: true"
+        )
+    return store
+
+
+def reset_baseline(
+    config: Config,
+    *,
+    as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    backend: Backend | None = None,
+) -> int:
+    """Make every task's current planned dates its baseline; recorded in history. Returns the
+    number of tasks whose baseline moved."""
+    ruleset = load_rules(config.rule_dirs())
+    backend = backend or open_backend(config)
+    store = _required_store(config)
+    try:
+        store.claim(config.tracker.identity(), write=True)
+        with store.lock(backend.target):
+            result = _sync(
+                config, ruleset, backend, store.view(), as_of=as_of, now=now, write=False
+            )
+            assert result.history is not None and result.now is not None
+            before = result.history.states
+            after = rebaseline(before)
+            events = tuple(
+                Event(
+                    tid,
+                    "baseline",
+                    f"{s.baseline_start}..{s.baseline_finish}",
+                    f"{after[tid].baseline_start}..{after[tid].baseline_finish}",
+                )
+                for tid, s in before.items()
+                if not s.deleted
+                and (s.baseline_start, s.baseline_finish)
+                != (after[tid].baseline_start, after[tid].baseline_finish)
+            )
+            store.record(
+                started_at=result.now,
+                outcome="baseline-reset",
+                as_of=result.as_of,
+                target=result.snapshot.target,
+                worksheet=result.snapshot.tracker.title,
+                states=after,
+                events=result.history.events + events,
+            )
+            return len(events)
+    finally:
+        store.close()
+
+
+def restore_run(config: Config, run_id: int, tab: str, *, backend: Backend | None = None) -> int:
+    """Write the human columns as run ``run_id`` read them into a new tab ``tab`` (never the
+    live tab). Returns the number of rows written."""
+    store = _required_store(config, readonly=True)
+    try:
+        snapshot = store.snapshot(run_id)
+    finally:
+        store.close()
+    backend = backend or open_backend(config)
+    if tab == snapshot["title"]:
+        raise TrackerError(
+            f"restore never writes the live tab {tab!r}; choose a new tab name with --to-tab"
+        )
+    if not isinstance(backend, AddsTabs):
+        raise TrackerError(f"{backend.target}: this backend cannot add a tab")
+    rows: list[list[Any]] = snapshot["rows"]
+    backend.add_tab(tab, rows)
+    log.info("restored run %d into tab %r (%d rows)", run_id, tab, len(rows))
+    return len(rows)
