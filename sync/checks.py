@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from .conditions import evaluate, parse_condition
 from .errors import TrackerError
 from .model import Grid
+from .text import fold
 
 if TYPE_CHECKING:
     from .parse import Table
@@ -241,7 +241,7 @@ class OneOfParams(Params):
 @register("one_of", OneOfParams)
 def check_one_of(table: Table, rule: RuleSpec, params: OneOfParams, ctx: Context) -> CheckResult:
     """A filled cell must be one of ``values`` (compared trimmed, case- and width-insensitive)."""
-    allowed = {_fold(v) for v in params.values}
+    allowed = {fold(v) for v in params.values}
     return CheckResult({c: table.present[c] & ~table.text(c).isin(allowed) for c in rule.columns})
 
 
@@ -264,7 +264,11 @@ class PatternParams(Params):
 
 def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
     """Whether each cell contains a match; the regex runs once per distinct text (cells repeat)."""
-    text = table.text(col) if params.ignore_case else table.display(col).map(_nfkc)
+    text = (
+        table.text(col)
+        if params.ignore_case
+        else table.display(col).map(lambda v: fold(v, keep_case=True))
+    )
     codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
     pattern = params.compiled()
     hits = np.array(
@@ -347,7 +351,7 @@ class LookupParams(Params):
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ValueError(f"cannot read the list {path}: {exc.strerror}") from None
-        values = tuple(_fold(x) for x in lines if x.strip() and not x.lstrip().startswith("#"))
+        values = tuple(fold(x) for x in lines if x.strip() and not x.lstrip().startswith("#"))
         return self.model_copy(update={"file_values": values})
 
 
@@ -380,12 +384,12 @@ def _lookup_values(rule: RuleSpec, params: LookupParams, ctx: Context) -> set[st
             f"rule {rule.id!r} looks values up in tab {source.tab!r}, which does not exist; "
             f"the other tabs are: {', '.join(repr(t) for t in ctx.tabs) or 'none'}"
         )
-    want = _fold(source.column or "")
+    want = fold(source.column or "")
     for r, row in enumerate(tab.rows[:30]):
         for c, v in enumerate(row):
-            if v is not None and _fold(str(v)) == want:
+            if v is not None and fold(v) == want:
                 below = tab.rows[r + 1 :]
-                return {_fold(str(x[c])) for x in below if c < len(x) and x[c] not in (None, "")}
+                return {fold(x[c]) for x in below if c < len(x) and x[c] not in (None, "")}
     raise TrackerError(
         f"rule {rule.id!r}: tab {source.tab!r} has no column headed {source.column!r}"
     )
@@ -486,14 +490,6 @@ def _fmt_num(v: Any) -> str:
     if v is None or pd.isna(v):
         return ""
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
-
-
-def _nfkc(v: Any) -> str:
-    return unicodedata.normalize("NFKC", str(v)).strip()
-
-
-def _fold(v: str) -> str:
-    return unicodedata.normalize("NFKC", v).strip().lower()
 
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -16,8 +16,9 @@ from .errors import MissingColumns
 from .i18n import generated_key, is_generated_header
 from .model import Grid, nones
 from .rules import RuleSet, header_keys
+from .text import fold
 
-#: Whole-cell contents that mean "nothing here" (compared after NFKC, trim and lower case).
+#: Whole-cell contents that mean "nothing here" (compared folded: NFKC, trimmed, case-folded).
 EMPTY_TOKENS = frozenset(
     {"", "-", "--", "—", "——", "/", "na", "n/a", "n.a.", "无", "暂无", "無", "暫無", "null", "none"}
 )
@@ -191,12 +192,21 @@ def _missing_message(grid: Grid, ruleset: RuleSet, row: int, missing: list[str])
 # the scalar parsers below run once per distinct value; results are spread back by code.
 
 
-def norm(value: Any) -> str | None:
-    """Folded text of a cell (NFKC, trimmed, lower case); None for a blank cell."""
+def _cell_str(value: Any) -> str | None:
+    """A cell as the text it shows; None for a blank cell (None or NaN)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    s = value if isinstance(value, str) else cell_text(value)
-    return unicodedata.normalize("NFKC", s).strip().lower()
+    return value if isinstance(value, str) else cell_text(value)
+
+
+def norm(value: Any) -> str | None:
+    """Folded text of a cell (:func:`sync.text.fold` of what it shows); None for a blank cell.
+
+    >>> norm(" Ｎ/Ａ "), norm(3.0), norm(None)
+    ('n/a', '3', None)
+    """
+    s = _cell_str(value)
+    return None if s is None else fold(s)
 
 
 def is_present(value: Any) -> bool:
@@ -290,8 +300,7 @@ def parse_percent_value(value: Any) -> tuple[float | None, str | None]:
         return (v * 100 if 0 < v < 1 else v), None
     if not isinstance(value, str):
         return None, None
-    t = unicodedata.normalize("NFKC", value).strip()
-    m = _PROGRESS.match(t)
+    m = _PROGRESS.match(fold(value, keep_case=True))  # the note keeps its case
     if not m:
         return None, None
     v = float(m["n"])
@@ -301,12 +310,19 @@ def parse_percent_value(value: Any) -> tuple[float | None, str | None]:
     return v, note
 
 
-def parse_status_value(value: Any, words: dict[str, str]) -> str | None:
-    """One cell -> canonical status id: 进行中 / in progress / ✅ / 已完成(延期2天) ..."""
-    t = norm(value)
-    if t is None:
+def parse_status_value(value: Any, words: Mapping[str, str]) -> str | None:
+    """One cell -> canonical status id: 进行中 / in progress / ✅ / 已完成(延期2天) ...
+
+    ``words`` maps folded status words to ids (:meth:`sync.rules.RuleSet.status_words`).
+
+    >>> words = {"进行中": "in_progress", "inprogress": "in_progress", "✅": "completed"}
+    >>> [parse_status_value(v, words) for v in ("In Progress", "✅️", "进行中(80%)", "?")]
+    ['in_progress', 'completed', 'in_progress', None]
+    """
+    s = _cell_str(value)
+    if s is None:
         return None
-    key = re.sub(r"[\s\ufe0e\ufe0f]+", "", t)
+    key = fold(s, spaces=False)
     hit = words.get(key)
     if hit is None:
         stripped = _LEADING_SYMBOLS.sub("", _TRAILING_HINT.sub("", key))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import yamlio
 from .errors import RuleError
 from .i18n import LOCALES
+from .text import fold
 
 ColumnType = Literal["text", "date", "percent", "status", "number", "bool"]
 Severity = Literal["error", "warning", "info"]
@@ -46,22 +46,17 @@ def shipped_rules_dir() -> Path:
     raise RuleError(f"the shipped rule pack is missing (looked in {here / '_rules'})")
 
 
-def normalize_header(text: object) -> str:
-    """Fold a header for matching: NFKC (full-width to half), lower case, no spaces.
-
-    >>> normalize_header(" 当前进度（％） ")
-    '当前进度(%)'
-    """
-    s = unicodedata.normalize("NFKC", str(text)).casefold()
-    return re.sub(r"[\s\ufe0e\ufe0f]+", "", s)  # also emoji variation selectors (⚠ = ⚠️)
-
-
 _HINT = re.compile(r"\([^()]*\)$")
 
 
 def header_keys(text: object) -> list[str]:
-    """The keys a header is matched by: itself, then without a trailing hint in brackets."""
-    key = normalize_header(text)
+    """The keys a header is matched by: itself folded (``text.fold`` without spaces), then
+    without each trailing hint in brackets.
+
+    >>> header_keys(" 当前进度（％） ")
+    ['当前进度(%)', '当前进度']
+    """
+    key = fold(text, spaces=False)
     keys = [key]
     stripped = _HINT.sub("", key)
     while stripped and stripped != keys[-1]:
@@ -162,12 +157,12 @@ class RuleSet:
         spec = self.columns.get("status")
         words: dict[str, str] = {}
         for sid in STATUS_IDS:
-            words[normalize_header(sid)] = sid
-            words[normalize_header(sid.replace("_", " "))] = sid
+            words[fold(sid, spaces=False)] = sid
+            words[fold(sid.replace("_", " "), spaces=False)] = sid
         if spec is not None and spec.values:
             for sid, items in spec.values.items():
                 for w in items:
-                    words[normalize_header(w)] = sid
+                    words[fold(w, spaces=False)] = sid
         return words
 
 

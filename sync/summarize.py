@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .parse import Table
+from .parse import Table, parse_number_value
 from .rules import SEVERITIES, STATUS_IDS
+from .text import fold
 
 
 @dataclass(frozen=True)
@@ -270,14 +271,11 @@ _KPI_HEADERS = {
 
 def kpi_table(tabs: dict[str, Any]) -> pd.DataFrame | None:
     """Target vs actual from a tab with metric / target / actual columns (e.g. a KPI tab)."""
-    from .parse import parse_number_value
-    from .rules import normalize_header
-
     for grid in tabs.values():
         for r, row in enumerate(grid.rows[:10]):
             found = {}
             for c, v in enumerate(row):
-                key = normalize_header(v) if v is not None else ""
+                key = fold(v, spaces=False) if v is not None else ""
                 for name, words in _KPI_HEADERS.items():
                     if key in words and name not in found:
                         found[name] = c

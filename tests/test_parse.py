@@ -10,7 +10,7 @@ import pytest
 from sync.errors import MissingColumns
 from sync.model import Grid
 from sync.parse import parse, parse_date_value, parse_percent_value, parse_status_value
-from sync.rules import normalize_header
+from sync.rules import header_keys
 
 from .conftest import SEED_AS_OF, grid, header, task
 
@@ -152,9 +152,12 @@ def test_header_may_sit_below_a_title_and_use_aliases(ruleset: Any) -> None:
     assert "risk" not in t.positions and not t.present["risk"].any()
 
 
-def test_normalize_header_folds_width_case_and_spaces() -> None:
-    assert normalize_header(" 当前进度（％） ") == normalize_header("当前进度(%)")
-    assert normalize_header("Planned  Start") == "plannedstart"
+def test_header_keys_fold_width_case_and_spaces() -> None:
+    assert (
+        header_keys(" 当前进度（％） ") == header_keys("当前进度(%)") == ["当前进度(%)", "当前进度"]
+    )
+    assert header_keys("Planned  Start") == ["plannedstart"]
+    assert header_keys("⚠️ 风险") == header_keys("⚠ 风险")  # emoji variation selector dropped
 
 
 def test_missing_required_column_lists_expected_and_found(ruleset: Any) -> None:
