@@ -3,6 +3,10 @@
 A check gets the task table and returns, for each column it lights up, a boolean Series that
 is True on the failing rows. Adding a kind is adding one decorated function here (and a
 section in the README: a test fails when a registered kind is undocumented).
+
+This module sits below the rule pack: ``sync.rules`` reads :data:`REGISTRY` to validate a
+rule's parameters when it loads, so the built-in kinds are registered whenever rules exist.
+Checks see the task table and a rule only as types.
 """
 
 from __future__ import annotations
@@ -87,26 +91,15 @@ def register(name: str, params: type[Params] = Params) -> Callable[[CheckFn], Ch
 
 
 def build_params(check: str, raw: dict[str, Any]) -> Params:
-    """Validate a rule's check-specific keys. KeyError for an unknown kind."""
+    """Validate a rule's check-specific keys. KeyError for an unknown kind.
+
+    >>> build_params("range", {"min": 0, "max": 100})
+    RangeParams(min=0.0, max=100.0)
+    """
     kind = REGISTRY.get(check)
     if kind is None:
         raise KeyError(f"unknown check kind {check!r}; registered kinds: {sorted(REGISTRY)}")
     return kind.params.model_validate(raw)
-
-
-def referenced_columns(rule: RuleSpec) -> list[str]:
-    from .validate import PLACEHOLDER
-
-    cols = list(rule.columns)
-    for text in rule.message.values():
-        cols += [name for _, name in PLACEHOLDER.findall(text)]
-    if rule.when is not None:
-        cols += parse_condition(rule.when)
-    if rule.value_column:
-        cols.append(rule.value_column)
-    if isinstance(rule.params, Params):
-        cols += rule.params.columns()
-    return cols
 
 
 def run_check(table: Table, rule: RuleSpec, ctx: Context) -> CheckResult:

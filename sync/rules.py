@@ -1,4 +1,9 @@
-"""The rule pack: column declarations and rules, loaded from YAML folders (data, not code)."""
+"""The rule pack: column declarations and rules, loaded from YAML folders (data, not code).
+
+A rule names a check kind; its kind-specific keys are validated by that kind's parameter model
+in :data:`sync.checks.REGISTRY`. The dependency runs one way: the loader reads the registry,
+the check kinds never import the rule pack (they see a ``RuleSpec`` only as a type).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlio
+from .checks import Params, build_params
+from .conditions import parse_condition
 from .errors import RuleError
 from .i18n import LOCALES
 from .text import fold
@@ -267,9 +274,6 @@ _COMMON = set(RuleSpec.model_fields) - {"params", "source"}
 
 
 def _build_rule(pending: _Pending) -> RuleSpec:
-    from .checks import build_params
-    from .conditions import parse_condition
-
     raw = pending.raw
     common = {k: v for k, v in raw.items() if k in _COMMON}
     extra = {k: v for k, v in raw.items() if k not in _COMMON}
@@ -296,10 +300,33 @@ def _build_rule(pending: _Pending) -> RuleSpec:
     return spec.model_copy(update={"params": params})
 
 
+#: ``{col:NAME}`` in a message is another cell of the row as typed; ``{days:NAME}`` the days
+#: from that date column to the as-of day (positive when the date is past).
+PLACEHOLDER = re.compile(r"\{(col|days):([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def referenced_columns(rule: RuleSpec) -> list[str]:
+    """Every column a rule names: its columns, message placeholders, condition, parameters.
+
+    >>> rule = RuleSpec(id="x", check="required", columns=["owner"],
+    ...                 message={"en": "{col:task} has no owner"}, when={"column": "status", "eq": "delayed"})
+    >>> referenced_columns(rule)
+    ['owner', 'task', 'status']
+    """
+    cols = list(rule.columns)
+    for text in rule.message.values():
+        cols += [name for _, name in PLACEHOLDER.findall(text)]
+    if rule.when is not None:
+        cols += parse_condition(rule.when)
+    if rule.value_column:
+        cols.append(rule.value_column)
+    if isinstance(rule.params, Params):
+        cols += rule.params.columns()
+    return cols
+
+
 def _check_references(ruleset: RuleSet) -> None:
     """Every column a rule names must be declared."""
-    from .checks import referenced_columns
-
     known = set(ruleset.columns)
     for rule in ruleset.rules:
         for col in referenced_columns(rule):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
 from .checks import Context, run_check
 from .model import FINDING_COLUMNS
 from .parse import Table
-from .rules import RuleSet
+from .rules import PLACEHOLDER, RuleSet
 
 
 def empty_findings() -> pd.DataFrame:
+    """A findings table with no rows (the columns and dtypes of a real one)."""
     return pd.DataFrame(
         {c: pd.Series(dtype="int64" if c == "row" else object) for c in FINDING_COLUMNS}
     )
@@ -62,11 +61,6 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
         return empty_findings()
     out = pd.concat(parts, ignore_index=True).sort_values(["row", "_col", "_rule"], kind="stable")
     return out[FINDING_COLUMNS].reset_index(drop=True)
-
-
-#: ``{col:NAME}`` is another cell of the row as typed; ``{days:NAME}`` the days from that date
-#: column to the as-of day (positive when the date is past).
-PLACEHOLDER = re.compile(r"\{(col|days):([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _placeholder(table: Table, kind: str, name: str, idx: pd.Index, ctx: Context) -> pd.Series:
