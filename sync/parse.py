@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -406,6 +406,142 @@ def present_mask(s: pd.Series) -> pd.Series:
     return f.spread([is_present(u) for u in f.uniques], False, bool)
 
 
+# ---------------------------------------------------------------------------- column parsers
+#
+# A column type is read by one registered, vectorised function (the way sync.checks registers
+# check kinds): it gets the column's raw cells and returns the typed values plus the parse
+# findings, i.e. which filled cells do not read as the type (the ``type`` rule reports them).
+
+
+@dataclass(frozen=True)
+class ColumnContext:
+    """What a column parser may know besides its cells."""
+
+    #: True where the cell holds something other than blank or an empty token
+    present: pd.Series
+    #: folded status word -> status id (``RuleSet.status_words``)
+    words: Mapping[str, str] = field(default_factory=dict)
+    grid: Grid | None = None
+    #: the column's 0-based position in the sheet (None when the sheet lacks it)
+    position: int | None = None
+
+    def percent_rows(self) -> list[int]:
+        """The sheet rows (1-based) where this column's cell is formatted as a percentage."""
+        if self.position is None or self.grid is None or not self.grid.percent_cells:
+            return []
+        return [r + 1 for (r, c) in self.grid.percent_cells if c == self.position]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A column read as its type.
+
+    ``values``: the typed value per row (NaT / NaN / None where the cell is empty or unreadable);
+    ``invalid``: a filled cell that does not read as the type; ``extra``: further columns, named
+    ``<column>_<key>`` in the table (the progress note); ``yearless``: days typed without a year
+    (they take their year from the row, see ``_fill_years``).
+    """
+
+    values: pd.Series
+    invalid: pd.Series
+    extra: dict[str, pd.Series] = field(default_factory=dict)
+    yearless: pd.Series | None = None
+
+
+ParserFn = Callable[[pd.Series, ColumnContext], Parsed]
+
+#: column type -> the function that reads a column of that type
+PARSERS: dict[str, ParserFn] = {}
+
+
+def parser(kind: str) -> Callable[[ParserFn], ParserFn]:
+    """Register the function that reads columns of type ``kind`` (``ColumnSpec.type``)."""
+
+    def deco(fn: ParserFn) -> ParserFn:
+        PARSERS[kind] = fn
+        return fn
+
+    return deco
+
+
+def _typed(values: pd.Series, ctx: ColumnContext, empty: Any = np.nan, **more: Any) -> Parsed:
+    """Blank the empty cells' values; a filled cell without a value is unreadable."""
+    values = values.where(ctx.present, empty)
+    return Parsed(values, ctx.present & values.isna(), **more)
+
+
+#: Year-less days are read in a leap year (so 2/29 survives) and get their year later.
+_LEAP_YEAR = 2000
+
+
+@parser("date")
+def parse_dates(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Days in any form people type (see ``parse_date_value``); 3/1 is marked year-less."""
+    f = _Factored.of(cells)
+    parsed = [parse_date_value(u, _LEAP_YEAR) for u in f.uniques]
+    days = f.spread(
+        [np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed],
+        np.datetime64("NaT"),
+        "datetime64[D]",
+    )
+    yearless = f.spread([y for _, y in parsed], False, bool)
+    return _typed(days.astype("datetime64[ns]"), ctx, yearless=yearless)
+
+
+@parser("percent")
+def parse_percents(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Percentages (60%, 0.6, 60%(note)); the text after the figure becomes ``<column>_note``."""
+    f = _Factored.of(cells)
+    parsed = [parse_percent_value(u) for u in f.uniques]
+    value = f.spread([np.nan if v is None else v for v, _ in parsed], np.nan, float)
+    sheet_rows = ctx.percent_rows()
+    if sheet_rows:
+        # a number in a percent-formatted cell is a fraction: 0.6 shows as 60 %
+        numeric = f.spread([_is_number(u) for u in f.uniques], False, bool)
+        scaled = cells.index.isin(sheet_rows) & numeric.to_numpy()
+        value[scaled] = cells[scaled].astype(float) * 100
+    with np.errstate(over="ignore", invalid="ignore"):
+        rounded = value.round(6)
+    value = rounded.where(np.isfinite(rounded), value)  # absurd numbers stay as typed
+    note = f.spread([n for _, n in parsed], None)
+    return _typed(value, ctx, extra={"note": note})
+
+
+@parser("status")
+def parse_statuses(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Status words of the rule pack's ``status`` column, as status ids."""
+    f = _Factored.of(cells)
+    return _typed(f.spread([parse_status_value(u, ctx.words) for u in f.uniques], None), ctx, None)
+
+
+@parser("number")
+def parse_numbers(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Numbers with separators, currency and units (1,200 / ¥5000 / 5万)."""
+    f = _Factored.of(cells)
+    return _typed(f.spread([parse_number_value(u) for u in f.uniques], np.nan, float), ctx)
+
+
+@parser("bool")
+def parse_bools(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Checkboxes and yes/no words (是/否, Y/N, ✓)."""
+    f = _Factored.of(cells)
+    return _typed(f.spread([parse_bool_value(u) for u in f.uniques], None), ctx, None)
+
+
+@parser("text")
+def parse_texts(cells: pd.Series, ctx: ColumnContext) -> Parsed:
+    """Text as typed, trimmed; any filled cell reads as text."""
+    f = _Factored.of(cells)
+    values = f.spread([u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None)
+    return Parsed(values.where(ctx.present, None), pd.Series(False, index=cells.index))
+
+
+def _unfilled(kind: str, index: pd.Index) -> Parsed:
+    """A column the run store fills in later (``source: history``, see sync.timeline)."""
+    values = pd.Series(np.nan, index=index, dtype="datetime64[ns]" if kind == "date" else object)
+    return Parsed(values, pd.Series(False, index=index))
+
+
 # ---------------------------------------------------------------------------- table
 
 
@@ -424,9 +560,48 @@ def parse(
     """
     header_row, positions = find_header(grid, ruleset)
     header = grid.rows[header_row]
-    human_cols: list[int] = []
+    layout = _layout(header, positions, anchors or {})
+    frame = _body(grid, header_row, width=max(layout.human, default=0) + 1)
+    last_used = _last_used_col(frame, header, layout)
+    keep, present_by_col = _task_rows(frame, layout.human)
+    frame = frame[keep]
+    cells, present = _canonical_cells(frame, keep, present_by_col, ruleset, positions)
+    data, invalid, kinds = _typed_columns(cells, present, ruleset, grid, positions, as_of)
+    return Table(
+        data=pd.DataFrame(data, index=frame.index),
+        cells=cells,
+        present=present,
+        invalid=pd.DataFrame(invalid, index=frame.index),
+        kinds=kinds,
+        headers=_headers(header, positions, ruleset),
+        positions=positions,
+        header_row=header_row,
+        human_cols=layout.human,
+        generated_cols=layout.generated,
+        n_grid_rows=len(grid.rows),
+        last_used_col=last_used,
+        extra_columns=layout.extra,
+        ids=_task_ids(frame, layout.generated).astype(object),
+    )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which header columns are the team's and which the job's."""
+
+    human: list[int]
+    #: generated column key -> 0-based column (the backend's anchors win over header text)
+    generated: dict[str, int]
+    #: columns the backend anchors as the job's, whatever their header says now
+    owned: set[int]
+    #: header text -> column of human columns no canonical column maps to
+    extra: dict[str, int]
+
+
+def _layout(header: list[Any], positions: dict[str, int], anchors: dict[str, int]) -> _Layout:
+    human: list[int] = []
     generated: dict[str, int] = {}
-    owned = set((anchors or {}).values())
+    owned = set(anchors.values())
     for c, value in enumerate(header):
         key = generated_key(value)
         if key is not None:
@@ -434,42 +609,62 @@ def parse(
         elif is_generated_header(value) or c in owned:
             continue  # the job's, from another version or with a renamed header
         elif value is not None and str(value).strip():
-            human_cols.append(c)
+            human.append(c)
     # the backend's anchors (Sheets developer metadata) win over header text
-    generated.update(anchors or {})
-    human_cols = [c for c in human_cols if c not in set(generated.values())]
+    generated.update(anchors)
+    human = [c for c in human if c not in set(generated.values())]
     mapped = set(positions.values())
-    extra = {str(header[c]).strip(): c for c in human_cols if c not in mapped}
+    extra = {str(header[c]).strip(): c for c in human if c not in mapped}
+    return _Layout(human, generated, owned, extra)
 
-    width = max(human_cols, default=0) + 1
+
+def _body(grid: Grid, header_row: int, width: int) -> pd.DataFrame:
+    """The rows below the header, indexed by their 1-based sheet row, at least ``width`` wide."""
     frame = grid.frame.iloc[header_row + 1 :]
     if frame.shape[1] < width:
         frame = frame.reindex(columns=range(width))
-    frame = frame.set_axis(pd.RangeIndex(header_row + 2, header_row + 2 + len(frame)), axis=0)
+    return frame.set_axis(pd.RangeIndex(header_row + 2, header_row + 2 + len(frame)), axis=0)
 
-    # a column without a header that holds anything is still a person's: never write there
-    last_used = max(human_cols, default=-1)
-    gen_set = (
-        set(generated.values())
-        | owned
+
+def _last_used_col(frame: pd.DataFrame, header: list[Any], layout: _Layout) -> int:
+    """The rightmost column a person uses: a column without a header that holds anything is
+    still a person's, and the job never writes there."""
+    last_used = max(layout.human, default=-1)
+    jobs = (
+        set(layout.generated.values())
+        | layout.owned
         | {c for c, v in enumerate(header) if is_generated_header(v)}
     )
     for col in map(int, frame.columns):
-        if col > last_used and col not in gen_set:
+        if col > last_used and col not in jobs:
             values = frame[col]
             if (values.notna() & (values.astype(object) != "")).any():
                 last_used = col
+    return last_used
 
-    # rows with at most one filled human cell are blank rows or section labels
+
+def _task_rows(frame: pd.DataFrame, human: list[int]) -> tuple[pd.Series, dict[int, pd.Series]]:
+    """Which rows are tasks, and each human column's present mask (over all rows).
+
+    Rows with at most one filled human cell are blank rows or section labels."""
     filled = pd.Series(0, index=frame.index)
-    present_by_col: dict[int, pd.Series] = {}
-    for c in human_cols:
+    present: dict[int, pd.Series] = {}
+    for c in human:
         p = present_mask(frame[c])
-        present_by_col[c] = p
+        present[c] = p
         filled += p.astype(int)
-    keep = filled >= 2
-    frame = frame[keep]
+    return filled >= 2, present
 
+
+def _canonical_cells(
+    frame: pd.DataFrame,
+    keep: pd.Series,
+    present_by_col: dict[int, pd.Series],
+    ruleset: RuleSet,
+    positions: dict[str, int],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The task rows' raw cells and present masks per canonical column (None / False for a
+    column the sheet lacks)."""
     cells: dict[str, pd.Series] = {}
     present: dict[str, pd.Series] = {}
     for name in ruleset.columns:
@@ -479,103 +674,53 @@ def parse(
         else:
             cells[name] = nones(frame.index)
             present[name] = pd.Series(False, index=frame.index)
-    cells_df = pd.DataFrame(cells, index=frame.index)
-    present_df = pd.DataFrame(present, index=frame.index)
+    return pd.DataFrame(cells, index=frame.index), pd.DataFrame(present, index=frame.index)
 
+
+def _typed_columns(
+    cells: pd.DataFrame,
+    present: pd.DataFrame,
+    ruleset: RuleSet,
+    grid: Grid,
+    positions: dict[str, int],
+    as_of: dt.date,
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series], dict[str, str]]:
+    """Each canonical column read by its type's parser: typed data, invalid masks, types."""
     data: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
     kinds: dict[str, str] = {}
     yearless: dict[str, pd.Series] = {}
     words = ruleset.status_words()
     for name, spec in ruleset.columns.items():
-        s = cells_df[name]
-        p = present_df[name]
         kinds[name] = spec.type
-        if spec.source == "history":  # filled in from the run store (sync.timeline)
-            data[name] = pd.Series(
-                np.nan, index=s.index, dtype="datetime64[ns]" if spec.type == "date" else object
-            )
-            invalid[name] = pd.Series(False, index=s.index)
-            continue
-        f = _Factored.of(s)
-        if spec.type == "date":
-            # year-less days are read in a leap year (so 2/29 survives) and get their year below
-            parsed = [parse_date_value(u, _LEAP_YEAR) for u in f.uniques]
-            days = f.spread(
-                [np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed],
-                np.datetime64("NaT"),
-                "datetime64[D]",
-            )
-            data[name] = days.astype("datetime64[ns]")
-            yearless[name] = f.spread([y for _, y in parsed], False, bool)
-        elif spec.type == "percent":
-            parsed_p = [parse_percent_value(u) for u in f.uniques]
-            value = f.spread([np.nan if v is None else v for v, _ in parsed_p], np.nan, float)
-            pcol = positions.get(name)
-            if pcol is not None and grid.percent_cells:
-                # a number in a percent-formatted cell is a fraction: 0.6 shows as 60 %
-                sheet_rows = [r + 1 for (r, c) in grid.percent_cells if c == pcol]
-                numeric = f.spread([_is_number(u) for u in f.uniques], False, bool)
-                scaled = s.index.isin(sheet_rows) & numeric.to_numpy()
-                value[scaled] = s[scaled].astype(float) * 100
-            with np.errstate(over="ignore", invalid="ignore"):
-                rounded = value.round(6)
-            data[name] = rounded.where(np.isfinite(rounded), value)  # absurd numbers stay as typed
-            data[f"{name}_note"] = f.spread([n for _, n in parsed_p], None)
-        elif spec.type == "status":
-            data[name] = f.spread([parse_status_value(u, words) for u in f.uniques], None)
-        elif spec.type == "number":
-            data[name] = f.spread([parse_number_value(u) for u in f.uniques], np.nan, float)
-        elif spec.type == "bool":
-            data[name] = f.spread([parse_bool_value(u) for u in f.uniques], None)
+        if spec.source == "history":
+            col = _unfilled(spec.type, cells.index)
         else:
-            data[name] = f.spread(
-                [u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None
-            )
-        data[name] = data[name].where(
-            p, None if spec.type in ("text", "status", "bool") else np.nan
-        )
-        invalid[name] = (
-            p & data[name].isna() if spec.type != "text" else pd.Series(False, index=s.index)
-        )
-    _fill_years(
-        data,
-        invalid,
-        yearless,
-        [n for n, k in kinds.items() if k == "date" and n in yearless],
-        as_of,
-    )
+            ctx = ColumnContext(present[name], words, grid, positions.get(name))
+            col = PARSERS[spec.type](cells[name], ctx)
+        data[name] = col.values
+        data.update({f"{name}_{key}": s for key, s in col.extra.items()})
+        invalid[name] = col.invalid
+        if col.yearless is not None:
+            yearless[name] = col.yearless
+    _fill_years(data, invalid, yearless, list(yearless), as_of)
+    return data, invalid, kinds
 
+
+def _task_ids(frame: pd.DataFrame, generated: dict[str, int]) -> pd.Series:
+    """The job's task ID already in each row (None where there is none yet)."""
     id_col = generated.get("gen_id")
-    ids = (
-        frame[id_col].where(frame[id_col].map(lambda v: isinstance(v, str)), None)
-        if id_col in frame.columns
-        else nones(frame.index)
-    )
+    if id_col in frame.columns:
+        return frame[id_col].where(frame[id_col].map(lambda v: isinstance(v, str)), None)
+    return nones(frame.index)
 
-    headers = {
+
+def _headers(header: list[Any], positions: dict[str, int], ruleset: RuleSet) -> dict[str, str]:
+    """Each canonical column's header as the sheet writes it (else its default title)."""
+    return {
         name: (str(header[positions[name]]).strip() if name in positions else spec.title("zh-CN"))
         for name, spec in ruleset.columns.items()
     }
-    return Table(
-        data=pd.DataFrame(data, index=frame.index),
-        cells=cells_df,
-        present=present_df,
-        invalid=pd.DataFrame(invalid, index=frame.index),
-        kinds=kinds,
-        headers=headers,
-        positions=positions,
-        header_row=header_row,
-        human_cols=human_cols,
-        generated_cols=generated,
-        n_grid_rows=len(grid.rows),
-        last_used_col=last_used,
-        extra_columns=extra,
-        ids=ids.astype(object),
-    )
-
-
-_LEAP_YEAR = 2000
 
 
 def _fill_years(

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, get_args
 
+import pandas as pd
 import pytest
 
 from sync.errors import MissingColumns
 from sync.model import Grid
-from sync.parse import parse, parse_date_value, parse_percent_value, parse_status_value
-from sync.rules import header_keys
+from sync.parse import (
+    PARSERS,
+    ColumnContext,
+    parse,
+    parse_date_value,
+    parse_percent_value,
+    parse_status_value,
+    present_mask,
+)
+from sync.rules import ColumnType, header_keys
 
 from .conftest import SEED_AS_OF, grid, header, task
 
@@ -158,6 +167,46 @@ def test_header_keys_fold_width_case_and_spaces() -> None:
     )
     assert header_keys("Planned  Start") == ["plannedstart"]
     assert header_keys("⚠️ 风险") == header_keys("⚠ 风险")  # emoji variation selector dropped
+
+
+def test_every_column_type_has_a_parser() -> None:
+    assert set(PARSERS) == set(get_args(ColumnType))
+
+
+@pytest.mark.parametrize(
+    ("kind", "cells", "values", "invalid"),
+    [
+        # "-" is an empty token: blank, not unreadable
+        ("number", ["1,200", "-", "lots"], [1200.0, None, None], [False, False, True]),
+        ("bool", ["是", None, "maybe"], [True, None, None], [False, False, True]),
+        ("status", ["进行中", "搁置"], ["in_progress", None], [False, True]),
+        ("percent", ["60%(ok)", "half"], [60.0, None], [False, True]),
+        ("date", ["2024/3/1", "3月上旬"], [pd.Timestamp(2024, 3, 1), None], [False, True]),
+        ("text", [" a ", "/"], ["a", None], [False, False]),  # any filled cell reads as text
+    ],
+)
+def test_a_parser_returns_typed_values_and_unreadable_cells(
+    kind: str, cells: list[Any], values: list[Any], invalid: list[bool]
+) -> None:
+    s = pd.Series(cells, index=range(2, 2 + len(cells)), dtype=object)
+    out = PARSERS[kind](s, ColumnContext(present_mask(s), words={"进行中": "in_progress"}))
+    assert [None if pd.isna(v) else v for v in out.values] == values
+    assert out.invalid.tolist() == invalid
+    assert list(out.values.index) == list(s.index)
+
+
+def test_percent_parser_splits_off_the_note_and_scales_percent_cells() -> None:
+    s = pd.Series([1, 1, "30%(素材已上线)"], index=[2, 3, 4], dtype=object)
+    grid = Grid("T", [], percent_cells=frozenset({(1, 9)}))  # sheet row 2, column J
+    out = PARSERS["percent"](s, ColumnContext(present_mask(s), grid=grid, position=9))
+    assert out.values.tolist() == [100.0, 1.0, 30.0]  # row 2 shows 100 %, row 3 one percent
+    assert [None if pd.isna(n) else n for n in out.extra["note"]] == [None, None, "(素材已上线)"]
+
+
+def test_year_less_days_are_marked_for_the_row_to_complete() -> None:
+    s = pd.Series(["3/1", "2024-03-01", "2/29"], index=[2, 3, 4], dtype=object)
+    out = PARSERS["date"](s, ColumnContext(present_mask(s)))
+    assert out.yearless is not None and out.yearless.tolist() == [True, False, True]
 
 
 def test_missing_required_column_lists_expected_and_found(ruleset: Any) -> None:
