@@ -194,7 +194,9 @@ class History:
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(self.path, isolation_level=None)
-                self.db.execute("PRAGMA journal_mode=WAL")
+                # a rollback journal, not WAL: a read-only reader then needs no -shm/-wal files
+                # (one writer at a time holds the lock anyway); older WAL stores convert here
+                self.db.execute("PRAGMA journal_mode=DELETE")
         except (sqlite3.Error, OSError) as exc:
             raise TrackerError(f"{self.path}: cannot open the history database: {exc}") from None
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -202,7 +204,7 @@ class History:
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """The file read-only, or an empty in-memory store when there is none: nothing is
-        created either way (a store in a read-only folder is read as an immutable file)."""
+        created either way (an old WAL-mode store in a read-only folder is read as immutable)."""
         if not self.path.exists():
             log.debug("no run store at %s yet; reading as empty", self.path)
             return sqlite3.connect(":memory:", isolation_level=None)
@@ -212,7 +214,7 @@ class History:
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return db
         except sqlite3.OperationalError:
-            # WAL needs its -shm file, which a read-only folder cannot hold
+            # a WAL-mode store needs its -shm file, which a read-only folder cannot hold
             return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
 
     def close(self) -> None:
@@ -285,7 +287,14 @@ class History:
     def lock(self, target: str) -> Iterator[None]:
         """One run at a time per tracker: a second run exits at once, writing nothing."""
         path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise TrackerError(
+                f"{path}: cannot create the run's lock file ({exc.strerror}); a run that writes "
+                "needs a writable folder for its run store (history.path); nothing was written. "
+                "`tracker-sync check` only reads."
+            ) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -33,9 +33,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of the log line (tests swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure(verbosity: int = 0, fmt: str = "text", stream: TextIO | None = None) -> None:
     """Send the ``sync`` loggers to ``stream`` (stderr) at WARNING, INFO (-v) or DEBUG (-vv)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler = (  # type: ignore[type-arg]
+        logging.StreamHandler(stream) if stream is not None else _Stderr()
+    )
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -10,6 +10,14 @@ from typing import Any
 
 from sync.model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, WritePlan
 
+#: Trackers the ``memory`` entry point opens, by ``tracker.spreadsheet``.
+MEMORY_TRACKERS: dict[str, MemoryBackend] = {}
+
+
+def open_memory(config: Any) -> MemoryBackend:
+    """The factory the ``memory`` entry point names (tests register it, see the contract suite)."""
+    return MEMORY_TRACKERS[config.tracker.spreadsheet]
+
 
 class MemoryBackend:
     """Holds a tracker tab, a summary tab, the job's formats and metadata; counts reads and
