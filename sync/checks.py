@@ -23,6 +23,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .conditions import evaluate, parse_condition
+from .defaults import DEFAULT_LOCALE
 from .errors import TrackerError
 from .model import Grid
 from .text import fold
@@ -37,7 +38,7 @@ class Context:
     """What a check may know besides the table: the as-of date, the locale, the other tabs."""
 
     as_of: dt.date
-    locale: str = "zh-CN"
+    locale: str = DEFAULT_LOCALE
     tabs: Mapping[str, Grid] = field(default_factory=dict)
 
 

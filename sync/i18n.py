@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-LOCALES = ("zh-CN", "en")
+from .defaults import LOCALES as LOCALES  # the locales live in defaults; read here too
 
 #: Every generated header starts with this mark; it is how the job recognises its own columns.
 GENERATED_MARK = "⚙"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .defaults import DEFAULT_LOCALE, LOCALES
 from .errors import MissingColumns
 from .i18n import generated_key, is_generated_header
 from .model import Grid, nones
@@ -164,7 +165,7 @@ def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
 
 def _missing_message(grid: Grid, ruleset: RuleSet, row: int, missing: list[str]) -> str:
     expected = "; ".join(
-        f"{ruleset.columns[n].title('zh-CN')} / {ruleset.columns[n].title('en')} ({n})"
+        " / ".join(ruleset.columns[n].title(locale) for locale in LOCALES) + f" ({n})"
         for n in missing
     )
     if row < 0:
@@ -718,7 +719,11 @@ def _task_ids(frame: pd.DataFrame, generated: dict[str, int]) -> pd.Series:
 def _headers(header: list[Any], positions: dict[str, int], ruleset: RuleSet) -> dict[str, str]:
     """Each canonical column's header as the sheet writes it (else its default title)."""
     return {
-        name: (str(header[positions[name]]).strip() if name in positions else spec.title("zh-CN"))
+        name: (
+            str(header[positions[name]]).strip()
+            if name in positions
+            else spec.title(DEFAULT_LOCALE)
+        )
         for name, spec in ruleset.columns.items()
     }
 

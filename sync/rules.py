@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import yamlio
 from .checks import Params, build_params
 from .conditions import parse_condition
+from .defaults import LOCALES
 from .errors import RuleError
-from .i18n import LOCALES
 from .text import fold
 
 ColumnType = Literal["text", "date", "percent", "status", "number", "bool"]

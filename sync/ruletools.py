@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .checks import REGISTRY, Context
+from .defaults import DEFAULT_LOCALE
 from .errors import RuleError
 from .model import Grid
 from .parse import Table, parse
@@ -62,7 +63,9 @@ def example_rows(rule: RuleSpec, which: str) -> list[dict[str, Any]]:
     return [{**BASE_EXAMPLE, **o} for o in overrides]
 
 
-def example_grid(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh-CN") -> Grid:
+def example_grid(
+    ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = DEFAULT_LOCALE
+) -> Grid:
     """A tracker tab holding ``rows`` (canonical field -> cell) under localized headers."""
     fields = list(TEMPLATE_COLUMNS) + sorted({k for r in rows for k in r} - set(TEMPLATE_COLUMNS))
     fields = [f for f in fields if ruleset.columns[f].source == "sheet"]
@@ -71,7 +74,7 @@ def example_grid(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh
 
 
 def run_example(
-    ruleset: RuleSet, rule: RuleSpec, which: str, locale: str = "zh-CN"
+    ruleset: RuleSet, rule: RuleSpec, which: str, locale: str = DEFAULT_LOCALE
 ) -> ExampleOutcome:
     """Validate a rule's example rows with the whole rule set (as of EXAMPLE_AS_OF).
 
@@ -83,7 +86,9 @@ def run_example(
     return ExampleOutcome(rule.id, which, rows, findings)
 
 
-def example_table(ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = "zh-CN") -> Table:
+def example_table(
+    ruleset: RuleSet, rows: list[dict[str, Any]], locale: str = DEFAULT_LOCALE
+) -> Table:
     """Parse example rows; history fields are set as if the run store had remembered them."""
     history = {
         f
@@ -142,7 +147,7 @@ def describe(rule: RuleSpec) -> str:
     return rule.description or (rule.why or REGISTRY[rule.check].summary).split(" (")[0]
 
 
-def explain(ruleset: RuleSet, rule_id: str, locale: str = "zh-CN") -> str:
+def explain(ruleset: RuleSet, rule_id: str, locale: str = DEFAULT_LOCALE) -> str:
     """What a rule checks, why, and an example of a passing and a failing row."""
     rule = next((r for r in ruleset.rules if r.id == rule_id), None)
     if rule is None:
