@@ -200,7 +200,8 @@ class _Pending:
             key = err["loc"][0] if err["loc"] else None
             path = ".".join(str(p) for p in err["loc"]) or "(top level)"
             msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-                err["type"], err["msg"]
+                err["type"],
+                err["msg"].removeprefix("Value error, "),  # our validators' own words
             )
             lines.append(f"{self.where(key, tuple(err['loc'][1:]))}: {path}: {msg}")
         return RuleError(f"invalid {what}:\n" + "\n".join(lines))

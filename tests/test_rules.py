@@ -170,7 +170,7 @@ def test_a_team_adds_columns_and_rules(tmp_path: Path) -> None:
         ),
         (
             "rules:\n  - id: x\n    check: pattern\n    columns: [owner]\n    regex: '(['\n",
-            "team.yaml:5: regex: Value error, bad regular expression",
+            "team.yaml:5: regex: bad regular expression",
         ),
         (
             "rules:\n  - id: x\n    check: range\n    columns: [progress]\n    min: lots\n",
