@@ -13,6 +13,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .backends.xlsx import set_text_safe
 from .cells import col_letter
+from .config import load_config
+from .defaults import DEFAULT_LOCALE
 from .errors import TrackerError
 from .i18n import text
 from .model import TemplateColumn
@@ -112,11 +114,14 @@ def template_statuses(locale: str) -> list[str]:
 
 
 def default_tab_title(locale: str) -> str:
-    return "推广进度表" if locale == "zh-CN" else "Tracker"
+    return "推广进度表" if locale == DEFAULT_LOCALE else "Tracker"
 
 
 def new_workbook(
-    ruleset: RuleSet, locale: str = "zh-CN", title: str | None = None, sheet: str | None = None
+    ruleset: RuleSet,
+    locale: str = DEFAULT_LOCALE,
+    title: str | None = None,
+    sheet: str | None = None,
 ) -> Any:
     """A tracker workbook from the seed template: headers, frozen header row, status dropdown,
     date formats and column widths. With ``title`` a title row sits above the header."""
@@ -155,7 +160,7 @@ def new_workbook(
     return wb
 
 
-def init_tracker(path: Path, ruleset: RuleSet, locale: str = "zh-CN") -> Path:
+def init_tracker(path: Path, ruleset: RuleSet, locale: str = DEFAULT_LOCALE) -> Path:
     """Write a new, empty tracker workbook; refuses to overwrite an existing file."""
     path = Path(path)
     if path.exists():
@@ -299,15 +304,13 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
 
 
 def write_demo(
-    directory: Path, ruleset: RuleSet, today: dt.date, locale: str = "zh-CN"
+    directory: Path, ruleset: RuleSet, today: dt.date, locale: str = DEFAULT_LOCALE
 ) -> tuple[Path, Path]:
     """Write ``DIR/tracker.xlsx`` and ``DIR/config.yaml`` (a fresh example: a run store left
     by an earlier demo in DIR is removed); returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     tracker = directory / "tracker.xlsx"
     config = directory / "config.yaml"
-    for old in directory.glob("tracker-sync-history.sqlite*"):
-        old.unlink()
     title = (
         "新品上市推广进度监控表" if locale == "zh-CN" else "New product launch — promotion tracker"
     )
@@ -343,4 +346,8 @@ def write_demo(
         f"locale: {locale}\n",
         encoding="utf-8",
     )
+    store = load_config(config).history_path()
+    if store is not None:  # the example starts afresh: forget an earlier demo's runs
+        for old in store.parent.glob(store.name + "*"):
+            old.unlink()
     return tracker, config
