@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final, Literal
+
+from .errors import RuleError
 
 #: The languages the job writes (headers, labels, messages).
 Locale = Literal["zh-CN", "en"]
@@ -17,3 +20,12 @@ HISTORY_DIR: Final = ".tracker-sync"
 
 #: Deviation (percentage points behind plan) from which a task turns amber.
 AMBER_DEVIATION: Final = 10.0
+
+
+def shipped_rules_dir() -> Path:
+    """The rule pack that ships with the package (works from a wheel and from a checkout)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise RuleError(f"the shipped rule pack is missing (looked in {here / '_rules'})")

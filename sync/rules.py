@@ -18,6 +18,7 @@ from . import yamlio
 from .checks import Params, build_params
 from .conditions import parse_condition
 from .defaults import LOCALES
+from .defaults import shipped_rules_dir as shipped_rules_dir  # its home; read here too
 from .errors import RuleError
 from .text import fold
 
@@ -42,15 +43,6 @@ TEMPLATE_COLUMNS = (
     "countermeasure",
     "remarks",
 )
-
-
-def shipped_rules_dir() -> Path:
-    """The rule pack that ships with the package (works from a wheel and from a checkout)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_rules", here.parent / "rules"):
-        if candidate.is_dir():
-            return candidate
-    raise RuleError(f"the shipped rule pack is missing (looked in {here / '_rules'})")
 
 
 _HINT = re.compile(r"\([^()]*\)$")
