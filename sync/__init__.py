@@ -18,8 +18,8 @@ from .errors import (
 from .model import Grid, Snapshot, WritePlan
 from .pipeline import RunResult, plan_run
 from .report import report
-from .run import sync
 from .rules import RuleSet, load_rules, shipped_rules_dir
+from .run import sync
 
 __version__ = "0.1.0"
 

@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import yamlio
-from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE, HISTORY_DIR, Locale
+from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE, HISTORY_DIR, Locale, shipped_rules_dir
 from .errors import ConfigError
+from .registry import registered
 
 BUILTIN_RULES = "builtin"
 
@@ -35,8 +36,6 @@ class TrackerConfig(_Strict):
     @field_validator("backend")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from .backends import registered
-
         names = registered()
         if value not in names:
             raise ValueError(
@@ -134,8 +133,6 @@ class Config(_Strict):
 
     def rule_dirs(self) -> list[Path]:
         """The rule folders in override order, ``builtin`` being the shipped pack."""
-        from .rules import shipped_rules_dir
-
         return [shipped_rules_dir() if r == BUILTIN_RULES else self.resolve(r) for r in self.rules]
 
     def history_path(self) -> Path | None:

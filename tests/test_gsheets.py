@@ -24,8 +24,8 @@ from sync.config import Config
 from sync.demo import SEED_ROWS
 from sync.errors import AccessDenied, BackendUnavailable, TrackerNotFound
 from sync.pipeline import RunResult, plan_run
-from sync.run import sync
 from sync.rules import RuleSet
+from sync.run import sync
 
 from .conftest import SEED_AS_OF, header
 from .sheets_fake import SheetsFake

@@ -17,9 +17,9 @@ from sync.history import History, TrackerBusy
 from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
 from sync.pipeline import RunResult
-from sync.run import reset_baseline, restore_run, sync
 from sync.rules import TEMPLATE_COLUMNS
 from sync.ruletools import BASE_EXAMPLE
+from sync.run import reset_baseline, restore_run, sync
 
 from .conftest import header
 from .fakes import MemoryBackend

@@ -13,10 +13,10 @@ so a third backend is a package that declares its own entry point, then
 from __future__ import annotations
 
 import logging
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, TrackerError
+from ..registry import GROUP, registered
 from .base import (
     AddsTabs,
     ApplyResult,
@@ -33,22 +33,6 @@ if TYPE_CHECKING:
     from ..config import Config
 
 log = logging.getLogger(__name__)
-
-GROUP = "tracker_sync.backends"
-
-#: The built-ins' entry points, for a source tree that was never installed (no metadata).
-_BUILTIN = {
-    "xlsx": "sync.backends.xlsx:open_backend",
-    "gsheets": "sync.backends.gsheets:open_backend",
-}
-
-
-def registered() -> dict[str, EntryPoint]:
-    """Every backend name with its entry point (nothing is imported)."""
-    found = {ep.name: ep for ep in entry_points(group=GROUP)}
-    for name, value in _BUILTIN.items():
-        found.setdefault(name, EntryPoint(name, value, GROUP))
-    return found
 
 
 def open_backend(config: Config) -> Backend:

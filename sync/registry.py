@@ -1,0 +1,29 @@
+"""The names of the installed backends: the entry-point group ``tracker_sync.backends``.
+
+Only names and entry points live here (nothing is imported), so the config can check
+``tracker.backend`` while it loads; :mod:`sync.backends` loads and builds the backend.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+
+GROUP = "tracker_sync.backends"
+
+#: The built-ins' entry points, for a source tree that was never installed (no metadata).
+_BUILTIN = {
+    "xlsx": "sync.backends.xlsx:open_backend",
+    "gsheets": "sync.backends.gsheets:open_backend",
+}
+
+
+def registered() -> dict[str, EntryPoint]:
+    """Every backend name with its entry point.
+
+    >>> sorted(n for n in registered() if n in ("xlsx", "gsheets"))
+    ['gsheets', 'xlsx']
+    """
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    for name, value in _BUILTIN.items():
+        found.setdefault(name, EntryPoint(name, value, GROUP))
+    return found
