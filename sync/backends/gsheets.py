@@ -26,6 +26,7 @@ import os
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,7 +208,7 @@ class _Policy:
 class _ReadState:
     """What the last read learned that the write needs (never shown to the pipeline)."""
 
-    token: int
+    token: str
     tracker_id: int
     tracker_title: str
     column_count: int
@@ -267,7 +268,6 @@ class SheetsBackend:
         self._client = client
         self._email: str | None = None
         self._state: _ReadState | None = None
-        self._tokens = 0
 
     # ------------------------------------------------------------------ capabilities
 
@@ -439,9 +439,9 @@ class SheetsBackend:
                     meta = json.loads(m.get("metadataValue") or "{}")
                 except json.JSONDecodeError:
                     meta = {}
-        self._tokens += 1
+        token = f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend, nobody else's
         self._state = _ReadState(
-            token=self._tokens,
+            token=token,
             tracker_id=int(props.get("sheetId", 0)),
             tracker_title=props["title"],
             column_count=int(grid_props.get("columnCount", 26)),
@@ -464,7 +464,7 @@ class SheetsBackend:
             time_zone=data.get("properties", {}).get("timeZone"),
             conditional_formats=own_cf,
             meta=meta if isinstance(meta, dict) else {},
-            version=str(self._tokens),
+            version=token,
             row_capacity=int(grid_props.get("rowCount", 1000)),
             owned_columns=anchors,
             summary_charts=len(summary_sheet.get("charts") or []) if summary_sheet else 0,
@@ -653,7 +653,7 @@ class SheetsBackend:
 
     def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
         st = self._state
-        if st is None or str(st.token) != snapshot.version:
+        if st is None or st.token != snapshot.version:
             raise TrackerError("apply() needs the snapshot read by this backend")
         if plan.is_empty:
             return ApplyResult(0, requests=0)
