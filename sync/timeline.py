@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .parse import Table
@@ -161,12 +162,14 @@ def row_keys(table: Table) -> list[str]:
 
 def _texts(s: pd.Series) -> list[str]:
     """A typed column as the text history compares (dates as ISO days, numbers compact)."""
+    # each distinct value is formatted once; code -1 (empty) is the trailing ""
     if pd.api.types.is_datetime64_any_dtype(s):
-        days: list[str] = s.dt.strftime("%Y-%m-%d").fillna("").tolist()
-        return days
-    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
-    texts = [_cell(u) for u in uniques] + [""]
-    return [texts[c] for c in codes]
+        codes, days = pd.factorize(s, use_na_sentinel=True)
+        texts: list[str] = [*pd.Index(days).strftime("%Y-%m-%d"), ""]
+    else:
+        codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+        texts = [_cell(u) for u in uniques] + [""]
+    return [texts[c] for c in codes.tolist()]
 
 
 def _cell(value: Any) -> str:
@@ -181,183 +184,350 @@ def _none_if_empty(values: list[str]) -> list[str | None]:
     return [v or None for v in values]
 
 
-def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: dt.datetime) -> Step:
-    """Compare the tracker with what history remembers; see the module docstring."""
+class _Rows(NamedTuple):
+    """The tracker's rows as the plain lists :func:`step` walks (one item per sheet row)."""
+
+    ids: list[str]
+    keys: list[str]
+    fields: list[str]  # the tracked fields this tracker has, in TRACKED order
+    values: list[tuple[str, ...]]  # the text of each tracked field
+    progresses: list[float | None]
+    statuses: list[str | None]
+    risks: list[bool]
+    open_risks: list[int]  # positions of rows with a risk and no countermeasure
+    starts: list[str | None]
+    finishes: list[str | None]
+
+
+def _read_rows(table: Table, ids: pd.Series) -> _Rows:
+    """Every column :func:`step` needs, read once from the typed table."""
     d = table.data
     fields = [f for f in TRACKED if f in d.columns]
-    now_iso = now.isoformat()
-    today = as_of.isoformat()
-    keys = row_keys(table)
-    states: dict[str, TaskState] = dict(view.states)
-    events: list[Event] = []
     texts = {f: _texts(d[f]) for f in fields}
-    rows_values = (
+    values: list[tuple[str, ...]] = (
         list(zip(*(texts[f] for f in fields), strict=True)) if fields else [()] * len(table)
     )
-    progresses = [None if v != v else float(v) for v in d["progress"].astype(float).tolist()]
-    statuses = [v if isinstance(v, str) else None for v in d["status"].tolist()]
-    risks = table.present["risk"].tolist()
-    cms = table.present["countermeasure"].tolist()
-    starts = _none_if_empty(texts.get("planned_start") or _texts(d["planned_start"]))
-    finishes = _none_if_empty(texts.get("planned_finish") or _texts(d["planned_finish"]))
-    id_list = [str(v) for v in ids.reindex(table.rows).tolist()]
-    n = len(id_list)
-    first_seen: list[str] = [""] * n
-    days_unchanged = [0.0] * n
-    risk_hours = [math.nan] * n
-    risk_first: list[str | None] = [None] * n
-    unexplained = [False] * n
-    before_done = [math.nan] * n
-    drops = [math.nan] * n
-    base_start: list[str | None] = [None] * n
-    base_finish: list[str | None] = [None] * n
-    seen: set[str] = set()
+    return _Rows(
+        ids=[str(v) for v in ids.reindex(table.rows).tolist()],
+        keys=row_keys(table),
+        fields=fields,
+        values=values,
+        progresses=[None if v != v else float(v) for v in d["progress"].astype(float).tolist()],
+        statuses=[v if isinstance(v, str) else None for v in d["status"].tolist()],
+        risks=table.present["risk"].tolist(),
+        open_risks=np.flatnonzero(
+            table.present["risk"].to_numpy(dtype=bool)
+            & ~table.present["countermeasure"].to_numpy(dtype=bool)
+        ).tolist(),
+        starts=_none_if_empty(texts.get("planned_start") or _texts(d["planned_start"])),
+        finishes=_none_if_empty(texts.get("planned_finish") or _texts(d["planned_finish"])),
+    )
+
+
+def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: dt.datetime) -> Step:
+    """Compare the tracker with what history remembers; see the module docstring.
+
+    Each row is one of three cases: a new task (:func:`_new_task`), a task back after being
+    removed (:func:`_reappeared_task`) or a remembered task (:func:`_existing_task`, skipped
+    when every cell is as last time). The history columns are then read off each row's state
+    (:func:`_history_columns`), and remembered tasks no row claims are marked removed.
+    """
+    rows = _read_rows(table, ids)
+    today = as_of.isoformat()
+    now_iso = now.isoformat()
+    events: list[Event] = []
+    row_states: list[TaskState] = []
+    changed: list[bool] = []
+    previous: dict[int, float | None] = {}  # progress before this run, rows compared cell by cell
+    # locals: this loop runs once per row and most rows take the quiet path
+    fields, keys, values_of = rows.fields, rows.keys, rows.values
+    progresses, statuses, risks = rows.progresses, rows.statuses, rows.risks
+    starts, finishes = rows.starts, rows.finishes
+    n_fields = len(fields)
     remembered = view.states.get
-    for i, tid in enumerate(id_list):
-        seen.add(tid)
+    add_state, add_changed, add_event = row_states.append, changed.append, events.append
+    for i, tid in enumerate(rows.ids):
         old = remembered(tid)
-        risk_on = bool(risks[i])
-        if old is None:  # a task seen for the first time: the common case of a first run
-            p, st = progresses[i], statuses[i]
-            states[tid] = TaskState(
-                tid,
-                keys[i],
-                today,
-                now_iso,
-                dict(zip(fields, rows_values[i], strict=True)),
-                starts[i],
-                finishes[i],
-                st,
-                p,
-                p,
-                today if p is not None and p > 0 else None,
-                today if st == "completed" or (p is not None and p >= 100) else None,
-                now_iso if risk_on else None,
-                today if risk_on else None,
-            )
-            events.append(Event(tid, "task", None, "appeared"))
-            first_seen[i] = today
-            base_start[i], base_finish[i] = starts[i], finishes[i]
-            if risk_on:
-                risk_first[i] = today
-                if not cms[i]:
-                    risk_hours[i] = 0.0
-            continue
         if (
             old is not None
             and not old.deleted
-            and tuple(old.values.values()) == rows_values[i]
-            and len(old.values) == len(fields)
+            and len(old.values) == n_fields
+            and tuple(old.values.values()) == values_of[i]
         ):
-            # the quiet case: every cell as last time, so every fact stays as it was
-            new = old
-            states[tid] = new
-            first_seen[i] = new.first_seen
-            days_unchanged[i] = float((as_of - dt.date.fromisoformat(new.last_changed[:10])).days)
-            if new.risk_since and risk_on and not cms[i]:
-                risk_hours[i] = (
-                    now - dt.datetime.fromisoformat(new.risk_since)
-                ).total_seconds() / 3600
-            risk_first[i] = new.risk_first_seen
-            base_start[i] = new.baseline_start
-            base_finish[i] = new.baseline_finish
-            unexplained[i] = new.plan_unexplained
-            if new.progress_before_done is not None and statuses[i] == "completed":
-                before_done[i] = new.progress_before_done
+            add_state(old)  # the quiet path: every cell as last time, every fact as it was
+            add_changed(False)
             continue
-        values = dict(zip(fields, rows_values[i], strict=True))
-        progress, status = progresses[i], statuses[i]
-        if old is None or old.deleted:
-            new = TaskState(
-                task_id=tid,
-                key=keys[i],
-                first_seen=old.first_seen if old else today,
-                last_changed=now_iso,
-                values=values,
-                baseline_start=old.baseline_start if old else starts[i],
-                baseline_finish=old.baseline_finish if old else finishes[i],
-                status=status,
-                progress=progress,
-                progress_max=progress,
-                first_progress_day=today if (progress or 0) > 0 else None,
-                done_day=today if status == "completed" or (progress or 0) >= 100 else None,
-                risk_since=now_iso if risk_on else None,
-                risk_first_seen=today if risk_on else None,
-            )
-            events.append(Event(tid, "task", None, "appeared" if old is None else "reappeared"))
-            changed = True
-        else:
-            diff = [f for f in fields if old.values.get(f, "") != values[f]]
-            changed = bool(diff)
-            for f in diff:
-                events.append(Event(tid, f, old.values.get(f) or None, values[f] or None))
-            plan_moved = "planned_start" in diff or "planned_finish" in diff
-            plan_unexplained = (old.plan_unexplained or plan_moved) and "remarks" not in diff
-            prev = old.progress
-            if prev is not None and progress is not None and progress < prev:
-                drops[i] = prev - progress
-            jumped: float | None = None
-            if status == "completed":
-                jumped = old.progress_before_done if old.status == "completed" else prev
-            risk_since = (old.risk_since or now_iso) if risk_on else None
-            if (
-                not changed
-                and risk_since == old.risk_since
-                and plan_unexplained == old.plan_unexplained
-                and jumped == old.progress_before_done
-                and keys[i] == old.key
-            ):
-                new = old  # a quiet task: nothing to remember anew
-            else:
-                new = replace(
-                    old,
-                    key=keys[i],
-                    last_changed=now_iso if changed else old.last_changed,
-                    values=values,
-                    status=status,
-                    progress=progress,
-                    progress_max=_max(old.progress_max, progress),
-                    first_progress_day=old.first_progress_day
-                    or (today if (progress or 0) > 0 else None),
-                    done_day=old.done_day
-                    or (today if status == "completed" or (progress or 0) >= 100 else None),
-                    risk_since=risk_since,
-                    risk_first_seen=old.risk_first_seen or (today if risk_on else None),
-                    plan_unexplained=plan_unexplained,
-                    progress_before_done=jumped,
+        values = dict(zip(fields, values_of[i], strict=True))
+        if old is None:
+            add_state(
+                _new_task(
+                    tid,
+                    keys[i],
+                    values,
+                    statuses[i],
+                    progresses[i],
+                    starts[i],
+                    finishes[i],
+                    risks[i],
+                    today,
+                    now_iso,
                 )
-            unexplained[i] = plan_unexplained
-            before_done[i] = math.nan if jumped is None else jumped
-        states[tid] = new
-        first_seen[i] = new.first_seen
-        if not changed:
-            days_unchanged[i] = float((as_of - dt.date.fromisoformat(new.last_changed[:10])).days)
-        if new.risk_since and risk_on and not cms[i]:
-            risk_hours[i] = (now - dt.datetime.fromisoformat(new.risk_since)).total_seconds() / 3600
-        risk_first[i] = new.risk_first_seen
-        base_start[i] = new.baseline_start
-        base_finish[i] = new.baseline_finish
-    for tid, state in view.states.items():
-        if tid not in seen and not state.deleted:
-            states[tid] = replace(state, deleted=True)
-            events.append(Event(tid, "task", "present", "removed"))
+            )
+            add_event(Event(tid, "task", None, "appeared"))
+            add_changed(True)
+        elif old.deleted:
+            add_state(
+                _reappeared_task(
+                    old, tid, keys[i], values, statuses[i], progresses[i], risks[i], today, now_iso
+                )
+            )
+            add_event(Event(tid, "task", None, "reappeared"))
+            add_changed(True)
+        else:
+            new, diff = _existing_task(
+                old, keys[i], values, statuses[i], progresses[i], risks[i], today, now_iso
+            )
+            add_state(new)
+            events.extend(_cell_events(tid, old.values, values, diff))
+            add_changed(bool(diff))
+            previous[i] = old.progress
+    states = dict(view.states)
+    states.update(zip(rows.ids, row_states, strict=True))
+    removed = _removed(view.states, set(rows.ids))
+    states.update(removed)
+    events.extend(Event(tid, "task", "present", "removed") for tid in removed)
+    columns = _history_columns(rows, row_states, changed, previous, as_of, now)
+    columns.index = table.rows
+    return Step(ids=ids, columns=columns, states=states, events=tuple(events))
+
+
+def _fresh_state(
+    *,
+    task_id: str,
+    key: str,
+    first_seen: str,
+    values: dict[str, str],
+    baseline_start: str | None,
+    baseline_finish: str | None,
+    status: str | None,
+    progress: float | None,
+    risk_on: bool,
+    today: str,
+    now_iso: str,
+) -> TaskState:
+    """The one place a TaskState is made from a row: every fact as this row shows it now."""
+    return TaskState(
+        task_id=task_id,
+        key=key,
+        first_seen=first_seen,
+        last_changed=now_iso,
+        values=values,
+        baseline_start=baseline_start,
+        baseline_finish=baseline_finish,
+        status=status,
+        progress=progress,
+        progress_max=progress,
+        first_progress_day=today if (progress or 0) > 0 else None,
+        done_day=today if status == "completed" or (progress or 0) >= 100 else None,
+        risk_since=now_iso if risk_on else None,
+        risk_first_seen=today if risk_on else None,
+    )
+
+
+def _new_task(
+    tid: str,
+    key: str,
+    values: dict[str, str],
+    status: str | None,
+    progress: float | None,
+    start: str | None,
+    finish: str | None,
+    risk_on: bool,
+    today: str,
+    now_iso: str,
+) -> TaskState:
+    """A task seen for the first time: first seen today, its planned dates are its baseline."""
+    return _fresh_state(
+        task_id=tid,
+        key=key,
+        first_seen=today,
+        values=values,
+        baseline_start=start,
+        baseline_finish=finish,
+        status=status,
+        progress=progress,
+        risk_on=risk_on,
+        today=today,
+        now_iso=now_iso,
+    )
+
+
+def _reappeared_task(
+    old: TaskState,
+    tid: str,
+    key: str,
+    values: dict[str, str],
+    status: str | None,
+    progress: float | None,
+    risk_on: bool,
+    today: str,
+    now_iso: str,
+) -> TaskState:
+    """A removed task back in the tracker: it starts over but keeps first_seen and baseline."""
+    return _fresh_state(
+        task_id=tid,
+        key=key,
+        first_seen=old.first_seen,
+        values=values,
+        baseline_start=old.baseline_start,
+        baseline_finish=old.baseline_finish,
+        status=status,
+        progress=progress,
+        risk_on=risk_on,
+        today=today,
+        now_iso=now_iso,
+    )
+
+
+def _existing_task(
+    old: TaskState,
+    key: str,
+    values: dict[str, str],
+    status: str | None,
+    progress: float | None,
+    risk_on: bool,
+    today: str,
+    now_iso: str,
+) -> tuple[TaskState, list[str]]:
+    """A remembered task's new state, and the tracked fields whose text changed (in order).
+
+    A planned date moved in a run that did not touch the remarks leaves the plan unexplained
+    until a run that does; progress before done is the progress last seen before the status
+    became completed; the risk clock runs from the first run that saw the current risk. When
+    nothing moved, ``old`` itself comes back (nothing new to store).
+    """
+    old_values = old.values
+    diff = [f for f, v in values.items() if old_values.get(f, "") != v]
+    changed = bool(diff)
+    plan_moved = "planned_start" in diff or "planned_finish" in diff
+    plan_unexplained = (old.plan_unexplained or plan_moved) and "remarks" not in diff
+    jumped: float | None = None
+    if status == "completed":
+        jumped = old.progress_before_done if old.status == "completed" else old.progress
+    risk_since = (old.risk_since or now_iso) if risk_on else None
+    if (
+        not changed
+        and risk_since == old.risk_since
+        and plan_unexplained == old.plan_unexplained
+        and jumped == old.progress_before_done
+        and key == old.key
+    ):
+        return old, diff  # a quiet task: nothing to remember anew
+    new = replace(
+        old,
+        key=key,
+        last_changed=now_iso if changed else old.last_changed,
+        values=values,
+        status=status,
+        progress=progress,
+        progress_max=_max(old.progress_max, progress),
+        first_progress_day=old.first_progress_day or (today if (progress or 0) > 0 else None),
+        done_day=old.done_day
+        or (today if status == "completed" or (progress or 0) >= 100 else None),
+        risk_since=risk_since,
+        risk_first_seen=old.risk_first_seen or (today if risk_on else None),
+        plan_unexplained=plan_unexplained,
+        progress_before_done=jumped,
+    )
+    return new, diff
+
+
+def _cell_events(
+    tid: str, old: dict[str, str], new: dict[str, str], fields: list[str]
+) -> list[Event]:
+    """One event per changed cell (empty text recorded as None)."""
+    return [Event(tid, f, old.get(f) or None, new[f] or None) for f in fields]
+
+
+def _removed(remembered: dict[str, TaskState], seen: set[str]) -> dict[str, TaskState]:
+    """Remembered tasks no row claims any more, marked deleted (once: not if already so)."""
+    return {
+        tid: replace(state, deleted=True)
+        for tid, state in remembered.items()
+        if tid not in seen and not state.deleted
+    }
+
+
+def _history_columns(
+    rows: _Rows,
+    states: list[TaskState],
+    changed: list[bool],
+    previous: dict[int, float | None],
+    as_of: dt.date,
+    now: dt.datetime,
+) -> pd.DataFrame:
+    """The history columns of every row, read off the row's state ``s`` after this run.
+
+    - ``first_seen``, ``risk_first_seen``, ``baseline_start``, ``baseline_finish``,
+      ``plan_unexplained``: the state's own facts;
+    - ``days_unchanged``: 0 if a tracked cell changed in this run, else ``as_of`` minus the day
+      of ``s.last_changed``;
+    - ``risk_hours_open``: hours from ``s.risk_since`` to ``now`` while the row has a risk and
+      no countermeasure, else NaN;
+    - ``progress_before_done``: ``s.progress_before_done`` while the status is completed;
+    - ``progress_drop``: previous minus current progress where a remembered task's progress
+      went down in this run (``previous`` holds the rows compared cell by cell), else NaN.
+    """
+    n = len(states)
+    # many tasks share a last-changed time or a risk start: parse each once
+    ages = {
+        stamp: float((as_of - dt.date.fromisoformat(stamp[:10])).days)
+        for stamp in {s.last_changed for s, c in zip(states, changed, strict=True) if not c}
+    }
+    days_unchanged = [
+        0.0 if c else ages[s.last_changed] for s, c in zip(states, changed, strict=True)
+    ]
+    risk_hours = [math.nan] * n
+    hours: dict[str, float] = {}
+    for i in rows.open_risks:
+        since = states[i].risk_since
+        if since:
+            open_hours = hours.get(since)
+            if open_hours is None:
+                open_hours = (now - dt.datetime.fromisoformat(since)).total_seconds() / 3600
+                hours[since] = open_hours
+            risk_hours[i] = open_hours
+    before_done = [math.nan] * n
+    for i, status in enumerate(rows.statuses):
+        if status == "completed":
+            jumped = states[i].progress_before_done
+            if jumped is not None:
+                before_done[i] = jumped
+    drops = [math.nan] * n
+    progresses = rows.progresses
+    for i, p0 in previous.items():
+        p = progresses[i]
+        if p0 is not None and p is not None and p < p0:
+            drops[i] = p0 - p
     frame = pd.DataFrame(
         {
-            "first_seen": pd.to_datetime(pd.Series(first_seen, dtype=object), errors="coerce"),
+            "first_seen": _days([s.first_seen for s in states]),
             "days_unchanged": days_unchanged,
             "risk_hours_open": risk_hours,
-            "risk_first_seen": pd.to_datetime(pd.Series(risk_first, dtype=object), errors="coerce"),
-            "plan_unexplained": unexplained,
+            "risk_first_seen": _days([s.risk_first_seen for s in states]),
+            "plan_unexplained": [s.plan_unexplained for s in states],
             "progress_before_done": before_done,
             "progress_drop": drops,
-            "baseline_start": pd.to_datetime(pd.Series(base_start, dtype=object), errors="coerce"),
-            "baseline_finish": pd.to_datetime(
-                pd.Series(base_finish, dtype=object), errors="coerce"
-            ),
+            "baseline_start": _days([s.baseline_start for s in states]),
+            "baseline_finish": _days([s.baseline_finish for s in states]),
         }
     )
-    frame.index = table.rows
-    return Step(ids=ids, columns=frame[list(HISTORY_COLUMNS)], states=states, events=tuple(events))
+    return frame[list(HISTORY_COLUMNS)]
+
+
+def _days(values: list[str | None]) -> pd.Series:
+    """ISO day texts as datetimes (NaT where empty or unreadable)."""
+    return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
 
 
 def rebaseline(states: dict[str, TaskState]) -> dict[str, TaskState]:
