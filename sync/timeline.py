@@ -471,9 +471,10 @@ def _history_columns(
     - ``first_seen``, ``risk_first_seen``, ``baseline_start``, ``baseline_finish``,
       ``plan_unexplained``: the state's own facts;
     - ``days_unchanged``: 0 if a tracked cell changed in this run, else ``as_of`` minus the day
-      of ``s.last_changed``;
-    - ``risk_hours_open``: hours from ``s.risk_since`` to ``now`` while the row has a risk and
-      no countermeasure, else NaN;
+      of ``s.last_changed`` (never below 0: a ``check --today`` before the store's last run
+      sees no negative age);
+    - ``risk_hours_open``: hours from ``s.risk_since`` to ``now`` (never below 0) while the
+      row has a risk and no countermeasure, else NaN;
     - ``progress_before_done``: ``s.progress_before_done`` while the status is completed;
     - ``progress_drop``: previous minus current progress where a remembered task's progress
       went down in this run (``previous`` holds the rows compared cell by cell), else NaN.
@@ -481,7 +482,7 @@ def _history_columns(
     n = len(states)
     # many tasks share a last-changed time or a risk start: parse each once
     ages = {
-        stamp: float((as_of - dt.date.fromisoformat(stamp[:10])).days)
+        stamp: float(max((as_of - dt.date.fromisoformat(stamp[:10])).days, 0))
         for stamp in {s.last_changed for s, c in zip(states, changed, strict=True) if not c}
     }
     days_unchanged = [
@@ -494,7 +495,8 @@ def _history_columns(
         if since:
             open_hours = hours.get(since)
             if open_hours is None:
-                open_hours = (now - dt.datetime.fromisoformat(since)).total_seconds() / 3600
+                elapsed = (now - dt.datetime.fromisoformat(since)).total_seconds()
+                open_hours = max(elapsed, 0.0) / 3600
                 hours[since] = open_hours
             risk_hours[i] = open_hours
     before_done = [math.nan] * n
@@ -541,10 +543,6 @@ def rebaseline(states: dict[str, TaskState]) -> dict[str, TaskState]:
         )
         for tid, s in states.items()
     }
-
-
-def _num(v: Any) -> float | None:
-    return None if v is None or pd.isna(v) else float(v)
 
 
 def _max(a: float | None, b: float | None) -> float | None:

@@ -169,6 +169,19 @@ def test_a_run_dated_before_the_last_one_is_refused_unless_dry_run(
         sync(load_config(cfg), now=dt.datetime(2024, 3, 5, 8, 59, tzinfo=TZ))
 
 
+def test_a_look_at_a_day_before_the_last_run_sees_no_negative_ages(
+    tmp_path: Path, ruleset: RuleSet
+) -> None:
+    cfg = make_tracker(tmp_path, ruleset)
+    for day in DAYS[:4]:
+        person_edits(tmp_path, day)
+        sync(load_config(cfg), now=dt.datetime.combine(day, dt.time(9), TZ))
+    past = sync(load_config(cfg), as_of=DAYS[0], write=False)  # check / --dry-run
+    data = past.table.data
+    assert (data["days_unchanged"] >= 0).all()
+    assert (data["risk_hours_open"].dropna() >= 0).all() and data["risk_hours_open"].notna().any()
+
+
 def test_today_and_at_must_agree(tmp_path: Path, ruleset: RuleSet) -> None:
     cfg = make_tracker(tmp_path, ruleset)
     r = CliRunner().invoke(
