@@ -27,12 +27,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from sync.config import Config  # noqa: E402
 from sync.model import Grid  # noqa: E402
-from sync.run import sync  # noqa: E402
 from sync.rules import (  # noqa: E402
     TEMPLATE_COLUMNS,
     load_rules,
     shipped_rules_dir,
 )
+from sync.run import sync  # noqa: E402
 from tests.fakes import MemoryBackend  # noqa: E402
 
 COL = {name: i for i, name in enumerate(TEMPLATE_COLUMNS)}

@@ -168,8 +168,8 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
 
     from sync.backends.gsheets import SheetsBackend
     from sync.config import Config
-    from sync.run import sync
     from sync.render import col_letter
+    from sync.run import sync
     from tests import sheets_fake
     from tests.sheets_fake import SheetsFake
 
