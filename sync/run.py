@@ -231,7 +231,7 @@ def _sync(
             raise RunOutOfOrder(
                 f"this run is dated {run_now.isoformat(timespec='minutes')}, before the run store's "
                 f"last run ({not_before.isoformat(timespec='minutes')}); history only moves "
-                "forward, so nothing was read into it or written. Look at a past day with "
+                "forward, so nothing was recorded or written. Look at a past day with "
                 "--dry-run, or replay days into a fresh store (history.path)."
             )
         t0 = time.perf_counter()
