@@ -136,6 +136,11 @@ def cli(verbose: int, log_format: str) -> None:
     default=None,
     help="(.xlsx) Write the result to this file and leave the tracker untouched.",
 )
+@click.option(
+    "--ignore-lock",
+    is_flag=True,
+    help="(.xlsx) Write even though an Excel/LibreOffice lock file says the tracker is open.",
+)
 @_handle_errors
 def run(
     config_path: Path | None,
@@ -144,6 +149,7 @@ def run(
     as_json: bool,
     dry_run: bool,
     output: Path | None,
+    ignore_lock: bool,
 ) -> None:
     """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
 
@@ -159,10 +165,13 @@ def run(
       tracker-sync run --json | jq .status_counts
     """
     config = _load(config_path)
+    changes: dict[str, Any] = {}
     if output is not None:
-        config = config.model_copy(
-            update={"tracker": config.tracker.model_copy(update={"output": output.resolve()})}
-        )
+        changes["output"] = output.resolve()
+    if ignore_lock:
+        changes["ignore_lock"] = True
+    if changes:
+        config = config.model_copy(update={"tracker": config.tracker.model_copy(update=changes)})
     result = sync(config, write=not dry_run, **_clock(today, at))
     _print(result, as_json, config)
 

@@ -30,6 +30,8 @@ class TrackerConfig(_Strict):
     worksheet: str | None = None
     summary_worksheet: str | None = None
     output: Path | None = None
+    #: xlsx: write even while an Excel / LibreOffice lock file says someone has it open.
+    ignore_lock: bool = False
     #: Settings for a backend installed as a package (the built-ins take none).
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -51,6 +53,11 @@ class TrackerConfig(_Strict):
             raise ValueError("tracker.spreadsheet is required when tracker.backend is gsheets")
         if self.path is None and not self.spreadsheet:
             raise ValueError("tracker.path or tracker.spreadsheet is required")
+        if self.summary_worksheet is not None and self.summary_worksheet == self.worksheet:
+            raise ValueError(
+                f"tracker.summary_worksheet is the tracker tab itself ({self.worksheet!r}); the job "
+                "rebuilds the summary tab, so it must be a tab of its own"
+            )
         return self
 
     def identity(self) -> str:
@@ -125,6 +132,15 @@ class Config(_Strict):
                     f"unknown time zone {value!r} (use an IANA name like Asia/Shanghai)"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _summary_is_not_the_tracker(self) -> Config:
+        if self.tracker.worksheet is not None and self.summary_title() == self.tracker.worksheet:
+            raise ValueError(
+                f"the summary tab's default name is the tracker tab's ({self.tracker.worksheet!r}); "
+                "set tracker.summary_worksheet to another name"
+            )
+        return self
 
     def resolve(self, path: Path | str) -> Path:
         """A path from the config, relative to the config file's folder."""

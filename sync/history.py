@@ -23,17 +23,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import ConfigError, TrackerError
 from .timeline import Event, HistoryView, TaskState, TrendPoint
@@ -140,6 +141,22 @@ def decode_cell(value: Any) -> Any:
     return value
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _store_errors(fn: _F) -> _F:
+    """SQLite failures (a damaged file, a full disk) become TrackerError naming the file."""
+
+    @functools.wraps(fn)
+    def wrapper(self: History, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise TrackerError(f"{self.path}: the run store failed: {exc}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 @runtime_checkable
 class RunStore(Protocol):
     """What a run needs from its store (``sync(config, history=...)`` takes any of these)."""
@@ -197,10 +214,13 @@ class History:
                 # a rollback journal, not WAL: a read-only reader then needs no -shm/-wal files
                 # (one writer at a time holds the lock anyway); older WAL stores convert here
                 self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
         except (sqlite3.Error, OSError) as exc:
-            raise TrackerError(f"{self.path}: cannot open the history database: {exc}") from None
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+            raise TrackerError(
+                f"{self.path}: cannot open the run store ({exc}); nothing was read or written. "
+                "If the file is damaged, move it away: the next run starts a new history."
+            ) from None
 
     def _connect_readonly(self) -> sqlite3.Connection:
         """The file read-only, or an empty in-memory store when there is none: nothing is
@@ -250,6 +270,7 @@ class History:
 
     # ------------------------------------------------------------------ owner
 
+    @_store_errors
     def tracker(self) -> str | None:
         """The tracker this store belongs to (None: not claimed yet, or an older store)."""
         try:
@@ -258,6 +279,7 @@ class History:
             return None
         return str(row[0]) if row else None
 
+    @_store_errors
     def claim(self, tracker: str, *, write: bool) -> None:
         owner = self.tracker()
         if owner is not None and owner != tracker:
@@ -272,6 +294,7 @@ class History:
                 (tracker,),
             )
 
+    @_store_errors
     def last_run_at(self) -> dt.datetime | None:
         # the newest runs, compared as instants (runs may be recorded in different zones)
         times = [
@@ -318,6 +341,7 @@ class History:
 
     # ------------------------------------------------------------------ read
 
+    @_store_errors
     def view(self, trend_days: int = 60) -> HistoryView:
         """Task states, the daily trend and the highest task ID ever given."""
         states = {
@@ -343,6 +367,7 @@ class History:
         numbers = [int(t[1:]) for t in states if t[1:].isdigit()]
         return HistoryView(states=states, trend=tuple(trend), max_id=max(numbers, default=0))
 
+    @_store_errors
     def runs(self, limit: int = 50) -> list[RunRecord]:
         cur = self.db.execute(
             "SELECT id, started_at, as_of, target, worksheet, outcome, message, rows, errors, warnings, cells_written, "
@@ -351,6 +376,7 @@ class History:
         )
         return [RunRecord(*row) for row in cur.fetchall()]
 
+    @_store_errors
     def changes(self, since: dt.date) -> list[Change]:
         cur = self.db.execute(
             "SELECT run_id, at, as_of, task_id, field, old, new FROM events WHERE as_of >= ? ORDER BY task_id, id",
@@ -358,6 +384,7 @@ class History:
         )
         return [Change(*row) for row in cur.fetchall()]
 
+    @_store_errors
     def snapshot(self, run_id: int) -> dict[str, Any]:
         """The human cells of the tracker as run ``run_id`` read them."""
         row = self.db.execute("SELECT snapshot_id FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -373,6 +400,7 @@ class History:
         data["rows"] = [[decode_cell(v) for v in r] for r in data["rows"]]
         return data
 
+    @_store_errors
     def findings(self, run_id: int) -> list[dict[str, Any]]:
         """The findings run ``run_id`` reported."""
         row = self.db.execute("SELECT findings_id FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -428,6 +456,7 @@ class History:
         )
         return int(cur.lastrowid or 0)
 
+    @_store_errors
     def record(
         self,
         *,

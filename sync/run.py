@@ -226,6 +226,7 @@ def _sync(
             len(snapshot.tracker.rows),
             time.perf_counter() - t0,
         )
+        _check_summary_owner(snapshot, config)
         day, run_now = run_clock(zone(config, snapshot), as_of=as_of, now=now)
         if write and not_before is not None and run_now < not_before:
             raise RunOutOfOrder(
@@ -274,6 +275,19 @@ def _sync(
             time.perf_counter() - t0,
         )
         return _replace(result, applied=applied, requests=_counts(backend))
+
+
+def _check_summary_owner(snapshot: Snapshot, config: Config) -> None:
+    """The summary tab is rebuilt only if the job made it (its metadata names it): a person's
+    tab that happens to carry the summary's name is theirs."""
+    title = config.summary_title()
+    if snapshot.summary is not None and snapshot.meta.get("summary") != title:
+        raise ConfigError(
+            f"{snapshot.target}: the tab {title!r} was not made by tracker-sync (its metadata "
+            "does not name it), so the job will not rebuild it; nothing was written. Set "
+            "tracker.summary_worksheet to a new tab name (or, if tracker-sync did make that tab "
+            "and its metadata was lost, delete the tab and run again)."
+        )
 
 
 def _counts(backend: Backend) -> dict[str, int]:

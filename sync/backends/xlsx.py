@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -9,7 +10,6 @@ import json
 import logging
 import os
 import posixpath
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -130,12 +130,16 @@ def set_text_safe(cell: Any, value: Any) -> None:
 def open_backend(config: Config) -> XlsxBackend:
     """The registered factory (entry point ``xlsx``): ``tracker.path`` of the config."""
     assert config.tracker.path is not None  # the config requires it for this backend
+    path = config.resolve(config.tracker.path)
     output = config.resolve(config.tracker.output) if config.tracker.output else None
+    if output is not None and output.resolve() == path.resolve():
+        output = None  # --output naming the tracker itself is an in-place run, with every check
     return XlsxBackend(
-        config.resolve(config.tracker.path),
+        path,
         worksheet=config.tracker.worksheet,
         summary_title=config.summary_title(),
         output=output,
+        ignore_lock=config.tracker.ignore_lock,
     )
 
 
@@ -153,8 +157,10 @@ class XlsxBackend:
         worksheet: str | None = None,
         summary_title: str = "Summary",
         output: Path | None = None,
+        ignore_lock: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.ignore_lock = ignore_lock
         self.worksheet = worksheet
         self.summary_title = summary_title
         self.output = Path(output) if output else None
@@ -279,6 +285,8 @@ class XlsxBackend:
             raise TrackerError("apply() needs the snapshot read by this backend")
         version, wb, lost = self._loaded
         self._check_unchanged(version)
+        _check_bounds(self.path, plan)
+        self._check_writable(self.output or self.path)
         if lost and self.output is None:
             raise WouldLoseContent(
                 f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}.\n"
@@ -316,6 +324,7 @@ class XlsxBackend:
             )
         assert self._loaded is not None
         version, wb, lost = self._loaded
+        self._check_writable(self.output or self.path)
         if lost and self.output is None:
             raise WouldLoseContent(
                 f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}; nothing was written"
@@ -349,22 +358,131 @@ class XlsxBackend:
             )
 
     def _save_atomic(self, wb: Any, dest: Path, version: FileVersion | None) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        os.close(fd)
+        """Write ``wb`` to a temp file beside ``dest`` (the symlink's target, if it is one),
+        give it ``dest``'s mode and owner, look at the original one last time, rename it over.
+        A killed run's temp file is named so that the next run removes it."""
+        dest = dest.resolve() if dest.is_symlink() else dest
+        _remove_leftovers(dest)
+        tmp = dest.with_name(f"{TEMP_PREFIX}{dest.name}.{os.getpid()}.tmp")
         try:
             wb.save(tmp)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
             if dest.exists():
-                os.chmod(tmp, dest.stat().st_mode & 0o777)
+                st = dest.stat()
+                os.chmod(tmp, st.st_mode & 0o7777)
+                with contextlib.suppress(PermissionError):  # only root may give files away
+                    os.chown(tmp, st.st_uid, st.st_gid)
             if version is not None:
                 self._check_unchanged(version)  # last look right before the rename
             os.replace(tmp, dest)
         except OSError as exc:
-            raise TrackerError(f"{dest}: cannot write: {exc}; the original is unchanged") from None
+            raise TrackerError(
+                f"{dest}: cannot write ({exc.strerror or exc}); the original is unchanged"
+            ) from None
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            if tmp.exists():
+                tmp.unlink()
+
+    def _check_writable(self, dest: Path) -> None:
+        """Refuse a read-only tracker and one that Excel or LibreOffice has open."""
+        target = dest.resolve()
+        if target.exists() and not target.stat().st_mode & 0o222:
+            raise TrackerError(
+                f"{target} is read-only (no write permission bits); nothing was written. "
+                "Make it writable (chmod u+w) or write the result elsewhere with --output."
+            )
+        if self.ignore_lock:
+            return
+        holder = office_lock(target)
+        if holder is not None:
+            raise TrackerError(
+                f"{target} is open in {holder}; saving now would lose either their edits or "
+                "this run's, so nothing was written. Run again when it is closed (cron will), "
+                "or pass --ignore-lock if that lock file is stale."
+            )
+
+
+#: Excel's grid: the last column (XFD) and row a workbook may use, 0-based.
+MAX_COL = 16383
+MAX_ROW = 1_048_575
+
+
+def _check_bounds(path: Path, plan: WritePlan) -> None:
+    """Never write past Excel's last column or row (other programs drop such cells)."""
+    cols = [*plan.cells, *plan.columns.values()]
+    if cols and max(cols) > MAX_COL:
+        raise TrackerError(
+            f"{path}: the generated columns would go past column XFD, Excel's last (they sit "
+            "right of every used cell, and a cell far to the right is in use); nothing was "
+            "written. Delete the stray cells right of the tracker's columns, then run again."
+        )
+    rows = [int(s.index.max()) for s in plan.cells.values() if len(s)]
+    if rows and max(rows) > MAX_ROW:
+        raise TrackerError(f"{path}: row {max(rows) + 1} is past Excel's last row; nothing written")
+
+
+#: Temp files of a save in progress: ``.~tracker-sync.<name>.<pid>.tmp`` beside the tracker.
+TEMP_PREFIX = ".~tracker-sync."
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Delete temp files that a killed run left beside ``dest`` (their process is gone)."""
+    for old in dest.parent.glob(f"{TEMP_PREFIX}{dest.name}.*.tmp"):
+        pid = old.name.removesuffix(".tmp").rsplit(".", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            old.unlink()
+            log.info("removed %s, left by a run that was stopped", old)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def office_lock(path: Path) -> str | None:
+    """Who has ``path`` open, from the lock file Excel (``~$name``) or LibreOffice
+    (``.~lock.name#``) keeps beside it; None when there is none.
+
+    Excel's owner file starts with the user name (a length byte, then the name); LibreOffice's
+    is one CSV line ``name,host,user,date,...``.
+    """
+    # Excel: "~$" + the name; Word-style long names lose their first two characters
+    for name in dict.fromkeys(("~$" + path.name, "~$" + path.name[2:])):
+        candidate = path.with_name(name)
+        if candidate.exists():
+            return f"Excel ({_excel_owner(candidate)}; lock file {candidate.name})"
+    libre = path.with_name(f".~lock.{path.name}#")
+    if libre.exists():
+        try:
+            fields = libre.read_text(encoding="utf-8", errors="replace").split(",")
+        except OSError:
+            fields = []
+        who = fields[0].strip() if fields and fields[0].strip() else "someone"
+        host = f" on {fields[1].strip()}" if len(fields) > 1 and fields[1].strip() else ""
+        return f"LibreOffice ({who}{host}; lock file {libre.name})"
+    return None
+
+
+def _excel_owner(lock: Path) -> str:
+    try:
+        data = lock.read_bytes()[:165]
+    except OSError:
+        return "someone"
+    if data and 0 < data[0] <= 54:
+        name = data[1 : 1 + data[0]].decode("latin-1", errors="replace").strip()
+        if name:
+            return name
+    return "someone"
 
 
 # ---------------------------------------------------------------------- helpers

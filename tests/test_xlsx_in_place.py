@@ -1,0 +1,185 @@
+"""Writing an .xlsx tracker in place, properly: a person's tab is theirs, symlinks, mode, a
+read-only file, Excel/LibreOffice lock files, a killed run's temp file, Excel's last column,
+a damaged run store."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner, Result
+
+from sync.backends.xlsx import TEMP_PREFIX, office_lock
+from sync.cli import cli
+from sync.config import load_config
+
+
+def run(cfg: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["run", "-c", str(cfg), "--today", "2024-03-20", *args])
+
+
+def config_of(tracker: Path) -> Path:
+    return tracker.parent / "config.yaml"
+
+
+def test_a_persons_tab_named_like_the_summary_is_never_written(tracker_file: Path) -> None:
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.create_sheet("推广概览")["A1"] = "我们自己的周报"
+    wb.save(tracker_file)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 2, r.output
+    assert "the tab '推广概览' was not made by tracker-sync" in r.stderr
+    assert "tracker.summary_worksheet" in r.stderr
+    assert tracker_file.read_bytes() == before
+
+
+def test_the_jobs_own_summary_is_rebuilt(tracker_file: Path) -> None:
+    assert run(config_of(tracker_file)).exit_code == 0
+    wb = openpyxl.load_workbook(tracker_file)
+    wb["推广概览"]["B2"] = "someone typed here"
+    wb.save(tracker_file)
+    assert run(config_of(tracker_file)).exit_code == 0
+    assert openpyxl.load_workbook(tracker_file)["推广概览"]["B2"].value == "2024-03-20"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "  summary_worksheet: 推广进度表\n",  # named explicitly
+        "",  # the default summary name for zh-CN is the tracker tab's
+    ],
+)
+def test_a_summary_that_is_the_tracker_tab_is_a_config_error(tmp_path: Path, extra: str) -> None:
+    cfg = tmp_path / "config.yaml"
+    worksheet = "推广进度表" if extra else "推广概览"
+    cfg.write_text(f"tracker:\n  path: t.xlsx\n  worksheet: {worksheet}\n{extra}", "utf-8")
+    r = CliRunner().invoke(cli, ["check", "-c", str(cfg)])
+    assert r.exit_code == 2 and "summary" in r.stderr and "tracker" in r.stderr
+
+
+def test_output_naming_the_tracker_is_an_in_place_run_with_every_check(
+    tracker_file: Path,
+) -> None:
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.create_sheet("推广概览")["A1"] = "ours"
+    wb.save(tracker_file)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file), "--output", str(tracker_file))
+    assert r.exit_code == 2 and tracker_file.read_bytes() == before
+    config = load_config(config_of(tracker_file))
+    from sync.backends.xlsx import open_backend
+
+    same = config.model_copy(
+        update={"tracker": config.tracker.model_copy(update={"output": Path("tracker.xlsx")})}
+    )
+    assert open_backend(same).output is None
+
+
+def test_a_symlinked_tracker_is_written_through_the_link(tracker_file: Path) -> None:
+    real = tracker_file.with_name("real.xlsx")
+    tracker_file.rename(real)
+    tracker_file.symlink_to(real.name)
+    assert run(config_of(tracker_file)).exit_code == 0
+    assert tracker_file.is_symlink(), "the link stays a link"
+    head = [c.value for c in openpyxl.load_workbook(real).worksheets[0][1]]
+    assert "⚙ 计算状态" in head, "the file it points to was synced"
+
+
+def test_mode_is_kept_and_a_read_only_tracker_is_refused(tracker_file: Path) -> None:
+    tracker_file.chmod(0o640)
+    assert run(config_of(tracker_file)).exit_code == 0
+    assert stat.S_IMODE(tracker_file.stat().st_mode) == 0o640
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.worksheets[0]["J3"] = "90%"
+    wb.save(tracker_file)
+    tracker_file.chmod(0o444)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3 and "is read-only" in r.stderr
+    assert tracker_file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("lock_name", "content", "who"),
+    [
+        ("~$tracker.xlsx", bytes([6]) + b"Wang Li" + b"\x00" * 40, "Excel (Wang L"),
+        (
+            ".~lock.tracker.xlsx#",
+            b"Wang Li,LAPTOP-7,wangli,01.12.2026 09:30,file:///x;",
+            "LibreOffice (Wang Li on LAPTOP-7",
+        ),
+    ],
+)
+def test_a_tracker_open_in_excel_or_libreoffice_is_not_written(
+    tracker_file: Path, lock_name: str, content: bytes, who: str
+) -> None:
+    lock = tracker_file.with_name(lock_name)
+    lock.write_bytes(content)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3, r.output
+    assert f"is open in {who}" in r.stderr and "--ignore-lock" in r.stderr
+    assert tracker_file.read_bytes() == before
+    assert run(config_of(tracker_file), "--ignore-lock").exit_code == 0
+    assert tracker_file.read_bytes() != before
+    lock.unlink()
+    assert office_lock(tracker_file) is None
+
+
+def test_a_killed_runs_temp_file_is_removed_by_the_next_run(tracker_file: Path) -> None:
+    dead = tracker_file.with_name(f"{TEMP_PREFIX}{tracker_file.name}.999999999.tmp")
+    dead.write_bytes(b"half a workbook")
+    other = tracker_file.with_name(f"{TEMP_PREFIX}other.xlsx.999999999.tmp")
+    other.write_bytes(b"another tracker's")
+    assert run(config_of(tracker_file)).exit_code == 0
+    assert not dead.exists(), "a dead process's temp file is cleaned up"
+    assert other.exists(), "only this tracker's temp files are touched"
+    assert not list(tracker_file.parent.glob(f"{TEMP_PREFIX}tracker.xlsx.*"))
+
+
+def test_generated_columns_never_go_past_excels_last_column(tracker_file: Path) -> None:
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.worksheets[0].cell(row=30, column=16384, value="x")  # a stray cell in XFD
+    wb.save(tracker_file)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3 and "past column XFD" in r.stderr, r.output
+    assert tracker_file.read_bytes() == before
+
+
+def test_a_damaged_run_store_is_a_message_and_the_tracker_is_untouched(
+    tracker_file: Path,
+) -> None:
+    store = load_config(config_of(tracker_file)).history_path()
+    assert store is not None
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_bytes(b"this is not a database" * 100)
+    before = tracker_file.read_bytes()
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3, r.output
+    assert str(store) in r.stderr and "cannot open the run store" in r.stderr
+    assert "Traceback" not in r.output
+    assert tracker_file.read_bytes() == before
+    r = CliRunner().invoke(cli, ["check", "-c", str(config_of(tracker_file))])
+    assert r.exit_code == 3 and "move it away" in r.stderr
+
+
+def test_an_unwritable_folder_is_a_message(tracker_file: Path, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip(
+            "root writes into read-only folders (tests/test_run.py covers a read-only mount)"
+        )
+    store_dir = tmp_path / "ro"
+    store_dir.mkdir()
+    store_dir.chmod(0o555)
+    try:
+        cfg = config_of(tracker_file)
+        cfg.write_text(cfg.read_text("utf-8") + f"history:\n  path: {store_dir}/h.sqlite\n")
+        r = run(cfg)
+        assert r.exit_code == 3 and "Traceback" not in r.output
+    finally:
+        store_dir.chmod(0o755)
