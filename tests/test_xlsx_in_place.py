@@ -183,3 +183,33 @@ def test_an_unwritable_folder_is_a_message(tracker_file: Path, tmp_path: Path) -
         assert r.exit_code == 3 and "Traceback" not in r.output
     finally:
         store_dir.chmod(0o755)
+
+
+def test_a_stray_cell_in_the_last_row_costs_no_more_than_a_real_row(tracker_file: Path) -> None:
+    import time
+
+    import psutil
+
+    wb = openpyxl.load_workbook(tracker_file)
+    wb.worksheets[0]["A1048576"] = "x"  # a stray cell; the dimension claims A1:V1048576
+    wb.save(tracker_file)
+    t0, rss0 = time.perf_counter(), psutil.Process().memory_info().rss
+    from sync.backends.xlsx import XlsxBackend
+
+    snapshot = XlsxBackend(tracker_file).read()
+    assert snapshot.tracker.value(1048575, 0) == "x" and snapshot.tracker.value(1, 0)
+    grown = psutil.Process().memory_info().rss - rss0
+    assert grown < 400 << 20, f"reading grew memory by {grown >> 20} MiB"
+    assert time.perf_counter() - t0 < 60
+    # and a whole run: highlight ranges stop at Excel's last row (they used to overflow it)
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 0, r.output
+
+
+def test_a_package_that_expands_absurdly_is_refused(tracker_file: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(tracker_file, "a", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/bomb.xml", b"\0" * (60 << 20))
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3 and "xl/bomb.xml expands" in r.stderr, r.output

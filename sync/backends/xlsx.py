@@ -185,6 +185,7 @@ class XlsxBackend:
         try:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
+            _check_package(self.path, data)
             lost: list[str] = []
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -205,9 +206,9 @@ class XlsxBackend:
         summary = None
         if self.summary_title in wb.sheetnames and self.summary_title != ws.title:
             sws = wb[self.summary_title]
-            summary = Grid(sws.title, [list(r) for r in sws.iter_rows(values_only=True)])
+            summary = Grid(sws.title, _values(sws))
         tabs = {
-            other.title: Grid(other.title, [list(r) for r in other.iter_rows(values_only=True)])
+            other.title: Grid(other.title, _values(other))
             for other in wb.worksheets
             if other.title not in (ws.title, self.summary_title, META_SHEET)
         }
@@ -225,6 +226,7 @@ class XlsxBackend:
             conditional_formats=cf,
             meta=meta,
             version=version.token,
+            row_capacity=MAX_ROW + 1,  # Excel's grid: highlight ranges stop at its last row
             summary_charts=charts,
             tabs=tabs,
         )
@@ -248,20 +250,13 @@ class XlsxBackend:
         rows: list[list[Any]] = []
         percent: set[tuple[int, int]] = set()
         formulas: list[tuple[int, int]] = []
-        for r, row in enumerate(ws.iter_rows()):
-            values = []
-            for c, cell in enumerate(row):
-                v = cell.value
-                if cell.data_type == "f":
-                    formulas.append((r, c))
-                elif v is not None and "%" in (cell.number_format or ""):
-                    percent.add((r, c))
-                values.append(v)
-            while values and values[-1] is None:
-                values.pop()
-            rows.append(values)
-        while rows and not rows[-1]:
-            rows.pop()
+        for (r, c), cell in _real_cells(ws):
+            v = cell.value
+            if cell.data_type == "f":
+                formulas.append((r, c))
+            elif "%" in (cell.number_format or ""):
+                percent.add((r, c))
+            _put(rows, r, c, v)
         if formulas:
             # a person's formula: parse the value it last computed (Excel caches it in the file)
             wbv = openpyxl.load_workbook(io.BytesIO(data), data_only=True, rich_text=False)
@@ -486,6 +481,57 @@ def _excel_owner(lock: Path) -> str:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+#: A workbook whose parts expand past this is refused (a zip bomb, or far beyond a tracker).
+MAX_EXPANDED = 2 << 30
+#: ... and so is one part that expands more than this many times its compressed size while
+#: being larger than MAX_RATIO_FLOOR (spreadsheet XML compresses about 10-30 times).
+MAX_RATIO = 200
+MAX_RATIO_FLOOR = 50 << 20
+
+
+def _check_package(path: Path, data: bytes) -> None:
+    """Refuse a package whose parts would expand past a sane size, before reading any."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        infos = z.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > MAX_EXPANDED:
+        raise TrackerError(
+            f"{path}: its parts expand to {total / 2**30:.1f} GiB (more than "
+            f"{MAX_EXPANDED / 2**30:.0f} GiB); not read. A tracker this large belongs in Google Sheets."
+        )
+    for i in infos:
+        if i.file_size > MAX_RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
+            raise TrackerError(
+                f"{path}: the part {i.filename} expands {i.file_size // max(i.compress_size, 1)} "
+                f"times to {i.file_size / 2**20:.0f} MiB, which no spreadsheet writes; not read "
+                "(a damaged or hostile file)."
+            )
+
+
+def _real_cells(ws: Any) -> list[tuple[tuple[int, int], Any]]:
+    """The cells that hold a value, 0-based (row, col), in any order. Only real cells: a stray
+    cell far down or a ``dimension`` tag claiming a huge range costs nothing (openpyxl's
+    ``iter_rows`` would build every empty cell in between)."""
+    cells = ws._cells  # openpyxl keeps the cells it read in this dict, keyed (row, col) 1-based
+    return [((r - 1, c - 1), cell) for (r, c), cell in cells.items() if cell.value is not None]
+
+
+def _put(rows: list[list[Any]], r: int, c: int, value: Any) -> None:
+    while len(rows) <= r:
+        rows.append([])
+    row = rows[r]
+    if len(row) <= c:
+        row.extend([None] * (c + 1 - len(row)))
+    row[c] = value
+
+
+def _values(ws: Any) -> list[list[Any]]:
+    rows: list[list[Any]] = []
+    for (r, c), cell in _real_cells(ws):
+        _put(rows, r, c, cell.value)
+    return rows
 
 
 def _cf_range(rule: CFRule) -> str:
