@@ -27,7 +27,9 @@ SHOWN_CELLS = 40
 
 
 def _fail(exc: TrackerSyncError) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    from .text import redact
+
+    click.echo(f"Error: {redact(str(exc))}", err=True)
     sys.exit(exc.exit_code)
 
 

@@ -80,7 +80,8 @@ class RetryConfig(_Strict):
     """How long to keep trying when Google answers 429 / 5xx, times out or drops the connection."""
 
     attempts: int = Field(default=5, ge=1, le=20)
-    max_seconds: float = Field(default=60.0, gt=0, le=600)
+    #: ≥ 70 s by default: Google's quota refills per minute, so 429s are waited out across it
+    max_seconds: float = Field(default=90.0, gt=0, le=600)
 
 
 class GoogleConfig(_Strict):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import ConfigError, TrackerError
+from .text import redact
 from .timeline import Event, HistoryView, TaskState, TrendPoint
 
 log = logging.getLogger(__name__)
@@ -496,7 +497,7 @@ class History:
                     target,
                     worksheet,
                     outcome,
-                    message,
+                    redact(message) if message is not None else None,
                     counts.get("rows"),
                     counts.get("error"),
                     counts.get("warning"),

@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Any, TextIO
 
+from .text import redact
+
 #: -v count -> level: warnings by default (a cron log shows only what needs attention).
 LEVELS = {0: logging.WARNING, 1: logging.INFO}
 
@@ -26,11 +28,21 @@ class JsonFormatter(logging.Formatter):
             ),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+            out["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(out, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """``HH:MM:SS LEVEL logger: message``, secrets removed."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -53,9 +65,7 @@ def configure(verbosity: int = 0, fmt: str = "text", stream: TextIO | None = Non
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
+        handler.setFormatter(TextFormatter())
     logger = logging.getLogger("sync")
     for old in list(logger.handlers):
         logger.removeHandler(old)

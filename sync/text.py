@@ -25,3 +25,34 @@ def fold(value: Any, *, spaces: bool = True, keep_case: bool = False) -> str:
     if not keep_case:
         s = s.casefold()
     return s if spaces else _SPACES.sub("", s)
+
+
+#: Secrets that must never reach a message, a log line or the run store.
+_SECRETS = (
+    (re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/-]+=*"), "Bearer [redacted]"),
+    (re.compile(r"\bya29\.[A-Za-z0-9._-]+"), "[redacted access token]"),
+    (re.compile(r"\b1//[A-Za-z0-9._-]{20,}"), "[redacted refresh token]"),
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+        ),
+        "[redacted private key]",
+    ),
+    (
+        re.compile(
+            r"""(?i)(["']?(?:access_token|refresh_token|id_token|private_key|client_secret|assertion)["']?\s*[:=]\s*["']?)(?!\[redacted)[^"'\s,&}]+"""
+        ),
+        r"\1[redacted]",
+    ),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with bearer tokens, OAuth access/refresh tokens and private keys removed.
+
+    >>> redact("401: Authorization: Bearer ya29.a0AfH6SMB-x_y, refresh_token=1//0gAbc")
+    '401: Authorization: Bearer [redacted], refresh_token=[redacted]'
+    """
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text

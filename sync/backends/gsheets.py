@@ -67,6 +67,7 @@ from ..model import (
     WritePlan,
 )
 from ..style import FILL_AMBER, FILL_DELAYED, FILL_FINDING
+from ..text import redact
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -114,10 +115,32 @@ class EndpointSession(AuthorizedSession):
         super().__init__(credentials, refresh_timeout=timeout)  # type: ignore[no-untyped-call]
         self.api_endpoint = api_endpoint.rstrip("/")
 
+        #: The try of the request being sent (1 = first), set by the backend for the log line.
+        self.attempt = 1
+
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if self.api_endpoint != GOOGLE_SHEETS and url.startswith(GOOGLE_SHEETS):
             url = self.api_endpoint + url[len(GOOGLE_SHEETS) :]
-        return super().request(method, url, *args, **kwargs)  # type: ignore[no-untyped-call]
+        t0 = time.perf_counter()
+        status: Any = "failed"
+        size_in = 0
+        try:
+            response = super().request(method, url, *args, **kwargs)  # type: ignore[no-untyped-call]
+            status, size_in = response.status_code, len(response.content or b"")
+            return response
+        finally:
+            body = kwargs.get("data") or kwargs.get("json")
+            size_out = len(body) if isinstance(body, bytes | str) else len(json.dumps(body or ""))
+            log.debug(
+                "%s %s: %s, %d bytes out, %d bytes in, %.0f ms, try %d",
+                method.upper(),
+                url.split("?", 1)[0],
+                status,
+                size_out if body else 0,
+                size_in,
+                (time.perf_counter() - t0) * 1000,
+                self.attempt,
+            )
 
 
 def load_credentials(path: Path | None) -> tuple[Any, str | None]:
@@ -189,6 +212,25 @@ def _retry_after(exc: BaseException | None) -> float | None:
     return None
 
 
+#: Google's Sheets quota is counted per minute; the first wait after a bare 429, doubling.
+QUOTA_WINDOW = 60.0
+QUOTA_BASE = 5.0
+
+
+def _google_error(exc: BaseException) -> tuple[str, set[str]]:
+    """Google's message and reasons (``accessNotConfigured``, ``SERVICE_DISABLED`` ...)."""
+    if not isinstance(exc, APIError):
+        return "", set()
+    error = exc.error if isinstance(exc.error, dict) else {}
+    reasons = {str(e.get("reason")) for e in error.get("errors", []) if isinstance(e, dict)}
+    reasons |= {str(d.get("reason")) for d in error.get("details", []) if isinstance(d, dict)}
+    return redact(str(error.get("message", ""))), reasons - {"None"}
+
+
+_DISABLED = ("has not been used in project", "it is disabled")
+_ENABLE_URL = re.compile(r"https://console\.(?:developers|cloud)\.google\.com/\S+")
+
+
 @dataclass
 class _Policy:
     attempts: int
@@ -201,6 +243,11 @@ class _Policy:
         hinted = _retry_after(exc)
         if hinted is not None:
             return min(hinted, self.max_seconds)
+        if exc is not None and _status(exc) == 429:
+            # the quota refills per minute and Google's 429s carry no Retry-After: spread the
+            # tries across the window (5, 10, 20, 40 s ... with jitter), not within seconds
+            step = min(QUOTA_WINDOW, QUOTA_BASE * 2 ** (attempt - 1))
+            return random.uniform(0.8 * step, step)
         return random.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))  # full jitter
 
 
@@ -300,12 +347,18 @@ class SheetsBackend:
         retried here, an ambiguous failure becomes RetryRun so the run re-reads first."""
         policy = self.policy
 
+        attempt = 0
+
         def count() -> Any:
+            nonlocal attempt
+            attempt += 1
+            session = self.client.http_client.session
+            if isinstance(session, EndpointSession):
+                session.attempt = attempt
             if kind == "read":
                 self._requests.read += 1
             else:
                 self._requests.write += 1
-            log.debug("%s request to spreadsheet %s", kind, self.key)
             return fn()
 
         def retryable(exc: BaseException) -> bool:
@@ -341,7 +394,7 @@ class SheetsBackend:
     def _describe(self, exc: BaseException) -> str:
         status = _status(exc)
         if status is not None:
-            message = exc.error.get("message", "") if isinstance(exc, APIError) else ""
+            message, _ = _google_error(exc)
             return f"HTTP {status}: {message}".strip()
         if isinstance(exc, requests.exceptions.Timeout):
             return f"no answer within {self.google.timeout:g} s"
@@ -354,12 +407,23 @@ class SheetsBackend:
         if isinstance(exc, RetryRun | TrackerError | ConfigError):
             return exc
         status = _status(exc)
-        message = exc.error.get("message", "") if isinstance(exc, APIError) else ""
+        message, reasons = _google_error(exc)
         who = self._email or "the service account's e-mail"
+        if status == 403 and (
+            reasons & {"accessNotConfigured", "SERVICE_DISABLED"}
+            or any(d in message for d in _DISABLED)
+        ):
+            link = _ENABLE_URL.search(message)
+            where = f" at {link.group(0).rstrip('.,')}" if link else " in the Google Cloud console"
+            return AccessDenied(
+                f"spreadsheet {self.key}: the Google Sheets API is not enabled for the credentials' "
+                f"project. Enable it{where}, wait a few minutes, and run again. (Google: {message})"
+            )
         if status == 403:
+            said = f" (Google: {message})" if message else ""
             return AccessDenied(
                 f"spreadsheet {self.key}: permission denied. Share the spreadsheet with {who} as Editor "
-                "(Share → add that e-mail → Editor)."
+                f"(Share → add that e-mail → Editor).{said}"
             )
         if status == 401 or isinstance(exc, RefreshError):
             return AccessDenied(
