@@ -22,7 +22,7 @@ from sync.backends.gsheets import SheetsBackend, spreadsheet_key
 from sync.cli import cli
 from sync.config import Config
 from sync.demo import SEED_ROWS
-from sync.errors import AccessDenied, BackendUnavailable, TrackerNotFound
+from sync.errors import AccessDenied, BackendUnavailable, TrackerError, TrackerNotFound
 from sync.pipeline import RunResult, plan_run
 from sync.rules import RuleSet
 from sync.run import sync
@@ -575,3 +575,90 @@ def test_restore_writes_a_past_run_into_a_new_tab(
     assert fake.values(sheet, TAB)[1][9] == "95%", "the live tab keeps today's cells"
     with pytest.raises(Exception, match="already has a tab named '3月20日'"):
         restore_run(config, 1, "3月20日", backend=backend(config, sa))
+
+
+# ---------------------------------------------------------------------------- scoped anchors
+
+
+def _copy_tab(fake: SheetsFake, sheet: str, *, with_metadata: bool) -> str:
+    """A person duplicates the tracker tab; Google may or may not copy the column metadata
+    (unverified), so the tests run both."""
+    sid = fake.sheet_properties(sheet, TAB)["sheetId"]
+    fake.apply_requests(sheet, [{"duplicateSheet": {"sourceSheetId": sid, "newSheetName": "副本"}}])
+    if with_metadata:
+        copy_id = fake.sheet_properties(sheet, "副本")["sheetId"]
+        fake.apply_requests(
+            sheet,
+            [
+                {
+                    "createDeveloperMetadata": {
+                        "developerMetadata": {
+                            "metadataKey": "tracker_sync.column",
+                            "metadataValue": m["metadataValue"],
+                            "location": {
+                                "dimensionRange": {
+                                    "sheetId": copy_id,
+                                    "dimension": "COLUMNS",
+                                    "startIndex": m["location"]["dimensionRange"]["startIndex"],
+                                    "endIndex": m["location"]["dimensionRange"]["endIndex"],
+                                }
+                            },
+                            "visibility": "DOCUMENT",
+                        }
+                    }
+                }
+                for m in fake.developer_metadata(sheet, TAB, key="tracker_sync.column")
+            ],
+        )
+    return "副本"
+
+
+@pytest.mark.parametrize("with_metadata", [True, False])
+def test_writes_reach_only_the_tracker_tab_even_when_a_copy_carries_the_anchors(
+    fake: SheetsFake, sheet: str, sa: Path, with_metadata: bool
+) -> None:
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    copy = _copy_tab(fake, sheet, with_metadata=with_metadata)
+    before = fake.values(sheet, copy)
+    generated = fake.values(sheet, TAB)[4][14:20]
+    fake.set_cell(sheet, TAB, 5, 10, "20%")  # a person reports progress on task 4, on the tracker
+    result = run(config, sa)
+    assert result.applied is not None and result.plan.cells
+    assert fake.values(sheet, TAB)[4][14:20] != generated, "the tracker got its values"
+    assert fake.values(sheet, copy) == before, "the copy got nothing"
+
+
+def test_an_anchor_on_two_columns_of_the_tracker_stops_the_run_before_writing(
+    fake: SheetsFake, sheet: str, sa: Path
+) -> None:
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    sid = fake.sheet_properties(sheet, TAB)["sheetId"]
+    fake.apply_requests(
+        sheet,
+        [
+            {
+                "createDeveloperMetadata": {
+                    "developerMetadata": {
+                        "metadataKey": "tracker_sync.column",
+                        "metadataValue": "gen_status",
+                        "location": {
+                            "dimensionRange": {
+                                "sheetId": sid,
+                                "dimension": "COLUMNS",
+                                "startIndex": 13,  # 备注, a person's column
+                                "endIndex": 14,
+                            }
+                        },
+                        "visibility": "DOCUMENT",
+                    }
+                }
+            }
+        ],
+    )
+    fake.set_cell(sheet, TAB, 5, 10, "20%")
+    before = fake.values(sheet, TAB)
+    with pytest.raises(TrackerError, match="gen_status is on more than one column"):
+        run(config, sa)
+    assert fake.values(sheet, TAB) == before

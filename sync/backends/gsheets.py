@@ -269,6 +269,11 @@ class _ReadState:
     summary_cols: int
     summary_height: int
     sheet_titles: list[str] = field(default_factory=list)
+    #: Generated column key -> the metadataId of its anchor on the tracker tab: every values
+    #: write addresses an anchor by its id, so it matches exactly that one column.
+    anchor_ids: dict[str, int] = field(default_factory=dict)
+    #: Keys anchored on more than one column of the tracker tab (the run stops before writing).
+    doubled: list[str] = field(default_factory=list)
 
 
 def open_backend(config: Config) -> SheetsBackend:
@@ -466,6 +471,7 @@ class SheetsBackend:
         props = tracker["properties"]
         grid_props = props.get("gridProperties", {})
         rows, percent, anchors = _grid(tracker)
+        anchor_ids, doubled = _anchor_ids(tracker)
         summary_sheet = next(
             (
                 s
@@ -522,6 +528,8 @@ class SheetsBackend:
             summary_cols=summary_cols,
             summary_height=summary_height,
             sheet_titles=titles,
+            anchor_ids=anchor_ids,
+            doubled=doubled,
         )
         return Snapshot(
             target=self.key,
@@ -724,6 +732,12 @@ class SheetsBackend:
             raise TrackerError("apply() needs the snapshot read by this backend")
         if plan.is_empty:
             return ApplyResult(0, requests=0)
+        if st.doubled:
+            raise TrackerError(
+                f"spreadsheet {self.key}: the job's anchor for {', '.join(st.doubled)} is on more "
+                f"than one column of tab {st.tracker_title!r} (a copied column?); nothing was "
+                "written. Delete the copied ⚙ column so each generated column exists once."
+            )
         writes_before = self._requests.write
         fresh_cols = sorted(plan.columns[k] for k in plan.new_columns)
         structural: list[dict[str, Any]] = []
@@ -782,6 +796,7 @@ class SheetsBackend:
                 }
             http = self.client.http_client
             reply = self._call("write", lambda: http.batch_update(self.key, body), in_place=False)
+            st.anchor_ids |= _created_anchor_ids(structural, reply)
             if adopt:
                 self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
             if fresh_cols and guard_rows and key_cols:
@@ -1018,7 +1033,14 @@ class SheetsBackend:
                 if series is None
                 else dict(zip(series.index.tolist(), series.tolist(), strict=True))
             )
-            data.append(_column_entry(key, cells, up_to=max(written_rows) if c == guard else None))
+            data.append(
+                _column_entry(
+                    key,
+                    cells,
+                    up_to=max(written_rows) if c == guard else None,
+                    metadata_id=self._state.anchor_ids.get(key) if self._state else None,
+                )
+            )
         if plan.summary is not None and not summary_done:
             data.append(_summary_entry(snapshot.summary, plan))
         return {
@@ -1143,7 +1165,11 @@ class SheetsBackend:
         """'Or not at all': empty the cells just written (they may sit beside the wrong task)."""
         written = set(plan.cells) | set(fresh)
         data = [
-            _column_entry(k, dict.fromkeys(rows, ""))
+            _column_entry(
+                k,
+                dict.fromkeys(rows, ""),
+                metadata_id=self._state.anchor_ids.get(k) if self._state else None,
+            )
             for k, c in plan.columns.items()
             if c in written
         ]
@@ -1288,23 +1314,60 @@ def _typed_cell(value: Any) -> dict[str, Any]:
     return _cell(value)
 
 
-def _column_entry(key: str, cells: dict[int, Any], up_to: int | None = None) -> dict[str, Any]:
+def _column_entry(
+    key: str, cells: dict[int, Any], up_to: int | None = None, metadata_id: int | None = None
+) -> dict[str, Any]:
     """A values entry for one anchored column: row r's value at index r, null where unchanged."""
     height = max([*cells.keys(), up_to if up_to is not None else -1]) + 1
     values: list[Any] = [None] * height
     for r, v in cells.items():
         values[r] = "" if v is None else v
+    lookup: dict[str, Any] = {
+        "metadataKey": COLUMN_KEY,
+        "metadataValue": key,
+        "locationType": "COLUMN",
+    }
+    if metadata_id is not None:
+        # a lookup selects the metadata matching all the fields given (documented, Sheets API
+        # reference: DeveloperMetadataLookup);
+        # the id alone pins the one anchor the read found, never a copy on another tab
+        lookup["metadataId"] = metadata_id
     return {
-        "dataFilter": {
-            "developerMetadataLookup": {
-                "metadataKey": COLUMN_KEY,
-                "metadataValue": key,
-                "locationType": "COLUMN",
-            }
-        },
+        "dataFilter": {"developerMetadataLookup": lookup},
         "majorDimension": "COLUMNS",
         "values": [values],
     }
+
+
+def _anchor_ids(sheet: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """The tracker tab's anchors by key -> metadataId, and the keys found on several columns."""
+    ids: dict[str, int] = {}
+    doubled: list[str] = []
+    for block in sheet.get("data", []):
+        for meta in block.get("columnMetadata", []) or []:
+            for m in meta.get("developerMetadata", []) or []:
+                key = m.get("metadataValue")
+                if m.get("metadataKey") != COLUMN_KEY or key not in GENERATED_KEYS:
+                    continue
+                if key in ids and key not in doubled:
+                    doubled.append(key)
+                ids[key] = int(m.get("metadataId", 0))
+    return ids, doubled
+
+
+def _created_anchor_ids(requests: list[dict[str, Any]], reply: dict[str, Any]) -> dict[str, int]:
+    """Key -> metadataId of the column anchors a batchUpdate just created (its replies are in
+    request order)."""
+    out: dict[str, int] = {}
+    replies = reply.get("replies", []) if isinstance(reply, dict) else []
+    for request, answer in zip(requests, replies, strict=False):
+        made = request.get("createDeveloperMetadata", {}).get("developerMetadata", {})
+        if made.get("metadataKey") != COLUMN_KEY:
+            continue
+        meta = (answer or {}).get("createDeveloperMetadata", {}).get("developerMetadata", {})
+        if meta.get("metadataId") is not None:
+            out[str(made.get("metadataValue"))] = int(meta["metadataId"])
+    return out
 
 
 def _summary_entry(current: Grid | None, plan: WritePlan) -> dict[str, Any]:
