@@ -119,7 +119,9 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
     text = ids.astype(object).where(ids.notna(), "").astype(str).str.strip()
     valid = text.where(text.str.match(ID_PATTERN.pattern), None)
     valid = valid.where(~valid.duplicated(keep="first") | valid.isna(), None)
-    out = valid.tolist()
+    out: list[str | None] = [v if isinstance(v, str) else None for v in valid.tolist()]
+    if view.states:
+        out = _follow_moved_ids(out, row_keys(table), view.states)
     claimed = {v for v in out if isinstance(v, str)}
     missing = [i for i, v in enumerate(out) if not isinstance(v, str)]
     if not missing:
@@ -139,6 +141,51 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
         out[i] = match
         claimed.add(match)
     return pd.Series(out, index=table.rows, dtype=object)
+
+
+def _follow_moved_ids(
+    ids: list[str | None], keys: list[str], states: dict[str, TaskState]
+) -> list[str | None]:
+    """IDs that no longer sit beside their tasks go back to them.
+
+    Sorting only the human columns (or pasting rows over others) leaves the ID column where it
+    was, so row i holds task B's cells beside task A's ID. A row keeps its ID when the task
+    remembered under that ID has the row's phase + channel + description; otherwise, when
+    exactly one remembered task has them and no row holds that task's ID rightfully, the row
+    takes that task's ID. An ID then held by two rows stays with the one whose content matches;
+    the other row gets one the usual way (a match by content, or a new ID).
+
+    >>> a, b = TaskState("T0001", "k-a", "", ""), TaskState("T0002", "k-b", "", "")
+    >>> _follow_moved_ids(["T0001", "T0002"], ["k-b", "k-a"], {"T0001": a, "T0002": b})
+    ['T0002', 'T0001']
+    """
+    owner: dict[str, str | None] = {}
+    for sid, state in states.items():
+        owner[state.key] = sid if state.key not in owner else None  # None: ambiguous
+    rightful = {
+        v for i, v in enumerate(ids) if v is not None and v in states and states[v].key == keys[i]
+    }
+    out = list(ids)
+    for i, v in enumerate(ids):
+        if v is None or v in rightful or v not in states:
+            continue
+        other = owner.get(keys[i])
+        if other is not None and other != v and other not in rightful:
+            out[i] = other
+    seen: dict[str, int] = {}
+    for i, v in enumerate(out):
+        if v is None:
+            continue
+        if v in seen:  # two rows: the one whose content matches keeps it
+            j = seen[v]
+            keep_i = v in states and states[v].key == keys[i] and states[v].key != keys[j]
+            loser = j if keep_i else i
+            out[loser] = None
+            if keep_i:
+                seen[v] = i
+        else:
+            seen[v] = i
+    return out
 
 
 def row_keys(table: Table) -> list[str]:

@@ -428,3 +428,28 @@ def test_snapshots_are_stored_as_deltas_and_restored_exactly(tmp_path: Path) -> 
     blobs = store.db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]
     assert blobs <= 7, "one keyframe each, then small deltas; an unchanged run stores nothing new"
     store.close()
+
+
+def test_ids_follow_their_tasks_when_only_the_human_columns_are_sorted(
+    seed_grid: Grid, tmp_path: Path
+) -> None:
+    from sync.timeline import TRACKED
+
+    backend = MemoryBackend(seed_grid)
+    config = Config.model_validate(
+        {"tracker": {"path": "unused.xlsx"}, "history": {"path": str(tmp_path / "h.sqlite")}}
+    )
+    day = dt.datetime(2024, 3, 20, 9, tzinfo=TZ)
+    sync(config, backend=backend, now=day)  # type: ignore[arg-type]
+    id_col = GEN["gen_id"]
+    ids = {r[2]: r[id_col] for r in backend.rows[1:5]}
+    # a person selects A:N (the human columns) and sorts them: the ⚙ columns stay put
+    human = [r[:14] for r in backend.rows[1:5]]
+    for r, new in zip(backend.rows[1:5], reversed(human), strict=True):
+        r[:14] = new
+    backend.version += 1
+    result = sync(config, backend=backend, now=day + dt.timedelta(hours=1))  # type: ignore[arg-type]
+    assert {r[2]: r[id_col] for r in backend.rows[1:5]} == ids, "each ID went back to its task"
+    assert result.history is not None
+    assert [e for e in result.history.events if e.field in TRACKED] == [], "no false changes"
+    assert not [e for e in result.history.events if e.field == "task"], "nothing appeared or left"
