@@ -303,14 +303,35 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
     return rows
 
 
+#: The first line of the config a demo writes: how a later demo knows the folder is its own.
+DEMO_MARK = "# tracker-sync demo configuration"
+
+
+def _refuse_foreign(tracker: Path, config: Path) -> None:
+    """A folder holding someone's own tracker or config is not the demo's to overwrite."""
+    ours = config.exists() and config.read_text(encoding="utf-8", errors="replace").startswith(
+        DEMO_MARK
+    )
+    mine = [p for p in (tracker, config) if p.exists() and not ours]
+    if mine:
+        names = " and ".join(str(p) for p in mine)
+        raise TrackerError(
+            f"{names} already exist{'s' if len(mine) == 1 else ''} and were not written by "
+            "`tracker-sync demo`; the demo never overwrites them. Give it an empty folder: "
+            "`tracker-sync demo ./try-demo`"
+        )
+
+
 def write_demo(
     directory: Path, ruleset: RuleSet, today: dt.date, locale: str = DEFAULT_LOCALE
 ) -> tuple[Path, Path]:
     """Write ``DIR/tracker.xlsx`` and ``DIR/config.yaml`` (a fresh example: a run store left
-    by an earlier demo in DIR is removed); returns both paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    by an earlier demo in DIR is removed); returns both paths. Files that an earlier demo did
+    not write are never overwritten."""
     tracker = directory / "tracker.xlsx"
     config = directory / "config.yaml"
+    _refuse_foreign(tracker, config)
+    directory.mkdir(parents=True, exist_ok=True)
     title = (
         "新品上市推广进度监控表" if locale == "zh-CN" else "New product launch — promotion tracker"
     )
@@ -338,7 +359,7 @@ def write_demo(
     cell.number_format = "0%"
     wb.save(tracker)
     config.write_text(
-        "# tracker-sync demo configuration (see config.example.yaml for every key)\n"
+        f"{DEMO_MARK} (see config.example.yaml for every key)\n"
         "tracker:\n"
         "  backend: xlsx\n"
         "  path: tracker.xlsx\n"

@@ -98,3 +98,15 @@ def test_only_the_cli_imports_click() -> None:
     for path in (ROOT / "sync").rglob("*.py"):
         if path.name != "cli.py":
             assert "import click" not in path.read_text(encoding="utf-8"), path
+
+
+def test_the_readmes_override_example_passes_rules_lint(tmp_path: Path) -> None:
+    from sync.ruletools import lint
+
+    block = re.search(r"```yaml\n# team-rules/overrides.yaml\n(.*?)```", README, re.S)
+    assert block is not None, "the README's override example is gone"
+    folder = tmp_path / "team-rules"
+    folder.mkdir()
+    (folder / "overrides.yaml").write_text(block.group(1), encoding="utf-8")
+    (folder / "roster.txt").write_text("王丽\n张伟\n", encoding="utf-8")
+    assert lint([folder]) == []

@@ -213,3 +213,39 @@ def test_a_package_that_expands_absurdly_is_refused(tracker_file: Path) -> None:
         z.writestr("xl/bomb.xml", b"\0" * (60 << 20))
     r = run(config_of(tracker_file))
     assert r.exit_code == 3 and "xl/bomb.xml expands" in r.stderr, r.output
+
+
+def test_demo_never_overwrites_a_persons_tracker_or_config(tmp_path: Path) -> None:
+    (tmp_path / "tracker.xlsx").write_bytes(b"my own tracker")
+    (tmp_path / "config.yaml").write_text("tracker:\n  path: tracker.xlsx\n", "utf-8")
+    r = CliRunner().invoke(cli, ["demo", str(tmp_path)])
+    assert r.exit_code == 3 and "were not written by `tracker-sync demo`" in r.stderr
+    assert (tmp_path / "tracker.xlsx").read_bytes() == b"my own tracker"
+    demo = tmp_path / "again"
+    assert CliRunner().invoke(cli, ["demo", str(demo)]).exit_code == 0
+    assert CliRunner().invoke(cli, ["demo", str(demo)]).exit_code == 0, "its own folder: fine"
+
+
+@pytest.mark.parametrize(
+    ("tab", "why"),
+    [("a/b", "contains '/'"), ("x" * 40, "Excel allows 31"), ("History", "reserved")],
+)
+def test_restore_into_a_tab_name_excel_refuses_is_a_message(
+    tracker_file: Path, tab: str, why: str
+) -> None:
+    assert run(config_of(tracker_file)).exit_code == 0
+    before = tracker_file.read_bytes()
+    r = CliRunner().invoke(
+        cli, ["restore", "--run", "1", "--to-tab", tab, "-c", str(config_of(tracker_file))]
+    )
+    assert r.exit_code == 3 and why in r.stderr and "Traceback" not in r.output
+    assert tracker_file.read_bytes() == before
+
+
+def test_a_summary_name_excel_refuses_is_a_config_error(tracker_file: Path) -> None:
+    cfg = config_of(tracker_file)
+    cfg.write_text(
+        cfg.read_text("utf-8").replace("tracker:\n", "tracker:\n  summary_worksheet: 概览/周报\n")
+    )
+    r = run(cfg)
+    assert r.exit_code == 2 and "tracker.summary_worksheet" in r.stderr and "'/'" in r.stderr

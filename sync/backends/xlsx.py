@@ -24,7 +24,13 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
 from ..cells import col_letter
-from ..errors import TrackerChanged, TrackerError, TrackerNotFound, WouldLoseContent
+from ..errors import (
+    ConfigError,
+    TrackerChanged,
+    TrackerError,
+    TrackerNotFound,
+    WouldLoseContent,
+)
 from ..model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, SummaryTab, WritePlan
 from ..style import GENERATED_HEADER_FILL
 
@@ -127,9 +133,34 @@ def set_text_safe(cell: Any, value: Any) -> None:
         cell.data_type = "s"
 
 
+def title_problem(title: str) -> str | None:
+    """Why Excel would not accept ``title`` as a tab name (None: it would).
+
+    >>> title_problem("进度表-3月20日"), title_problem("a/b"), title_problem("x" * 32)
+    (None, "contains '/', which Excel does not allow in a tab name", 'is 32 characters long; Excel allows 31')
+    """
+    if not title.strip():
+        return "is empty"
+    if len(title) > 31:
+        return f"is {len(title)} characters long; Excel allows 31"
+    bad = next((ch for ch in title if ch in "[]:*?/\\"), None)
+    if bad is not None:
+        return f"contains {bad!r}, which Excel does not allow in a tab name"
+    if title.startswith("'") or title.endswith("'"):
+        return "starts or ends with an apostrophe, which Excel does not allow"
+    if title.casefold() == "history":
+        return "is reserved by Excel"
+    return None
+
+
 def open_backend(config: Config) -> XlsxBackend:
     """The registered factory (entry point ``xlsx``): ``tracker.path`` of the config."""
     assert config.tracker.path is not None  # the config requires it for this backend
+    problem = title_problem(config.summary_title())
+    if problem is not None:
+        raise ConfigError(
+            f"tracker.summary_worksheet: {config.summary_title()!r} {problem}; choose another name"
+        )
     path = config.resolve(config.tracker.path)
     output = config.resolve(config.tracker.output) if config.tracker.output else None
     if output is not None and output.resolve() == path.resolve():
@@ -312,6 +343,9 @@ class XlsxBackend:
 
     def add_tab(self, title: str, rows: list[list[Any]]) -> None:
         """Write ``rows`` into a new tab (refusing an existing one), in one atomic file replace."""
+        problem = title_problem(title)
+        if problem is not None:
+            raise TrackerError(f"tab name {title!r} {problem}; choose another name")
         snapshot = self.read()
         if title in snapshot.sheet_titles:
             raise TrackerError(
