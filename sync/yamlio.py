@@ -69,7 +69,38 @@ def loads(text: str, path: Path) -> Located:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if node is not None and _expanded(node, {}) > MAX_VALUES:
+        raise ConfigError(
+            f"{path}:{node.start_mark.line + 1}: the YAML's anchors and aliases (&name / *name) "
+            f"expand to more than {MAX_VALUES:,} values; write it out without them"
+        )
     return Located(data=data, node=node, path=path)
+
+
+#: A config or rule file that expands to more values than this is refused (an alias bomb).
+MAX_VALUES = 200_000
+
+
+def _expanded(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (counted, not built).
+
+    >>> ten = "[" + ", ".join(["x"] * 10) + "]"
+    >>> bomb = yaml.compose(f"a: &a {ten}\\nb: &b [{', '.join(['*a'] * 10)}]\\nc: [{', '.join(['*b'] * 10)}]")
+    >>> _expanded(bomb, {})
+    1237
+    """
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_VALUES + 1  # a cycle counts as too many
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded(k, memo) + _expanded(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded(v, memo) for v in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, MAX_VALUES + 1)
+    return memo[key]
 
 
 def load(path: Path) -> Located:

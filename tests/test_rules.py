@@ -274,3 +274,23 @@ def test_a_missing_roster_file_is_a_load_error(tmp_path: Path) -> None:
         RuleError, match=r"team\.yaml:5: rule 'owner-on-roster': cannot read the list .*nope\.txt"
     ):
         load_rules([shipped_rules_dir(), folder])
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    from sync.errors import ConfigError
+
+    # each condition is all-of the one before, twice: 2**29 conditions once expanded
+    chain = ["&c0 {column: owner, eq: x}"] + [
+        f"&c{i} {{all: [*c{i - 1}, *c{i - 1}]}}" for i in range(1, 30)
+    ]
+    lines = ["rules:", "  - id: bomb", "    check: flag", "    columns: [owner]"]
+    lines.append(f"    when: {{any: [{', '.join(chain)}]}}")
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "bomb.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=r"bomb.yaml:1: .*expand to more than 200,000 values"):
+        load_rules([shipped_rules_dir(), folder])
+    assert time.perf_counter() - t0 < 5
