@@ -17,7 +17,7 @@ from .errors import MissingColumns
 from .i18n import generated_key, is_generated_header
 from .model import Grid, nones
 from .rules import RuleSet, header_keys
-from .text import fold
+from .text import fold, visible
 
 #: Whole-cell contents that mean "nothing here" (compared folded: NFKC, trimmed, case-folded).
 EMPTY_TOKENS = frozenset(
@@ -133,7 +133,7 @@ def cell_text(value: Any) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    return visible(str(value))
 
 
 # ---------------------------------------------------------------------------- header
@@ -197,7 +197,7 @@ def _cell_str(value: Any) -> str | None:
     """A cell as the text it shows; None for a blank cell (None or NaN)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    return value if isinstance(value, str) else cell_text(value)
+    return visible(value) if isinstance(value, str) else cell_text(value)
 
 
 def norm(value: Any) -> str | None:

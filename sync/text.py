@@ -7,12 +7,25 @@ import unicodedata
 from typing import Any
 
 _SPACES = re.compile(r"[\s\ufe0e\ufe0f]+")
+#: Characters that show nothing but break matching: zero-width space / joiners, word joiner,
+#: BOM (chat apps and web pages paste them in front of text).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def visible(text: str) -> str:
+    """``text`` without zero-width characters and byte-order marks.
+
+    >>> visible("\u200b王丽\ufeff")
+    '王丽'
+    """
+    return text.translate(_INVISIBLE)
 
 
 def fold(value: Any, *, spaces: bool = True, keep_case: bool = False) -> str:
     """NFKC (full-width to half-width), trimmed, case-folded; ``spaces=False`` also drops every
     inner space and emoji variation selector (for headers: ``当前进度 (%)`` = ``当前进度(%)``);
     ``keep_case=True`` skips the case folding (for case-sensitive patterns and notes).
+    Zero-width characters and BOMs are dropped (:func:`visible`).
 
     >>> fold("  Ｑ１ Launch ")
     'q1 launch'
@@ -21,7 +34,7 @@ def fold(value: Any, *, spaces: bool = True, keep_case: bool = False) -> str:
     >>> fold(" Ｑ１ Launch ", keep_case=True)
     'Q1 Launch'
     """
-    s = unicodedata.normalize("NFKC", str(value)).strip()
+    s = unicodedata.normalize("NFKC", visible(str(value))).strip()
     if not keep_case:
         s = s.casefold()
     return s if spaces else _SPACES.sub("", s)

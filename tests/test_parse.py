@@ -289,3 +289,16 @@ def test_backend_anchors_win_over_header_text(ruleset: Any) -> None:
     g.rows[0].extend(["renamed by someone", None])
     t = parse(g, ruleset, SEED_AS_OF, anchors={"gen_status": 14})
     assert t.generated_cols == {"gen_status": 14} and 14 not in t.human_cols
+
+
+def test_zero_width_characters_and_boms_pasted_from_chat_apps_are_invisible(
+    ruleset: Any,
+) -> None:
+    head = header(ruleset)
+    head[4] = "\u200b" + head[4]  # 负责人, pasted with a zero-width space in front
+    row = task(owner="\ufeff王丽", planned_finish="\u200b2024-03-10", progress="\u200b30%")
+    t = parse(Grid("进度表", [head, row]), ruleset, SEED_AS_OF)
+    assert "owner" in t.positions, "the header is recognised"
+    assert t.data["planned_finish"].iloc[0] == pd.Timestamp("2024-03-10")
+    assert t.data["progress"].iloc[0] == 30.0
+    assert not t.invalid.any().any()
