@@ -565,6 +565,7 @@ def parse(
     frame = _body(grid, header_row, width=max(layout.human, default=0) + 1)
     last_used = _last_used_col(frame, header, layout)
     keep, present_by_col = _task_rows(frame, layout.human)
+    keep &= ~_repeated_header(frame, header, layout.human)
     frame = frame[keep]
     cells, present = _canonical_cells(frame, keep, present_by_col, ruleset, positions)
     data, invalid, kinds = _typed_columns(cells, present, ruleset, grid, positions, as_of)
@@ -655,6 +656,18 @@ def _task_rows(frame: pd.DataFrame, human: list[int]) -> tuple[pd.Series, dict[i
         present[c] = p
         filled += p.astype(int)
     return filled >= 2, present
+
+
+def _repeated_header(frame: pd.DataFrame, header: list[Any], human: list[int]) -> pd.Series:
+    """Rows that repeat the header row (a copied block, a print layout): not tasks. A row is
+    one when at least half of the human columns, and at least two, hold their header's text."""
+    hits = pd.Series(0, index=frame.index)
+    for c in human:
+        title = header[c] if c < len(header) else None
+        if isinstance(title, str) and title.strip():
+            column = frame[c].astype(object)
+            hits += ((column == title) | (column == title.strip())).astype(int)
+    return hits >= max(2, (len(human) + 1) // 2)
 
 
 def _canonical_cells(

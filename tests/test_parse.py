@@ -302,3 +302,10 @@ def test_zero_width_characters_and_boms_pasted_from_chat_apps_are_invisible(
     assert t.data["planned_finish"].iloc[0] == pd.Timestamp("2024-03-10")
     assert t.data["progress"].iloc[0] == 30.0
     assert not t.invalid.any().any()
+
+
+def test_a_header_row_repeated_further_down_is_not_a_task(ruleset: Any) -> None:
+    head = header(ruleset)
+    g = Grid("进度表", [head, task(), list(head), task(task="直播带货", description="完成2场直播")])
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.rows.tolist() == [2, 4], "row 3 repeats the header"
