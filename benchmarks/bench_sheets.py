@@ -105,7 +105,7 @@ def _plain(v: Any) -> Any:
 def _changed_cells(result: Any) -> tuple[list[tuple[str, int, int, Any]], int, int]:
     """The cells tracker-sync changed in a run, as (tab, row, col, value) with 1-based row/col:
     every cell of ``plan.cells`` (tracker tab) and every summary-tab cell whose value differs."""
-    from sync.plan import same_value
+    from sync.cells import same_value
 
     plan = result.plan
     tab = plan.tracker_title
@@ -249,7 +249,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
         cells, tracker_cells, summary_cells = _changed_cells(result)
         out["changed_cells"] = {"tracker": tracker_cells, "summary": summary_cells}
         out["changed_columns"] = sorted(
-            k for k, c in result.plan.positions.items() if c in result.plan.cells
+            k for k, c in result.plan.columns.items() if c in result.plan.cells
         )
 
         # the obvious hand-written alternative, on the clone: read, then one update_cell per
