@@ -274,8 +274,8 @@ def _read_rows(table: Table, ids: pd.Series) -> _Rows:
 def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: dt.datetime) -> Step:
     """Compare the tracker with what history remembers; see the module docstring.
 
-    Each row is one of three cases: a new task (:func:`_new_task`), a task back after being
-    removed (:func:`_reappeared_task`) or a remembered task (:func:`_existing_task`, skipped
+    Each row is a new task or one back after being removed (:func:`_fresh_task`), or a
+    remembered task (:func:`_existing_task`, skipped
     when every cell is as last time). The history columns are then read off each row's state
     (:func:`_history_columns`), and remembered tasks no row claims are marked removed.
     """
@@ -305,9 +305,10 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
             add_changed(False)
             continue
         values = dict(zip(fields, values_of[i], strict=True))
-        if old is None:
+        if old is None or old.deleted:
             add_state(
-                _new_task(
+                _fresh_task(
+                    old,
                     tid,
                     keys[i],
                     values,
@@ -320,15 +321,7 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
                     now_iso,
                 )
             )
-            add_event(Event(tid, "task", None, "appeared"))
-            add_changed(True)
-        elif old.deleted:
-            add_state(
-                _reappeared_task(
-                    old, tid, keys[i], values, statuses[i], progresses[i], risks[i], today, now_iso
-                )
-            )
-            add_event(Event(tid, "task", None, "reappeared"))
+            add_event(Event(tid, "task", None, "appeared" if old is None else "reappeared"))
             add_changed(True)
         else:
             new, diff = _existing_task(
@@ -348,40 +341,8 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     return Step(ids=ids, columns=columns, states=states, events=tuple(events))
 
 
-def _fresh_state(
-    *,
-    task_id: str,
-    key: str,
-    first_seen: str,
-    values: dict[str, str],
-    baseline_start: str | None,
-    baseline_finish: str | None,
-    status: str | None,
-    progress: float | None,
-    risk_on: bool,
-    today: str,
-    now_iso: str,
-) -> TaskState:
-    """The one place a TaskState is made from a row: every fact as this row shows it now."""
-    return TaskState(
-        task_id=task_id,
-        key=key,
-        first_seen=first_seen,
-        last_changed=now_iso,
-        values=values,
-        baseline_start=baseline_start,
-        baseline_finish=baseline_finish,
-        status=status,
-        progress=progress,
-        progress_max=progress,
-        first_progress_day=today if (progress or 0) > 0 else None,
-        done_day=today if status == "completed" or (progress or 0) >= 100 else None,
-        risk_since=now_iso if risk_on else None,
-        risk_first_seen=today if risk_on else None,
-    )
-
-
-def _new_task(
+def _fresh_task(
+    old: TaskState | None,
     tid: str,
     key: str,
     values: dict[str, str],
@@ -393,46 +354,24 @@ def _new_task(
     today: str,
     now_iso: str,
 ) -> TaskState:
-    """A task seen for the first time: first seen today, its planned dates are its baseline."""
-    return _fresh_state(
+    """The one place a TaskState is made from a row, every fact as the row shows it now: a task
+    seen for the first time (``old`` None: first seen today, its planned dates its baseline), or
+    a removed task back in the tracker (it starts over but keeps first_seen and baseline)."""
+    return TaskState(
         task_id=tid,
         key=key,
-        first_seen=today,
+        first_seen=old.first_seen if old is not None else today,
+        last_changed=now_iso,
         values=values,
-        baseline_start=start,
-        baseline_finish=finish,
+        baseline_start=old.baseline_start if old is not None else start,
+        baseline_finish=old.baseline_finish if old is not None else finish,
         status=status,
         progress=progress,
-        risk_on=risk_on,
-        today=today,
-        now_iso=now_iso,
-    )
-
-
-def _reappeared_task(
-    old: TaskState,
-    tid: str,
-    key: str,
-    values: dict[str, str],
-    status: str | None,
-    progress: float | None,
-    risk_on: bool,
-    today: str,
-    now_iso: str,
-) -> TaskState:
-    """A removed task back in the tracker: it starts over but keeps first_seen and baseline."""
-    return _fresh_state(
-        task_id=tid,
-        key=key,
-        first_seen=old.first_seen,
-        values=values,
-        baseline_start=old.baseline_start,
-        baseline_finish=old.baseline_finish,
-        status=status,
-        progress=progress,
-        risk_on=risk_on,
-        today=today,
-        now_iso=now_iso,
+        progress_max=progress,
+        first_progress_day=today if (progress or 0) > 0 else None,
+        done_day=today if status == "completed" or (progress or 0) >= 100 else None,
+        risk_since=now_iso if risk_on else None,
+        risk_first_seen=today if risk_on else None,
     )
 
 

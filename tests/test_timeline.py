@@ -16,9 +16,8 @@ from sync.timeline import (
     HistoryView,
     TaskState,
     _existing_task,
+    _fresh_task,
     _history_columns,
-    _new_task,
-    _reappeared_task,
     _Rows,
     resolve_ids,
     step,
@@ -63,8 +62,8 @@ def old(**fields: Any) -> TaskState:
 def test_new_task_starts_every_clock_today(
     status: str, progress: float | None, risk_on: bool, started: Any, done: Any, risk_since: Any
 ) -> None:
-    s = _new_task(
-        "T0001", "k", dict(VALUES), status, progress, "2024-03-01", None, risk_on, TODAY, NOW
+    s = _fresh_task(
+        None, "T0001", "k", dict(VALUES), status, progress, "2024-03-01", None, risk_on, TODAY, NOW
     )
     assert (s.first_seen, s.last_changed) == (TODAY, NOW)
     assert (s.baseline_start, s.baseline_finish) == ("2024-03-01", None)
@@ -76,7 +75,9 @@ def test_new_task_starts_every_clock_today(
 
 def test_reappeared_task_keeps_first_seen_and_baseline_only() -> None:
     gone = old(deleted=True, plan_unexplained=True, progress_before_done=10.0, done_day="x")
-    s = _reappeared_task(gone, "T0001", "k2", {"remarks": "back"}, None, 20.0, False, TODAY, NOW)
+    s = _fresh_task(
+        gone, "T0001", "k2", {"remarks": "back"}, None, 20.0, "2024-04-01", None, False, TODAY, NOW
+    )
     assert (s.first_seen, s.baseline_start, s.baseline_finish) == (
         "2024-03-01",
         "2024-03-01",
