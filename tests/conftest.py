@@ -1,8 +1,10 @@
-"""Shared fixtures: the shipped rule pack, the seed's rows, small trackers in memory and on disk."""
+"""Shared fixtures: the shipped rule pack, the seed's rows, small trackers in memory and on disk,
+the local Sheets API fake."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 from sync.demo import SEED_ROWS
 from sync.model import Grid
 from sync.rules import TEMPLATE_COLUMNS, RuleSet, load_rules, shipped_rules_dir
+
+from .sheets_fake import SheetsFake
 
 SEED_AS_OF = dt.date(2024, 3, 20)
 
@@ -63,6 +67,32 @@ def task(**fields: Any) -> list[Any]:
 @pytest.fixture
 def seed_grid(ruleset: RuleSet) -> Grid:
     return grid([list(r) for r in SEED_ROWS], ruleset)
+
+
+# ---------------------------------------------------------------------------- the Sheets fake
+
+
+@pytest.fixture
+def fake() -> Iterator[SheetsFake]:
+    """The local Sheets API fake on 127.0.0.1 (real gspread and google-auth talk to it)."""
+    with SheetsFake() as f:
+        yield f
+
+
+@pytest.fixture
+def sheet(fake: SheetsFake, ruleset: RuleSet) -> str:
+    """A spreadsheet holding the seed's rows in tab 进度表 (time zone Asia/Shanghai)."""
+    return fake.add_spreadsheet(
+        title="Launch",
+        sheets={"进度表": [header(ruleset), *[list(r) for r in SEED_ROWS]]},
+        time_zone="Asia/Shanghai",
+    )
+
+
+@pytest.fixture
+def sa(fake: SheetsFake, tmp_path: Path) -> Path:
+    """A service-account key file the fake accepts."""
+    return fake.write_service_account(tmp_path / "sa.json")
 
 
 @pytest.fixture

@@ -46,23 +46,23 @@ NOW = dt.datetime(2024, 3, 20, 9, 0, tzinfo=dt.UTC)
 HUMAN = 14  # the template's human columns, A..N
 
 
-def install_memory_backend(folder: Path) -> None:
-    """Write the metadata of an installed distribution that registers ``memory``."""
-    info = folder / "tracker_sync_memory_backend-0.1.dist-info"
+def install_backend(folder: Path, name: str, factory: str) -> None:
+    """Write the metadata of an installed distribution that registers backend ``name``."""
+    info = folder / f"tracker_sync_{name}_backend-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: tracker-sync-memory-backend\nVersion: 0.1\n",
+        f"Metadata-Version: 2.1\nName: tracker-sync-{name}-backend\nVersion: 0.1\n",
         encoding="utf-8",
     )
     (info / "entry_points.txt").write_text(
-        "[tracker_sync.backends]\nmemory = tests.fakes:open_memory\n", encoding="utf-8"
+        f"[tracker_sync.backends]\n{name} = {factory}\n", encoding="utf-8"
     )
 
 
 @pytest.fixture
 def memory_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     site = tmp_path / "site"
-    install_memory_backend(site)
+    install_backend(site, "memory", "tests.fakes:open_memory")
     monkeypatch.syspath_prepend(str(site))
     yield
     MEMORY_TRACKERS.clear()
@@ -206,10 +206,7 @@ def test_an_unknown_backend_is_a_config_error_naming_the_installed_ones() -> Non
 def test_a_factory_returning_no_backend_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    info = tmp_path / "broken-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[tracker_sync.backends]\nbroken = builtins:dict\n")
+    install_backend(tmp_path, "broken", "builtins:dict")
     monkeypatch.syspath_prepend(str(tmp_path))
     config = Config.model_validate({"tracker": {"backend": "broken", "spreadsheet": "x"}})
     with pytest.raises(TrackerError, match="lacks the backend contract"):
@@ -219,10 +216,7 @@ def test_a_factory_returning_no_backend_is_refused(
 def test_a_backend_that_cannot_be_imported_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    info = tmp_path / "gone-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gone\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[tracker_sync.backends]\ngone = no_such_pkg:open\n")
+    install_backend(tmp_path, "gone", "no_such_pkg:open")
     monkeypatch.syspath_prepend(str(tmp_path))
     config = Config.model_validate({"tracker": {"backend": "gone", "spreadsheet": "x"}})
     with pytest.raises(ConfigError, match=r"'gone' backend .* cannot be loaded"):

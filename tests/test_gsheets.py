@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +33,6 @@ from .sheets_fake import SheetsFake
 TAB = "进度表"
 NOW = dt.datetime(2024, 3, 20, 9, 0, tzinfo=dt.UTC)
 HUMAN = 14  # human columns A..N
-
-
-@pytest.fixture
-def fake() -> Iterator[SheetsFake]:
-    with SheetsFake() as f:
-        yield f
-
-
-@pytest.fixture
-def sheet(fake: SheetsFake, ruleset: RuleSet) -> str:
-    return fake.add_spreadsheet(
-        title="Launch",
-        sheets={TAB: [header(ruleset), *[list(r) for r in SEED_ROWS]]},
-        time_zone="Asia/Shanghai",
-    )
-
-
-@pytest.fixture
-def sa(fake: SheetsFake, tmp_path: Path) -> Path:
-    return fake.write_service_account(tmp_path / "sa.json")
 
 
 def make_config(fake: SheetsFake, sheet: str, sa: Path, **google: Any) -> Config:

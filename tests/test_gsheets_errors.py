@@ -4,7 +4,6 @@ secrets never shown, one log line per request (real gspread against the local fa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,12 @@ from click.testing import CliRunner
 from sync.backends.gsheets import QUOTA_BASE, SheetsBackend
 from sync.cli import cli
 from sync.config import Config
-from sync.demo import SEED_ROWS
 from sync.errors import AccessDenied
 from sync.history import History
-from sync.rules import RuleSet
 from sync.run import sync
 from sync.text import redact
 
-from .conftest import SEED_AS_OF, header
+from .conftest import SEED_AS_OF
 from .sheets_fake import SheetsFake
 
 TAB = "进度表"
@@ -31,19 +28,6 @@ DISABLED = (
     "?project=123456 then retry. If you enabled this API recently, wait a few minutes for the "
     "action to propagate to our systems and retry."
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[SheetsFake]:
-    with SheetsFake() as f:
-        yield f
-
-
-@pytest.fixture
-def sheet(fake: SheetsFake, ruleset: RuleSet) -> str:
-    return fake.add_spreadsheet(
-        title="Launch", sheets={TAB: [header(ruleset), *[list(r) for r in SEED_ROWS]]}
-    )
 
 
 def config_file(fake: SheetsFake, sheet: str, tmp_path: Path) -> Path:
