@@ -2,7 +2,7 @@
 
 The fake is meant to be driven by the *real* client stack (gspread 6.x +
 google-auth + requests), so it speaks HTTP on ``127.0.0.1`` and mimics the
-response shapes recorded in ``/work/shared/reference/google-sheets-api``
+response shapes recorded in ``../shared/reference/google-sheets-api`` beside the checkout
 (cassettes of real gspread <-> Google traffic).
 
 Quick start (pytest)::
@@ -2785,6 +2785,9 @@ class _Engine:
                 exact = dict(loc)
         out = []
         cache: dict[Any, dict[int, int]] = {}
+        # Documented (Sheets API reference, DeveloperMetadataLookup): a lookup "selects all
+        # DeveloperMetadata that matches the intersection of all the specified fields", so a
+        # metadataId plus key/value/locationType matches that one entry or nothing.
         for m in self.ss.metas:
             if lookup.get("metadataId") is not None and m.id != int(lookup["metadataId"]):
                 continue
