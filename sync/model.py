@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -273,6 +275,25 @@ class ApplyResult:
     cells_written: int
     requests: int = 1
     output: str | None = None
+
+
+#: The tab where the .xlsx backend keeps the job's metadata (JSON in column A, chunked); an
+#: upload to Google Sheets keeps it, so the Sheets backend reads it too.
+META_TAB = "_tracker_sync"
+
+
+def meta_from_rows(rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
+    """The job's metadata from a metadata tab's rows (JSON split over column A), or {}.
+
+    >>> meta_from_rows([['{"summary": '], ['"推广概览"}']])
+    {'summary': '推广概览'}
+    """
+    text = "".join(str(r[0]) for r in rows if r and r[0] is not None)
+    try:
+        data = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 class RequestCounter:

@@ -57,6 +57,7 @@ from ..errors import (
 )
 from ..i18n import GENERATED_KEYS
 from ..model import (
+    META_TAB,
     ApplyResult,
     CFRule,
     ChartSpec,
@@ -65,6 +66,7 @@ from ..model import (
     Snapshot,
     SummaryTab,
     WritePlan,
+    meta_from_rows,
 )
 from ..style import FILL_AMBER, FILL_DELAYED, FILL_FINDING
 from ..text import redact
@@ -509,9 +511,9 @@ class SheetsBackend:
                     meta = json.loads(m.get("metadataValue") or "{}")
                 except json.JSONDecodeError:
                     meta = {}
-        if meta_id is None and UPLOADED_META_TAB in tabs:
+        if meta_id is None and META_TAB in tabs:
             # a tracker synced as .xlsx, then uploaded: the job's metadata came along in its tab
-            meta = _uploaded_meta(tabs[UPLOADED_META_TAB])
+            meta = meta_from_rows(tabs[META_TAB].rows)
         token = f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend, nobody else's
         self._state = _ReadState(
             token=token,
@@ -1233,20 +1235,6 @@ def _grid(
     while rows and not rows[-1]:
         rows.pop()
     return rows, percent, anchors
-
-
-#: The .xlsx backend's metadata tab (``sync.backends.xlsx.META_SHEET``), which an upload keeps.
-UPLOADED_META_TAB = "_tracker_sync"
-
-
-def _uploaded_meta(tab: Grid) -> dict[str, Any]:
-    """The job's metadata as the .xlsx backend stored it (JSON in column A), or {}."""
-    text = "".join(str(r[0]) for r in tab.rows if r and r[0] is not None)
-    try:
-        data = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _reply_sheet(reply: dict[str, Any], title: str) -> dict[str, Any] | None:

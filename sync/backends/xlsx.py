@@ -31,7 +31,17 @@ from ..errors import (
     TrackerNotFound,
     WouldLoseContent,
 )
-from ..model import ApplyResult, CFRule, Grid, RequestCounter, Snapshot, SummaryTab, WritePlan
+from ..model import (
+    META_TAB,
+    ApplyResult,
+    CFRule,
+    Grid,
+    RequestCounter,
+    Snapshot,
+    SummaryTab,
+    WritePlan,
+    meta_from_rows,
+)
 from ..style import GENERATED_HEADER_FILL
 
 if TYPE_CHECKING:
@@ -39,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-META_SHEET = "_tracker_sync"
+META_SHEET = META_TAB
 _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
@@ -485,11 +495,11 @@ def office_lock(path: Path) -> str | None:
     Excel's owner file starts with the user name (a length byte, then the name); LibreOffice's
     is one CSV line ``name,host,user,date,...``.
     """
-    # Excel: "~$" + the name; Word-style long names lose their first two characters
-    for name in dict.fromkeys(("~$" + path.name, "~$" + path.name[2:])):
-        candidate = path.with_name(name)
-        if candidate.exists():
-            return f"Excel ({_excel_owner(candidate)}; lock file {candidate.name})"
+    # Excel: "~$" + the whole name (Word's habit of dropping two letters of long names would
+    # point at another workbook's lock here: "~$tracker.xlsx" is tracker.xlsx's, not abtracker's)
+    excel = path.with_name("~$" + path.name)
+    if excel.exists():
+        return f"Excel ({_excel_owner(excel)}; lock file {excel.name})"
     libre = path.with_name(f".~lock.{path.name}#")
     if libre.exists():
         try:
@@ -652,13 +662,7 @@ def _write_summary(wb: Any, tab: SummaryTab, after: str) -> None:
 def _read_meta(wb: Any) -> dict[str, Any]:
     if META_SHEET not in wb.sheetnames:
         return {}
-    ws = wb[META_SHEET]
-    text = "".join(str(r[0]) for r in ws.iter_rows(values_only=True) if r and r[0] is not None)
-    try:
-        data = json.loads(text) if text else {}
-    except json.JSONDecodeError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return meta_from_rows(wb[META_SHEET].iter_rows(values_only=True))
 
 
 _CHUNK = 30000
