@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
+import io
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from openpyxl.styles import Border, Font, PatternFill, Side
 
 from sync.backends.xlsx import META_SHEET, XlsxBackend
 from sync.config import load_config
-from sync.errors import TrackerChanged, TrackerNotFound, WouldLoseContent
+from sync.errors import TrackerChanged, TrackerNotFound
 from sync.run import sync
 
 from .conftest import SEED_AS_OF
@@ -153,41 +153,38 @@ def test_changed_on_disk_between_read_and_write_aborts(tracker_file: Path, rules
     del config
 
 
-def test_people_made_charts_are_never_lost(tracker_file: Path, tmp_path: Path) -> None:
+def test_people_made_charts_are_kept_byte_for_byte(tracker_file: Path) -> None:
     wb = openpyxl.load_workbook(tracker_file)
     ws = wb.worksheets[0]
     chart = BarChart()
     chart.add_data(Reference(ws, min_col=10, min_row=1, max_row=5), titles_from_data=True)
     ws.add_chart(chart, "P2")
     wb.save(tracker_file)
-    original = tracker_file.read_bytes()
-    config = load_config(tracker_file.parent / "config.yaml")
-    with pytest.raises(WouldLoseContent) as exc:
-        sync(config, as_of=SEED_AS_OF)
-    assert "charts, images or shapes on tab '推广进度表'" in str(exc.value)
-    assert "--output" in str(exc.value)
-    assert tracker_file.read_bytes() == original
-    # the way out: write the result to a separate file
-    out = tmp_path / "synced.xlsx"
-    config = config.model_copy(
-        update={"tracker": config.tracker.model_copy(update={"output": out})}
-    )
-    result = sync(config, as_of=SEED_AS_OF)
-    assert result.applied is not None and result.applied.output == str(out)
-    assert tracker_file.read_bytes() == original
-    assert openpyxl.load_workbook(out).worksheets[0]["O2"].value == "延期"
+    with zipfile.ZipFile(tracker_file) as z:
+        before = {
+            n: z.read(n) for n in z.namelist() if n.startswith(("xl/charts/", "xl/drawings/"))
+        }
+    assert before
+    result = sync(load_config(tracker_file.parent / "config.yaml"), as_of=SEED_AS_OF)
+    assert result.applied is not None and result.applied.output == str(tracker_file)
+    with zipfile.ZipFile(tracker_file) as z:
+        assert {n: z.read(n) for n in before} == before  # the person's chart, as it was
+    wb = openpyxl.load_workbook(tracker_file)
+    assert wb.worksheets[0]["O2"].value == "延期"
+    assert len(wb.worksheets[0]._charts) == 1
 
 
-def test_pivot_tables_are_detected(tmp_path: Path, tracker_file: Path) -> None:
-    from sync.backends.xlsx import foreign_content
-
-    data = tracker_file.read_bytes()
-    assert foreign_content(data, set()) == []
-    fake = tmp_path / "pivot.xlsx"
-    shutil.copy(tracker_file, fake)
-    with zipfile.ZipFile(fake, "a") as z:
-        z.writestr("xl/pivotTables/pivotTable1.xml", "<pivotTableDefinition/>")
-    assert "pivot tables" in foreign_content(fake.read_bytes(), set())
+def test_a_part_no_program_here_understands_is_copied_as_it_was(tracker_file: Path) -> None:
+    """A pivot table (or any part the job does not own) is neither refused nor touched."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(tracker_file) as src, zipfile.ZipFile(data, "w") as out:
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        out.writestr("xl/pivotTables/pivotTable1.xml", "<pivotTableDefinition/>")
+    tracker_file.write_bytes(data.getvalue())
+    sync(load_config(tracker_file.parent / "config.yaml"), as_of=SEED_AS_OF)
+    with zipfile.ZipFile(tracker_file) as z:
+        assert z.read("xl/pivotTables/pivotTable1.xml") == b"<pivotTableDefinition/>"
 
 
 def test_missing_tab_lists_the_tabs(tracker_file: Path) -> None:

@@ -323,7 +323,7 @@ def test_corpus_case_holds_its_feature(tmp_path: Path, name: str) -> None:
 # ---------------------------------------------------------------------------- holds today
 
 
-@pytest.mark.parametrize("name", _cases(SILENT_LOSS, "issue 8: silent loss at exit 0"))
+@pytest.mark.parametrize("name", list(CORPUS))
 def test_first_run_syncs_or_refuses_naming_the_loss(tmp_path: Path, name: str) -> None:
     tracker, config = make_case(name, tmp_path)
     before = tracker.read_bytes()
@@ -389,7 +389,7 @@ def _zip(package: Package) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("name", _cases(set(CORPUS)))
+@pytest.mark.parametrize("name", list(CORPUS))
 def test_run_edit_run_keeps_every_foreign_byte(tmp_path: Path, name: str) -> None:
     tracker, config = make_case(name, tmp_path)
     original = read_package(tracker)

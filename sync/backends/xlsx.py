@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import os
-import posixpath
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 import openpyxl
-from openpyxl.chart import BarChart, LineChart, PieChart, Reference
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
 from openpyxl.utils.exceptions import InvalidFileException
 
-from ..cells import col_letter
 from ..errors import (
     ConfigError,
     TrackerChanged,
     TrackerError,
     TrackerNotFound,
-    WouldLoseContent,
 )
 from ..model import (
     META_TAB,
@@ -38,11 +31,11 @@ from ..model import (
     Grid,
     RequestCounter,
     Snapshot,
-    SummaryTab,
     WritePlan,
     meta_from_rows,
 )
 from ..style import GENERATED_HEADER_FILL
+from .xlsx_package import PackageError, add_tab, apply_plan, cf_sqref
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -54,18 +47,6 @@ _NS = {
     "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
     "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
     "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
-_FOREIGN_PARTS = {
-    "xl/pivotTables/": "pivot tables",
-    "xl/pivotCache/": "pivot caches",
-    "xl/vbaProject.bin": "VBA macros",
-    "xl/embeddings/": "embedded objects",
-    "xl/activeX/": "ActiveX controls",
-    "xl/ctrlProps/": "form controls",
-    "xl/slicers/": "slicers",
-    "xl/timelines/": "timelines",
-    "xl/threadedComments/": "threaded comments",
-    "xl/chartsheets/": "chart sheets",
 }
 
 
@@ -88,52 +69,6 @@ def _version_of(path: Path, data: bytes | None = None) -> FileVersion:
     if data is None:
         data = path.read_bytes()
     return FileVersion(st.st_size, st.st_mtime_ns, hashlib.sha256(data).hexdigest())
-
-
-def foreign_content(data: bytes, owned_sheets: set[str]) -> list[str]:
-    """What openpyxl would drop on save, made by people: drawings (charts, images, shapes) on
-    tabs the job does not own, pivot tables, macros, embedded objects, slicers, threaded comments."""
-    found: list[str] = []
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        names = z.namelist()
-        for prefix, label in _FOREIGN_PARTS.items():
-            if any(n.startswith(prefix) for n in names) and label not in found:
-                found.append(label)
-        sheets = _sheet_parts(z)
-        for title, part in sheets.items():
-            if title in owned_sheets:
-                continue
-            rels = posixpath.join(
-                posixpath.dirname(part), "_rels", posixpath.basename(part) + ".rels"
-            )
-            if rels not in names:
-                continue
-            root = ElementTree.fromstring(z.read(rels))
-            for rel in root.findall("rel:Relationship", _NS):
-                kind = rel.get("Type", "").rsplit("/", 1)[-1]
-                if kind == "drawing":
-                    found.append(f"charts, images or shapes on tab {title!r}")
-                elif kind in ("oleObject", "control"):
-                    found.append(f"embedded objects or controls on tab {title!r}")
-    return found
-
-
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
-    """Tab title -> its part name inside the zip."""
-    wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", _NS)}
-    out = {}
-    for sheet in wb.findall("m:sheets/m:sheet", _NS):
-        rid = sheet.get(f"{{{_NS['r']}}}id")
-        target = targets.get(rid, "")
-        part = (
-            target.lstrip("/")
-            if target.startswith("/")
-            else posixpath.normpath(posixpath.join("xl", target))
-        )
-        out[sheet.get("name", "")] = part
-    return out
 
 
 def set_text_safe(cell: Any, value: Any) -> None:
@@ -206,7 +141,7 @@ class XlsxBackend:
         self.summary_title = summary_title
         self.output = Path(output) if output else None
         self.target = str(self.path)
-        self._loaded: tuple[FileVersion, Any, list[str]] | None = None
+        self._loaded: tuple[FileVersion, bytes] | None = None
         self._requests = RequestCounter()
 
     def request_counts(self) -> dict[str, int]:
@@ -227,16 +162,10 @@ class XlsxBackend:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
             _check_package(self.path, data)
-            lost: list[str] = []
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            with warnings.catch_warnings():
+                # what openpyxl cannot represent only matters to its writer, which is not used
+                warnings.simplefilter("ignore")
                 wb = openpyxl.load_workbook(io.BytesIO(data), rich_text=False)
-            lost += [
-                str(w.message)
-                for w in caught
-                if "will be removed" in str(w.message) or "not supported" in str(w.message)
-            ]
-            lost += foreign_content(data, {self.summary_title, META_SHEET})
         except (InvalidFileException, zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
             raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
         except OSError as exc:
@@ -256,7 +185,7 @@ class XlsxBackend:
         meta = _read_meta(wb)
         cf = _owned_cf(ws, meta)
         charts = len(wb[self.summary_title]._charts) if summary is not None else 0
-        self._loaded = (version, wb, lost)
+        self._loaded = (version, data)
         titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
         return Snapshot(
             target=self.target,
@@ -319,34 +248,22 @@ class XlsxBackend:
             return ApplyResult(cells_written=0, requests=0)
         if self._loaded is None or self._loaded[0].token != snapshot.version:
             raise TrackerError("apply() needs the snapshot read by this backend")
-        version, wb, lost = self._loaded
+        version, data = self._loaded
         self._check_unchanged(version)
         _check_bounds(self.path, plan)
-        self._check_writable(self.output or self.path)
-        if lost and self.output is None:
-            raise WouldLoseContent(
-                f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}.\n"
-                "Saving would lose it, so nothing was written. Write the result to a separate file "
-                "instead: `tracker-sync run --output synced.xlsx` (or set tracker.output in the config)."
-            )
-        ws = wb[plan.tracker_title]
-        header_cells = set(plan.header_cells)
-        for col, series in plan.cells.items():
-            for r, value in zip(series.index.tolist(), series.tolist(), strict=True):
-                cell = ws.cell(row=r + 1, column=col + 1)
-                set_text_safe(cell, value)
-                if (r, col) in header_cells:
-                    cell.font = Font(bold=True)
-                    cell.fill = PatternFill("solid", fgColor=GENERATED_HEADER_FILL)
-        if plan.conditional_formats is not None:
-            _replace_cf(ws, snapshot.conditional_formats, plan.conditional_formats)
-        if plan.summary is not None:
-            _write_summary(wb, plan.summary, after=ws.title)
-        if plan.meta is not None:
-            _write_meta(wb, plan.meta)
         dest = self.output or self.path
+        self._check_writable(dest)
+        written = self._edit(
+            lambda: apply_plan(
+                data,
+                plan,
+                snapshot.conditional_formats,
+                header_fill=GENERATED_HEADER_FILL,
+                meta_title=META_SHEET,
+            )
+        )
         self._requests.write += 1
-        self._save_atomic(wb, dest, version if self.output is None else None)
+        self._save_atomic(written, dest, version if self.output is None else None)
         self._loaded = None
         log.info("saved %s (%d cells)", dest, plan.cell_count)
         return ApplyResult(cells_written=plan.cell_count, requests=1, output=str(dest))
@@ -362,26 +279,23 @@ class XlsxBackend:
                 f"{self.path} already has a tab named {title!r}; choose another name"
             )
         assert self._loaded is not None
-        version, wb, lost = self._loaded
-        self._check_writable(self.output or self.path)
-        if lost and self.output is None:
-            raise WouldLoseContent(
-                f"{self.path} holds content that the .xlsx writer cannot keep: {'; '.join(lost)}; nothing was written"
-            )
-        ws = wb.create_sheet(title)
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                cell = ws.cell(row=r + 1, column=c + 1)
-                set_text_safe(cell, value)
-                if isinstance(value, dt.date):
-                    cell.number_format = "yyyy-mm-dd"
+        version, data = self._loaded
         dest = self.output or self.path
+        self._check_writable(dest)
+        written = self._edit(lambda: add_tab(data, title, rows))
         self._requests.write += 1
-        self._save_atomic(wb, dest, version if self.output is None else None)
+        self._save_atomic(written, dest, version if self.output is None else None)
         self._loaded = None
         log.info("added tab %r to %s (%d rows)", title, dest, len(rows))
+
+    def _edit(self, write: Callable[[], bytes]) -> bytes:
+        """Run the surgical writer; a package it cannot edit safely is a message, not a traceback."""
+        try:
+            return write()
+        except PackageError as exc:
+            raise TrackerError(
+                f"{self.path}: cannot edit this workbook safely: {exc}; nothing was written"
+            ) from None
 
     def _check_unchanged(self, version: FileVersion) -> None:
         try:
@@ -396,16 +310,17 @@ class XlsxBackend:
                 "nothing was written. Run again to sync the new version."
             )
 
-    def _save_atomic(self, wb: Any, dest: Path, version: FileVersion | None) -> None:
-        """Write ``wb`` to a temp file beside ``dest`` (the symlink's target, if it is one),
+    def _save_atomic(self, data: bytes, dest: Path, version: FileVersion | None) -> None:
+        """Write ``data`` to a temp file beside ``dest`` (the symlink's target, if it is one),
         give it ``dest``'s mode and owner, look at the original one last time, rename it over.
         A killed run's temp file is named so that the next run removes it."""
         dest = dest.resolve() if dest.is_symlink() else dest
         _remove_leftovers(dest)
         tmp = dest.with_name(f"{TEMP_PREFIX}{dest.name}.{os.getpid()}.tmp")
         try:
-            wb.save(tmp)
-            with open(tmp, "rb") as fh:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
                 os.fsync(fh.fileno())
             if dest.exists():
                 st = dest.stat()
@@ -578,10 +493,6 @@ def _values(ws: Any) -> list[list[Any]]:
     return rows
 
 
-def _cf_range(rule: CFRule) -> str:
-    return f"{col_letter(rule.first_col)}{rule.first_row + 1}:{col_letter(rule.last_col)}{rule.last_row + 1}"
-
-
 def _owned_cf(ws: Any, meta: dict[str, Any]) -> tuple[CFRule, ...]:
     """The recorded rules of the job that are still on the sheet, in recorded order."""
     recorded = [CFRule.from_json(d) for d in meta.get("conditional_formats", [])]
@@ -592,71 +503,7 @@ def _owned_cf(ws: Any, meta: dict[str, Any]) -> tuple[CFRule, ...]:
         for rule in cf.rules:
             for f in rule.formula or []:
                 on_sheet.add((str(cf.sqref), f))
-    return tuple(r for r in recorded if (_cf_range(r), r.formula) in on_sheet)
-
-
-def _replace_cf(ws: Any, old: tuple[CFRule, ...], new: tuple[CFRule, ...]) -> None:
-    ours = {(_cf_range(r), r.formula) for r in old}
-    keep = []
-    for cf in ws.conditional_formatting:
-        rules = [
-            r for r in cf.rules if not any((str(cf.sqref), f) in ours for f in (r.formula or []))
-        ]
-        if rules:
-            keep.append((str(cf.sqref), rules))
-    from openpyxl.formatting.formatting import ConditionalFormattingList
-
-    ws.conditional_formatting = ConditionalFormattingList()
-    for sqref, rules in keep:
-        for rule in rules:
-            ws.conditional_formatting.add(sqref, rule)
-    for r in new:
-        font = Font(color=r.font) if r.font else None
-        ws.conditional_formatting.add(
-            _cf_range(r),
-            FormulaRule(
-                formula=[r.formula],
-                fill=PatternFill("solid", start_color=r.fill, end_color=r.fill),
-                font=font,
-            ),
-        )
-
-
-def _write_summary(wb: Any, tab: SummaryTab, after: str) -> None:
-    index = None
-    if tab.title in wb.sheetnames:
-        index = wb.sheetnames.index(tab.title)
-        del wb[tab.title]
-    else:
-        index = wb.sheetnames.index(after) + 1
-    ws = wb.create_sheet(tab.title, index)
-    bold = Font(bold=True)
-    for r, row in enumerate(tab.rows):
-        for c, value in enumerate(row):
-            if value is None:
-                continue
-            cell = ws.cell(row=r + 1, column=c + 1)
-            set_text_safe(cell, value)
-            if r in tab.bold_rows:
-                cell.font = bold
-    for c, w in tab.widths.items():
-        ws.column_dimensions[col_letter(c)].width = w
-    for spec in tab.charts:
-        chart = {"bar": BarChart, "line": LineChart}.get(spec.kind, PieChart)()
-        chart.title = spec.title
-        values = Reference(
-            ws, min_col=spec.values[0] + 1, min_row=spec.values[1] + 1, max_row=spec.values[2] + 1
-        )
-        cats = Reference(
-            ws,
-            min_col=spec.categories[0] + 1,
-            min_row=spec.categories[1] + 1,
-            max_row=spec.categories[2] + 1,
-        )
-        chart.add_data(values, titles_from_data=True)
-        chart.set_categories(cats)
-        chart.height, chart.width = 7.5, 12
-        ws.add_chart(chart, f"{col_letter(spec.anchor[1])}{spec.anchor[0] + 1}")
+    return tuple(r for r in recorded if (cf_sqref(r), r.formula) in on_sheet)
 
 
 def _read_meta(wb: Any) -> dict[str, Any]:
@@ -665,17 +512,4 @@ def _read_meta(wb: Any) -> dict[str, Any]:
     return meta_from_rows(wb[META_SHEET].iter_rows(values_only=True))
 
 
-_CHUNK = 30000
-
-
-def _write_meta(wb: Any, meta: dict[str, Any]) -> None:
-    if META_SHEET in wb.sheetnames:
-        del wb[META_SHEET]
-    ws = wb.create_sheet(META_SHEET)
-    ws.sheet_state = "veryHidden"
-    text = json.dumps(meta, ensure_ascii=False, sort_keys=True)
-    for i in range(0, max(len(text), 1), _CHUNK):
-        set_text_safe(ws.cell(row=i // _CHUNK + 1, column=1), text[i : i + _CHUNK])
-
-
-__all__ = ["META_SHEET", "XlsxBackend", "foreign_content", "set_text_safe"]
+__all__ = ["META_SHEET", "XlsxBackend", "set_text_safe"]
