@@ -135,6 +135,18 @@ def check_type(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> Ch
     return CheckResult({c: table.invalid[c] for c in rule.columns})
 
 
+@register("calculated")
+def check_calculated(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
+    """A formula cell must hold the result a spreadsheet program calculated (a file written by
+    a script and never opened in Excel or LibreOffice has none, and reads as empty)."""
+    masks = {}
+    for c in rule.columns:
+        rows = [r for r, key in table.uncalculated if key == c]
+        if rows:
+            masks[c] = pd.Series(table.rows.isin(rows), index=table.rows)
+    return CheckResult(masks)
+
+
 class RangeParams(Params):
     min: float | None = None
     max: float | None = None

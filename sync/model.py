@@ -27,12 +27,15 @@ class Grid:
 
     ``rows`` is row-major and 0-based (``rows[0][0]`` is A1); rows may be ragged. A cell whose
     number format is a percentage is listed in ``percent_cells`` as (row, col), so that ``0.6``
-    there reads as 60 %.
+    there reads as 60 %. ``uncalculated`` lists the formula cells (row, col) that hold no result
+    a spreadsheet program calculated (their value reads as None): a file written by a script and
+    never opened in Excel or LibreOffice.
     """
 
     title: str
     rows: list[list[RawValue]]
     percent_cells: frozenset[tuple[int, int]] = frozenset()
+    uncalculated: frozenset[tuple[int, int]] = frozenset()
 
     @cached_property
     def frame(self) -> pd.DataFrame:

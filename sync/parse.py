@@ -65,6 +65,8 @@ class Table:
     extra_columns: dict[str, int] = field(default_factory=dict)
     #: The job's task ID already in each row (None where there is none yet).
     ids: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    #: (sheet row, column) of formula cells without a calculated result (see Grid).
+    uncalculated: frozenset[tuple[int, str]] = frozenset()
 
     def __len__(self) -> int:
         return len(self.data)
@@ -568,6 +570,10 @@ def parse(
     keep &= ~_repeated_header(frame, header, layout.human)
     frame = frame[keep]
     cells, present = _canonical_cells(frame, keep, present_by_col, ruleset, positions)
+    uncalculated = _uncalculated(grid, positions, frame.index)
+    for row, key in uncalculated:  # it holds a formula: not empty, just not readable
+        if key in present.columns:
+            present.loc[row, key] = True
     data, invalid, kinds = _typed_columns(cells, present, ruleset, grid, positions, as_of)
     return Table(
         data=pd.DataFrame(data, index=frame.index),
@@ -584,6 +590,16 @@ def parse(
         last_used_col=last_used,
         extra_columns=layout.extra,
         ids=_task_ids(frame, layout.generated).astype(object),
+        uncalculated=uncalculated,
+    )
+
+
+def _uncalculated(
+    grid: Grid, positions: dict[str, int], rows: pd.Index
+) -> frozenset[tuple[int, str]]:
+    by_col = {c: key for key, c in positions.items()}
+    return frozenset(
+        (r + 1, by_col[c]) for r, c in grid.uncalculated if c in by_col and r + 1 in rows
     )
 
 

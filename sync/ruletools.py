@@ -70,7 +70,18 @@ def example_grid(
     fields = list(TEMPLATE_COLUMNS) + sorted({k for r in rows for k in r} - set(TEMPLATE_COLUMNS))
     fields = [f for f in fields if ruleset.columns[f].source == "sheet"]
     head = [ruleset.columns[f].title(locale) for f in fields]
-    return Grid("examples", [head, *[[r.get(f) for f in fields] for r in rows]])
+    # {formula: "=..."} stands for a formula cell that holds no calculated value
+    formulas = frozenset(
+        (i, c)
+        for i, r in enumerate(rows, 1)
+        for c, f in enumerate(fields)
+        if isinstance(r.get(f), dict) and "formula" in r[f]
+    )
+    body = [
+        [None if (i, c) in formulas else r.get(f) for c, f in enumerate(fields)]
+        for i, r in enumerate(rows, 1)
+    ]
+    return Grid("examples", [head, *body], uncalculated=formulas)
 
 
 def run_example(

@@ -51,6 +51,7 @@ def test_seed_rows_have_no_errors_and_one_deadline_warning() -> None:
 def test_shipped_rule_ids_are_stable() -> None:
     assert [r.id for r in SHIPPED.rules] == [
         "required-fields",
+        "formula-not-calculated",
         "owner-not-department",
         "owner-one-primary",
         "description-not-repeated",
@@ -255,7 +256,7 @@ def test_rules_list_lint_explain_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["rules", "list"])
     assert r.exit_code == 0 and "owner-not-department" in r.output and "error" in r.output
     r = CliRunner().invoke(cli, ["rules", "lint"])
-    assert r.exit_code == 0 and "33 rules" in r.output
+    assert r.exit_code == 0 and "34 rules" in r.output
     bad = write_folder(tmp_path, "rules:\n  - id: x\n    check: required\n    colums: [owner]\n")
     r = CliRunner().invoke(cli, ["rules", "lint", str(bad)])
     assert r.exit_code == 1 and "team.yaml:4: colums: unknown key" in r.output

@@ -197,11 +197,23 @@ def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
         XlsxBackend(tmp_path / "nope.xlsx").read()
 
 
-def test_a_persons_formula_value_is_parsed_and_the_formula_kept(tracker_file: Path) -> None:
-    # a workbook saved by Excel caches formula results; emulate with a formula whose cached
-    # value openpyxl cannot know: the parser then sees an empty cell, and the formula survives
+def test_a_formula_without_a_calculated_value_is_a_finding_and_is_kept(
+    tracker_file: Path,
+) -> None:
+    # openpyxl writes a formula with no result (no spreadsheet program calculated it): the run
+    # says so on that cell instead of reading it as empty, and the formula survives the write
     wb = openpyxl.load_workbook(tracker_file)
     wb.worksheets[0]["J3"] = "=50+50"
+    wb.worksheets[0]["E4"] = '=IF(1,"王丽","")'
     wb.save(tracker_file)
-    sync(load_config(tracker_file.parent / "config.yaml"), as_of=SEED_AS_OF)
-    assert openpyxl.load_workbook(tracker_file).worksheets[0]["J3"].value == "=50+50"
+    result = sync(load_config(tracker_file.parent / "config.yaml"), as_of=SEED_AS_OF)
+    found = result.findings[result.findings["rule"] == "formula-not-calculated"]
+    assert sorted(zip(found["row"], found["column"], strict=True)) == [
+        (3, "当前进度(%)"),
+        (4, "负责人"),
+    ]
+    assert "Excel" in found["message"].iloc[0]
+    on_e4 = result.findings[(result.findings["row"] == 4) & (result.findings["column"] == "负责人")]
+    assert list(on_e4["rule"]) == ["formula-not-calculated"], "not also 'owner is empty'"
+    ws = openpyxl.load_workbook(tracker_file).worksheets[0]
+    assert (ws["J3"].value, ws["E4"].value) == ("=50+50", '=IF(1,"王丽","")')

@@ -35,7 +35,14 @@ from ..model import (
     meta_from_rows,
 )
 from ..style import GENERATED_HEADER_FILL
-from .xlsx_package import PackageError, add_tab, apply_plan, cf_sqref
+from .xlsx_package import (
+    PackageError,
+    add_tab,
+    apply_plan,
+    cf_sqref,
+    sheet_bytes,
+    uncalculated_cells,
+)
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -172,7 +179,7 @@ class XlsxBackend:
             raise TrackerError(f"{self.path}: cannot read: {exc}") from None
 
         ws = self._tracker_sheet(wb)
-        rows, percent = self._grid(ws, data)
+        grid = self._grid(ws, data)
         summary = None
         if self.summary_title in wb.sheetnames and self.summary_title != ws.title:
             sws = wb[self.summary_title]
@@ -189,7 +196,7 @@ class XlsxBackend:
         titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
         return Snapshot(
             target=self.target,
-            tracker=Grid(ws.title, rows, frozenset(percent)),
+            tracker=grid,
             sheet_titles=titles,
             summary=summary,
             time_zone=None,
@@ -216,7 +223,7 @@ class XlsxBackend:
             f"{self.path}: no tracker tab found (the workbook has only {wb.sheetnames})"
         )
 
-    def _grid(self, ws: Any, data: bytes) -> tuple[list[list[Any]], set[tuple[int, int]]]:
+    def _grid(self, ws: Any, data: bytes) -> Grid:
         rows: list[list[Any]] = []
         percent: set[tuple[int, int]] = set()
         formulas: list[tuple[int, int]] = []
@@ -227,7 +234,10 @@ class XlsxBackend:
             elif "%" in (cell.number_format or ""):
                 percent.add((r, c))
             _put(rows, r, c, v)
+        uncalculated: set[tuple[int, int]] = set()
         if formulas:
+            part = sheet_bytes(data, ws.title)
+            uncalculated = uncalculated_cells(part) & set(formulas) if part else set()
             # a person's formula: parse the value it last computed (Excel caches it in the file)
             wbv = openpyxl.load_workbook(io.BytesIO(data), data_only=True, rich_text=False)
             wsv = wbv[ws.title]
@@ -239,7 +249,7 @@ class XlsxBackend:
                         ws.cell(row=r + 1, column=c + 1).number_format or ""
                     ):
                         percent.add((r, c))
-        return rows, percent
+        return Grid(ws.title, rows, frozenset(percent), frozenset(uncalculated))
 
     # ------------------------------------------------------------------ write
 

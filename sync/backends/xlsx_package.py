@@ -763,6 +763,34 @@ class _SheetWriter:
         return cell_xml(ref, value, style, p, date1904=self.date1904).encode("utf-8")
 
 
+def uncalculated_cells(data: bytes) -> set[tuple[int, int]]:
+    """The formula cells (0-based row, col) of a sheet part that hold no calculated result: no
+    ``<v>``, or an empty one in a cell that is not of string type (openpyxl writes ``<v></v>``
+    for every formula; Excel writes a formula's empty-text result as ``t="str"``)."""
+    parts = SheetParts(data)
+    p = re.escape(parts.prefix)
+    body = parts.body
+    formula = re.compile(rb"<" + p + rb"f[\s>/]")
+    value = re.compile(rb"<" + p + rb"v>(.+?)</" + p + rb"v>", re.S)
+    end_tag = b"</" + parts.prefix + b"c>"
+    out: set[tuple[int, int]] = set()
+    pos = 0
+    while (m := formula.search(body, pos)) is not None:
+        end = body.find(end_tag, m.end())
+        begin = body.rfind(b"<" + parts.prefix + b"c", 0, m.start())  # <f> is a cell's first child
+        pos = m.end() if end < 0 else end
+        if begin < 0 or end < 0:
+            continue
+        cell = body[begin:end]
+        tag = cell[: cell.find(b">") + 1]
+        ref = _CELL_R.search(tag)
+        if ref is None:
+            continue
+        if value.search(cell) is None and b't="str"' not in tag and b't="inlineStr"' not in tag:
+            out.add((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+    return out
+
+
 def edit_sheet(
     data: bytes, edit: SheetEdit, styles: Styles, date1904: bool = False
 ) -> tuple[bytes, bool]:
@@ -1063,6 +1091,13 @@ def apply_plan(
     styles.save()
     workbook.save()
     return package.save()
+
+
+def sheet_bytes(data: bytes, title: str) -> bytes | None:
+    """The sheet part of tab ``title`` (None when there is no such worksheet)."""
+    package = Package(data)
+    tab = Workbook(package).tab(title)
+    return package.read(tab.part) if tab is not None and tab.part else None
 
 
 def add_tab(data: bytes, title: str, rows: list[list[Any]]) -> bytes:
