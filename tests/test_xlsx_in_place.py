@@ -249,3 +249,73 @@ def test_a_summary_name_excel_refuses_is_a_config_error(tracker_file: Path) -> N
     )
     r = run(cfg)
     assert r.exit_code == 2 and "tracker.summary_worksheet" in r.stderr and "'/'" in r.stderr
+
+
+def _grow(tracker: Path, rows: int) -> None:
+    """The seed's rows repeated down to ``rows`` task rows (so a write takes a while)."""
+    wb = openpyxl.load_workbook(tracker)
+    ws = wb.worksheets[0]
+    seed = [[c.value for c in row] for row in ws.iter_rows(min_row=2, max_row=5)]
+    for r in range(6, rows + 2):
+        for c, value in enumerate(seed[(r - 2) % 4], start=1):
+            ws.cell(row=r, column=c, value=value)
+    wb.save(tracker)
+
+
+def _valid_or_original(tracker: Path, original: bytes) -> str:
+    data = tracker.read_bytes()
+    if data == original:
+        return "original"
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None
+    ws = openpyxl.load_workbook(io.BytesIO(data)).worksheets[0]
+    assert ws["O1"].value == "⚙ 计算状态" and ws["O2"].value is not None
+    return "written"
+
+
+def test_a_run_killed_at_any_moment_leaves_the_original_or_the_whole_result(
+    tracker_file: Path,
+) -> None:
+    """SIGKILL at moments spread over a whole run: the tracker is always either the file as it
+    was or the complete result (never half a workbook), and the next run succeeds and leaves no
+    temp file behind."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _grow(tracker_file, 3000)
+    original = tracker_file.read_bytes()
+    exe = str(Path(sys.executable).with_name("tracker-sync"))
+    cmd = [exe, "run", "-c", str(config_of(tracker_file)), "--today", "2024-03-20"]
+    spare = tracker_file.with_name("original.xlsx")
+    shutil.copy(tracker_file, spare)
+    started = time.monotonic()
+    subprocess.run(cmd, check=True, capture_output=True)
+    whole = time.monotonic() - started
+    outcomes = []
+    # moments spread over the run, then moments inside the save (from its temp file's birth)
+    moments = [("run", f) for f in (0.3, 0.6, 0.9)] + [("save", d) for d in (0, 0.002, 0.01, 0.03)]
+    for when, at in moments:
+        shutil.copy(spare, tracker_file)
+        shutil.rmtree(tracker_file.parent / ".tracker-sync", ignore_errors=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if when == "run":
+            time.sleep(whole * at)
+        else:
+            while proc.poll() is None and not list(tracker_file.parent.glob(f"{TEMP_PREFIX}*")):
+                time.sleep(0.0005)
+            time.sleep(at)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        outcomes.append(_valid_or_original(tracker_file, original))
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert _valid_or_original(tracker_file, original) == "written"
+        assert not list(tracker_file.parent.glob(f"{TEMP_PREFIX}*")), "a temp file was left"
+    print("kill outcomes", outcomes, f"{whole:.1f}s")
+    assert outcomes  # which moments hit the write depends on the machine; each one is checked
