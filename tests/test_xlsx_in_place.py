@@ -319,3 +319,41 @@ def test_a_run_killed_at_any_moment_leaves_the_original_or_the_whole_result(
         assert not list(tracker_file.parent.glob(f"{TEMP_PREFIX}*")), "a temp file was left"
     print("kill outcomes", outcomes, f"{whole:.1f}s")
     assert outcomes  # which moments hit the write depends on the machine; each one is checked
+
+
+def test_the_jobs_columns_are_known_by_their_anchors_not_their_headers(
+    tracker_file: Path,
+) -> None:
+    """The job names each of its columns with a hidden defined name; Excel moves names with
+    their columns. After a person inserts a column before them and renames a ⚙ header, the
+    job still writes its own columns (found by name, not header) and nothing else."""
+    import zipfile
+
+    assert run(config_of(tracker_file)).exit_code == 0
+    with zipfile.ZipFile(tracker_file) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+    assert '<definedName name="_tracker_sync_gen_status" hidden="1">' in workbook
+    assert "'推广进度表'!$O:$O" in workbook
+
+    wb = openpyxl.load_workbook(tracker_file)
+    ws = wb["推广进度表"]
+    ws.insert_cols(3)  # a person's new column C: everything right of B moves one column
+    ws["C1"] = "子渠道"
+    ws["C2"] = "KOL"
+    for name, dn in wb.defined_names.items():  # what Excel does to names on an insert
+        if name.startswith("_tracker_sync_"):
+            letter = dn.attr_text.split("!$")[1].split(":")[0]
+            moved = openpyxl.utils.get_column_letter(
+                openpyxl.utils.column_index_from_string(letter) + 1
+            )
+            dn.attr_text = f"'推广进度表'!${moved}:${moved}"
+    ws["P1"] = "状态(系统)"  # the ⚙ status header, renamed by a person
+    ws["P2"] = None
+    wb.save(tracker_file)
+
+    assert run(config_of(tracker_file)).exit_code == 0
+    ws = openpyxl.load_workbook(tracker_file)["推广进度表"]
+    assert ws["C1"].value == "子渠道" and ws["C2"].value == "KOL"
+    assert ws["P2"].value == "延期", "the job's status column, found by its anchor"
+    headers = [c.value for c in ws[1]]
+    assert headers.count("⚙ 计算状态") + headers.count("状态(系统)") == 1, headers

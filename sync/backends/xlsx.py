@@ -40,6 +40,7 @@ from .xlsx_package import (
     add_tab,
     apply_plan,
     cf_sqref,
+    column_anchors,
     sheet_bytes,
     uncalculated_cells,
 )
@@ -205,8 +206,15 @@ class XlsxBackend:
             version=version.token,
             row_capacity=MAX_ROW + 1,  # Excel's grid: highlight ranges stop at its last row
             summary_charts=charts,
+            owned_columns=self._anchors(data, ws.title),
             tabs=tabs,
         )
+
+    def _anchors(self, data: bytes, title: str) -> dict[str, int]:
+        try:
+            return column_anchors(data, title)
+        except PackageError as exc:
+            raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
 
     def _tracker_sheet(self, wb: Any) -> Any:
         if self.worksheet:

@@ -99,6 +99,33 @@ SHEET_ORDER = [
     "tableParts",
     "extLst",
 ]
+#: CT_Workbook's children in schema order.
+WORKBOOK_ORDER = [
+    "fileVersion",
+    "fileSharing",
+    "workbookPr",
+    "workbookProtection",
+    "bookViews",
+    "sheets",
+    "functionGroups",
+    "externalReferences",
+    "definedNames",
+    "calcPr",
+    "oleSize",
+    "customWorkbookViews",
+    "pivotCaches",
+    "smartTagPr",
+    "smartTagTypes",
+    "webPublishing",
+    "fileRecoveryPr",
+    "webPublishObjects",
+    "extLst",
+]
+#: The job's column anchors in workbook.xml: hidden defined names with this prefix.
+ANCHOR_PREFIX = "_tracker_sync_"
+_COLUMN_REF = re.compile(
+    r"(?:'(?P<sheet>(?:[^']|'')+)'|(?P<bare>[^'!]+))!\$?(?P<c1>[A-Z]{1,3}):\$?(?P<c2>[A-Z]{1,3})"
+)
 #: CT_Stylesheet's children in schema order.
 STYLE_ORDER = [
     "numFmts",
@@ -382,6 +409,48 @@ class Workbook:
             attrs["state"] = hidden
         el = etree.SubElement(sheets, f"{{{MAIN}}}sheet", attrs)
         el.set(f"{{{REL}}}id", rid)
+        self.changed = True
+
+    def anchors(self, tab: str) -> dict[str, int]:
+        """The job's column anchors on tab ``tab``: generated column key -> 0-based column.
+
+        Each is a hidden workbook-level defined name ``_tracker_sync_<key>`` naming the whole
+        column (``'进度表'!$O:$O``). Excel and LibreOffice move a name's reference when columns
+        are inserted or deleted before it (and turn it into ``#REF!`` when its column is deleted),
+        so the anchor follows the job's column the way Sheets' developer metadata does; a header
+        a person renamed does not make the column theirs."""
+        out = {}
+        for el in self.root.iterfind(f"{{{MAIN}}}definedNames/{{{MAIN}}}definedName"):
+            name = el.get("name", "")
+            if not name.startswith(ANCHOR_PREFIX) or el.get("localSheetId") is not None:
+                continue
+            m = _COLUMN_REF.fullmatch((el.text or "").strip())
+            sheet = (m["sheet"].replace("''", "'") if m["sheet"] else m["bare"]) if m else None
+            if m and sheet == tab and m["c1"] == m["c2"]:
+                out[name[len(ANCHOR_PREFIX) :]] = _col_index(m["c1"].encode())
+        return out
+
+    def set_anchors(self, tab: str, columns: Mapping[str, int]) -> None:
+        """Make the job's anchors exactly ``columns`` on ``tab`` (touching no other name)."""
+        ours = [
+            el
+            for el in self.root.iterfind(f"{{{MAIN}}}definedNames/{{{MAIN}}}definedName")
+            if el.get("name", "").startswith(ANCHOR_PREFIX) and el.get("localSheetId") is None
+        ]
+        if len(ours) == len(columns) and self.anchors(tab) == dict(columns):
+            return
+        names = self.root.find(f"{{{MAIN}}}definedNames")
+        if names is None:
+            names = _el("definedNames")
+            _insert_in_order(self.root, names, WORKBOOK_ORDER)
+        for el in ours:
+            names.remove(el)
+        quoted = "'" + tab.replace("'", "''") + "'"
+        for key, col in sorted(columns.items()):
+            el = etree.SubElement(names, f"{{{MAIN}}}definedName", name=ANCHOR_PREFIX + key)
+            el.set("hidden", "1")
+            letter = col_letter(col)
+            el.text = f"{quoted}!${letter}:${letter}"
         self.changed = True
 
     def drop_calc_chain(self) -> None:
@@ -1072,6 +1141,7 @@ def apply_plan(
         package.write(tab.part, sheet)
         if had_formula:
             workbook.drop_calc_chain()
+    workbook.set_anchors(plan.tracker_title, plan.columns)
     if plan.summary is not None:
         s = plan.summary
         write_own_tab(
@@ -1098,6 +1168,11 @@ def sheet_bytes(data: bytes, title: str) -> bytes | None:
     package = Package(data)
     tab = Workbook(package).tab(title)
     return package.read(tab.part) if tab is not None and tab.part else None
+
+
+def column_anchors(data: bytes, title: str) -> dict[str, int]:
+    """The job's column anchors on tab ``title`` (see :meth:`Workbook.anchors`)."""
+    return Workbook(Package(data)).anchors(title)
 
 
 def add_tab(data: bytes, title: str, rows: list[list[Any]]) -> bytes:
