@@ -56,6 +56,7 @@ LOSS_WORDS = {
     "formulas": "formula",
     "external_link": "external",
     "macro": "macro",
+    "libreoffice_saved": "chart",
 }
 #: cases where an exit-0 run loses what a person made today, and what goes
 SILENT_LOSS = {
@@ -514,7 +515,8 @@ def _rels(*rels: tuple[str, str, str]) -> bytes:
     return f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{body}</Relationships>'.encode()
 
 
-@pytest.mark.parametrize("name", list(CORPUS))
+# the hand-made write edits XlsxWriter's spelling (spans="1:14", <dxfs count="0"/>)
+@pytest.mark.parametrize("name", [n for n in CORPUS if n != "libreoffice_saved"])
 def test_harness_passes_a_write_that_touches_only_the_jobs_parts(tmp_path: Path, name: str) -> None:
     original = read_package(CORPUS[name](tmp_path))
     written = surgical_write(original)
