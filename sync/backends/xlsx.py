@@ -1,4 +1,5 @@
-"""The .xlsx backend (openpyxl): read a workbook, write a plan with one atomic file replace."""
+"""The .xlsx backend: read a workbook's values with python-calamine, write a plan with the
+surgical writer (:mod:`sync.backends.xlsx_package`) in one atomic file replace."""
 
 from __future__ import annotations
 
@@ -13,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree
 
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
+from python_calamine import CalamineError, CalamineWorkbook
 
 from ..errors import (
     ConfigError,
@@ -36,12 +35,17 @@ from ..model import (
 )
 from ..style import GENERATED_HEADER_FILL
 from .xlsx_package import (
+    Package,
     PackageError,
+    Styles,
+    Workbook,
     add_tab,
     apply_plan,
     cf_sqref,
-    column_anchors,
-    sheet_bytes,
+    chart_count,
+    conditional_formats,
+    percent_styles,
+    styled_cells,
     uncalculated_cells,
 )
 
@@ -161,6 +165,8 @@ class XlsxBackend:
     # ------------------------------------------------------------------ read
 
     def read(self) -> Snapshot:
+        """Values (with formulas' cached results) through python-calamine; number formats,
+        formulas without a result, the job's rules, anchors and charts from the package's XML."""
         if not self.path.exists():
             raise TrackerNotFound(
                 f"{self.path}: file not found (create one with `tracker-sync init {self.path}`)"
@@ -169,95 +175,73 @@ class XlsxBackend:
         try:
             data = self.path.read_bytes()
             version = _version_of(self.path, data)
-            _check_package(self.path, data)
-            with warnings.catch_warnings():
-                # what openpyxl cannot represent only matters to its writer, which is not used
-                warnings.simplefilter("ignore")
-                wb = openpyxl.load_workbook(io.BytesIO(data), rich_text=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
-            raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
         except OSError as exc:
             raise TrackerError(f"{self.path}: cannot read: {exc}") from None
-
-        ws = self._tracker_sheet(wb)
-        grid = self._grid(ws, data)
-        summary = None
-        if self.summary_title in wb.sheetnames and self.summary_title != ws.title:
-            sws = wb[self.summary_title]
-            summary = Grid(sws.title, _values(sws))
-        tabs = {
-            other.title: Grid(other.title, _values(other))
-            for other in wb.worksheets
-            if other.title not in (ws.title, self.summary_title, META_SHEET)
-        }
-        meta = _read_meta(wb)
-        cf = _owned_cf(ws, meta)
-        charts = len(wb[self.summary_title]._charts) if summary is not None else 0
+        _check_package(self.path, data)
+        try:
+            snapshot = self._snapshot(data, version.token)
+        except (PackageError, CalamineError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
         self._loaded = (version, data)
-        titles = tuple(n for n in wb.sheetnames if n != META_SHEET)
+        return snapshot
+
+    def _snapshot(self, data: bytes, token: str) -> Snapshot:
+        package = Package(data)
+        workbook = Workbook(package)
+        sheets = {t.name: t for t in workbook.tabs() if t.part}
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        title = self._tracker_title(workbook)
+        part = package.read(sheets[title].part)
+        percent = styled_cells(part, percent_styles(Styles(package, workbook)))
+        uncalculated = uncalculated_cells(part) if b"<f" in part or b":f" in part else set()
+        tracker = Grid(
+            title,
+            _rows(book, title, data),
+            frozenset(percent),
+            frozenset(uncalculated),
+        )
+        summary = None
+        charts = 0
+        if self.summary_title in sheets and self.summary_title != title:
+            summary = Grid(self.summary_title, _rows(book, self.summary_title, data))
+            charts = chart_count(package, sheets[self.summary_title].part)
+        tabs = {
+            name: Grid(name, _rows(book, name, data))
+            for name in sheets
+            if name not in (title, self.summary_title, META_SHEET)
+        }
+        meta = meta_from_rows(_rows(book, META_SHEET, data)) if META_SHEET in sheets else {}
         return Snapshot(
             target=self.target,
-            tracker=grid,
-            sheet_titles=titles,
+            tracker=tracker,
+            sheet_titles=tuple(t.name for t in workbook.tabs() if t.name != META_SHEET),
             summary=summary,
             time_zone=None,
-            conditional_formats=cf,
+            conditional_formats=_owned_cf(conditional_formats(part), meta),
             meta=meta,
-            version=version.token,
+            version=token,
             row_capacity=MAX_ROW + 1,  # Excel's grid: highlight ranges stop at its last row
             summary_charts=charts,
-            owned_columns=self._anchors(data, ws.title),
+            owned_columns=workbook.anchors(title),
             tabs=tabs,
         )
 
-    def _anchors(self, data: bytes, title: str) -> dict[str, int]:
-        try:
-            return column_anchors(data, title)
-        except PackageError as exc:
-            raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
-
-    def _tracker_sheet(self, wb: Any) -> Any:
+    def _tracker_title(self, workbook: Workbook) -> str:
+        tabs = workbook.tabs()
         if self.worksheet:
-            if self.worksheet not in wb.sheetnames:
-                tabs = ", ".join(repr(n) for n in wb.sheetnames if n != META_SHEET)
+            if not any(t.name == self.worksheet and t.part for t in tabs):
+                names = ", ".join(repr(t.name) for t in tabs if t.name != META_SHEET)
                 raise TrackerNotFound(
-                    f"{self.path}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)"
+                    f"{self.path}: no tab named {self.worksheet!r}; the tabs are: {names} (set tracker.worksheet)"
                 )
-            return wb[self.worksheet]
-        for ws in wb.worksheets:
-            if ws.title not in (META_SHEET, self.summary_title) and ws.sheet_state == "visible":
-                return ws
+            return self.worksheet
+        for t in tabs:
+            visible = t.element.get("state", "visible") == "visible"
+            if t.part and visible and t.name not in (META_SHEET, self.summary_title):
+                return t.name
         raise TrackerNotFound(
-            f"{self.path}: no tracker tab found (the workbook has only {wb.sheetnames})"
+            f"{self.path}: no tracker tab found (the workbook has only {[t.name for t in tabs]})"
         )
-
-    def _grid(self, ws: Any, data: bytes) -> Grid:
-        rows: list[list[Any]] = []
-        percent: set[tuple[int, int]] = set()
-        formulas: list[tuple[int, int]] = []
-        for (r, c), cell in _real_cells(ws):
-            v = cell.value
-            if cell.data_type == "f":
-                formulas.append((r, c))
-            elif "%" in (cell.number_format or ""):
-                percent.add((r, c))
-            _put(rows, r, c, v)
-        uncalculated: set[tuple[int, int]] = set()
-        if formulas:
-            part = sheet_bytes(data, ws.title)
-            uncalculated = uncalculated_cells(part) & set(formulas) if part else set()
-            # a person's formula: parse the value it last computed (Excel caches it in the file)
-            wbv = openpyxl.load_workbook(io.BytesIO(data), data_only=True, rich_text=False)
-            wsv = wbv[ws.title]
-            for r, c in formulas:
-                cell = wsv.cell(row=r + 1, column=c + 1)
-                if r < len(rows) and c < len(rows[r]):
-                    rows[r][c] = cell.value
-                    if cell.value is not None and "%" in (
-                        ws.cell(row=r + 1, column=c + 1).number_format or ""
-                    ):
-                        percent.add((r, c))
-        return Grid(ws.title, rows, frozenset(percent), frozenset(uncalculated))
 
     # ------------------------------------------------------------------ write
 
@@ -487,47 +471,63 @@ def _check_package(path: Path, data: bytes) -> None:
             )
 
 
-def _real_cells(ws: Any) -> list[tuple[tuple[int, int], Any]]:
-    """The cells that hold a value, 0-based (row, col), in any order. Only real cells: a stray
-    cell far down or a ``dimension`` tag claiming a huge range costs nothing (openpyxl's
-    ``iter_rows`` would build every empty cell in between)."""
-    cells = ws._cells  # openpyxl keeps the cells it read in this dict, keyed (row, col) 1-based
-    return [((r - 1, c - 1), cell) for (r, c), cell in cells.items() if cell.value is not None]
+#: A tab whose used range (A1 to its last cell) spans more cells than this is read sparsely:
+#: one stray cell far down or right must not make the reader build millions of empty cells.
+MAX_DENSE_CELLS = 20_000_000
 
 
-def _put(rows: list[list[Any]], r: int, c: int, value: Any) -> None:
-    while len(rows) <= r:
-        rows.append([])
-    row = rows[r]
-    if len(row) <= c:
-        row.extend([None] * (c + 1 - len(row)))
-    row[c] = value
+def _rows(book: Any, title: str, data: bytes) -> list[list[Any]]:
+    """A tab's values, row-major from A1 (formulas as their cached results; None for empty)."""
+    sheet = book.get_sheet_by_name(title)
+    (r0, c0) = sheet.start or (0, 0)
+    if (r0 + sheet.height) * (c0 + sheet.width) > MAX_DENSE_CELLS:
+        return _sparse_rows(data, title)
+    out = []
+    for row in sheet.to_python(skip_empty_area=False):
+        values = [_value(v) for v in row]
+        while values and values[-1] is None:
+            values.pop()
+        out.append(values)
+    while out and not out[-1]:
+        out.pop()
+    return out
 
 
-def _values(ws: Any) -> list[list[Any]]:
+def _value(v: Any) -> Any:
+    """calamine's value as the pipeline reads cells: '' is empty; a whole number is an int (a
+    spreadsheet stores every number as a double; openpyxl gave ints for them too)."""
+    if v == "" and isinstance(v, str):
+        return None
+    if type(v) is float and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    return v
+
+
+def _sparse_rows(data: bytes, title: str) -> list[list[Any]]:
+    """Only the cells that hold something (openpyxl keeps read cells in a dict), for a tab
+    whose used range is huge because of a few far-away cells."""
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True, rich_text=False)
     rows: list[list[Any]] = []
-    for (r, c), cell in _real_cells(ws):
-        _put(rows, r, c, cell.value)
+    for (r, c), cell in wb[title]._cells.items():
+        if cell.value is None:
+            continue
+        while len(rows) < r:
+            rows.append([])
+        row = rows[r - 1]
+        if len(row) < c:
+            row.extend([None] * (c - len(row)))
+        row[c - 1] = cell.value
     return rows
 
 
-def _owned_cf(ws: Any, meta: dict[str, Any]) -> tuple[CFRule, ...]:
+def _owned_cf(on_sheet: set[tuple[str, str]], meta: dict[str, Any]) -> tuple[CFRule, ...]:
     """The recorded rules of the job that are still on the sheet, in recorded order."""
     recorded = [CFRule.from_json(d) for d in meta.get("conditional_formats", [])]
-    if not recorded:
-        return ()
-    on_sheet: set[tuple[str, str]] = set()
-    for cf in ws.conditional_formatting:
-        for rule in cf.rules:
-            for f in rule.formula or []:
-                on_sheet.add((str(cf.sqref), f))
     return tuple(r for r in recorded if (cf_sqref(r), r.formula) in on_sheet)
-
-
-def _read_meta(wb: Any) -> dict[str, Any]:
-    if META_SHEET not in wb.sheetnames:
-        return {}
-    return meta_from_rows(wb[META_SHEET].iter_rows(values_only=True))
 
 
 __all__ = ["META_SHEET", "XlsxBackend", "set_text_safe"]

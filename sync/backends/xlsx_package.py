@@ -860,6 +860,69 @@ def uncalculated_cells(data: bytes) -> set[tuple[int, int]]:
     return out
 
 
+_BUILTIN_PERCENT = {9, 10}
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def percent_styles(styles: Styles) -> set[int]:
+    """The cell style indexes whose number format shows a percentage (``0%``, ``0.0%`` ...)."""
+    codes = {
+        int(f.get("numFmtId", "-1")): f.get("formatCode", "")
+        for f in styles.root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt")
+    }
+    out = set()
+    for i, xf in enumerate(styles.root.iterfind(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")):
+        fmt = int(xf.get("numFmtId", "0"))
+        if fmt in _BUILTIN_PERCENT or "%" in _QUOTED.sub("", codes.get(fmt, "")):
+            out.add(i)
+    return out
+
+
+def styled_cells(data: bytes, styles: set[int]) -> set[tuple[int, int]]:
+    """The cells (0-based row, col) of a sheet part whose style index is in ``styles``."""
+    if not styles:
+        return set()
+    parts = SheetParts(data)
+    p = re.escape(parts.prefix)
+    alternatives = b"|".join(str(s).encode() for s in sorted(styles))
+    pattern = re.compile(rb"<" + p + rb"c\b([^>]*?\ss=\"(?:" + alternatives + rb")\"[^>]*)>")
+    out = set()
+    for m in pattern.finditer(parts.body):
+        ref = _CELL_R.search(m.group(1))
+        if ref is not None:
+            out.add((int(ref.group(2)) - 1, _col_index(ref.group(1))))
+    return out
+
+
+def conditional_formats(data: bytes) -> set[tuple[str, str]]:
+    """(range, formula) of every expression rule in a sheet part (the job's are among them)."""
+    parts = SheetParts(data)
+    if b"conditionalFormatting" not in parts.tail:
+        return set()
+    close = b"</" + parts.prefix + b"sheetData>"
+    end_tag = b"</" + parts.prefix + b"worksheet>"
+    rest = parts.tail[len(close) :]
+    cut = rest.rfind(end_tag)
+    root = _xml(parts.root_tag + rest[: max(cut, 0)] + end_tag)
+    return {
+        (cf.get("sqref", ""), f.text or "")
+        for cf in root.iterfind(f"{{{MAIN}}}conditionalFormatting")
+        for rule in cf.iterfind(f"{{{MAIN}}}cfRule")
+        for f in rule.iterfind(f"{{{MAIN}}}formula")
+    }
+
+
+def chart_count(package: Package, part: str) -> int:
+    """How many charts the drawings of sheet part ``part`` hold."""
+    return sum(
+        1
+        for kind, drawing in package.targets(part).values()
+        if kind == "drawing"
+        for k, _ in package.targets(drawing).values()
+        if k == "chart"
+    )
+
+
 def edit_sheet(
     data: bytes, edit: SheetEdit, styles: Styles, date1904: bool = False
 ) -> tuple[bytes, bool]:
