@@ -16,14 +16,14 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from .conditions import evaluate, parse_condition
-from .defaults import DEFAULT_LOCALE
+from .defaults import DEFAULT_LOCALE, REGEX_TEXT_LIMIT
 from .errors import TrackerError
 from .model import Grid
 from .text import fold
@@ -251,25 +251,30 @@ def check_one_of(table: Table, rule: RuleSpec, params: OneOfParams, ctx: Context
     return CheckResult({c: table.present[c] & ~table.text(c).isin(allowed) for c in rule.columns})
 
 
-class PatternParams(Params):
-    regex: str
-    ignore_case: bool = True
+def _compiles(value: str) -> str:
+    """A rule's regular expression must compile (checked when the rules load)."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression {value!r}: {exc}") from None
+    return value
 
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"bad regular expression {value!r}: {exc}") from None
-        return value
+
+#: A regular expression in a rule file (it must compile when the rules load).
+Regex = Annotated[str, AfterValidator(_compiles)]
+
+
+class PatternParams(Params):
+    regex: Regex
+    ignore_case: bool = True
 
     def compiled(self) -> re.Pattern[str]:
         return re.compile(self.regex, re.IGNORECASE if self.ignore_case else 0)
 
 
 def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
-    """Whether each cell contains a match; the regex runs once per distinct text (cells repeat)."""
+    """Whether each cell contains a match; the regex runs once per distinct text (cells repeat)
+    and sees the first ``REGEX_TEXT_LIMIT`` characters of it."""
     text = (
         table.text(col)
         if params.ignore_case
@@ -278,7 +283,11 @@ def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
     codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
     pattern = params.compiled()
     hits = np.array(
-        [bool(pattern.search(u)) if isinstance(u, str) else False for u in uniques] + [False]
+        [
+            bool(pattern.search(u[:REGEX_TEXT_LIMIT])) if isinstance(u, str) else False
+            for u in uniques
+        ]
+        + [False]
     )
     return pd.Series(hits[codes], index=text.index)
 
@@ -343,9 +352,9 @@ class LookupSource(Params):
 class LookupParams(Params):
     values_from: LookupSource
     #: split a cell into several names first (e.g. "主责:张三 / 协办:李四")
-    split: str | None = None
+    split: Regex | None = None
     #: removed from every part before the lookup (e.g. "^(主责|协办)[:：]")
-    strip: str | None = None
+    strip: Regex | None = None
     #: the list from ``values_from.file``, read when the rules load (checks do no I/O)
     file_values: tuple[str, ...] | None = None
 
@@ -353,6 +362,14 @@ class LookupParams(Params):
         if not self.values_from.file:
             return self
         path = folder / self.values_from.file
+        # the list lives beside the rule file: a path that leaves the folder (../, an absolute
+        # path, a link pointing elsewhere) could read any file the job can read
+        inside = folder.resolve()
+        if not path.resolve().is_relative_to(inside):
+            raise ValueError(
+                f"values_from.file {self.values_from.file!r} is outside the rule folder "
+                f"{folder}; put the list in that folder"
+            )
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
@@ -368,7 +385,7 @@ def check_lookup(table: Table, rule: RuleSpec, params: LookupParams, ctx: Contex
     allowed = _lookup_values(rule, params, ctx)
     masks = {}
     for c in rule.columns:
-        parts = table.text(c)
+        parts = table.text(c).str.slice(0, REGEX_TEXT_LIMIT)
         if params.split:
             parts = parts.str.split(params.split, regex=True).explode()
         parts = parts.str.strip()

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .defaults import REGEX_TEXT_LIMIT
+
 if TYPE_CHECKING:
     from .parse import Table
 
@@ -96,7 +98,8 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
     if op == "same_as":
         return present & table.present[str(value)] & (table.text(col) == table.text(str(value)))
     if op == "matches":
-        return table.text(col).str.contains(str(value), regex=True, na=False).astype(bool) & present
+        text = table.text(col).str.slice(0, REGEX_TEXT_LIMIT)  # a bounded scan, see defaults
+        return text.str.contains(str(value), regex=True, na=False).astype(bool) & present
     series = table.data[col]
     kind = table.kinds.get(col, "text")
     if op in ("in", "not_in"):

@@ -21,6 +21,10 @@ HISTORY_DIR: Final = ".tracker-sync"
 #: Deviation (percentage points behind plan) from which a task turns amber.
 AMBER_DEVIATION: Final = 10.0
 
+#: A rule's regular expression sees at most this many characters of a cell (its beginning):
+#: rule files are user input, and some patterns take time quadratic in the text they scan.
+REGEX_TEXT_LIMIT: Final = 2_000
+
 
 def shipped_rules_dir() -> Path:
     """The rule pack that ships with the package (works from a wheel and from a checkout)."""

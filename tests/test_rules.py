@@ -295,3 +295,89 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"bomb.yaml:1: .*expand to more than 200,000 values"):
         load_rules([shipped_rules_dir(), folder])
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "../../../../etc/passwd",  # up and out of the folder
+        "/etc/passwd",  # an absolute path
+        "lists/../../roster.txt",  # in, then out again
+    ],
+)
+def test_values_from_fails_when_the_file_is_outside_the_rule_folder(
+    tmp_path: Path, where: str
+) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n"
+        f"    values_from: {{file: '{where}'}}\n",
+    )
+    (tmp_path / "roster.txt").write_text("王丽\n", encoding="utf-8")  # beside, not inside
+    with pytest.raises(
+        RuleError, match=r"team\.yaml:5: rule 'owner-on-roster': .*outside the rule folder"
+    ):
+        load_rules([shipped_rules_dir(), folder])
+
+
+def test_values_from_fails_when_a_link_in_the_folder_points_outside(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n"
+        "    values_from: {file: roster.txt}\n",
+    )
+    (tmp_path / "secret.txt").write_text("王丽\n", encoding="utf-8")
+    (folder / "roster.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(RuleError, match="outside the rule folder"):
+        load_rules([shipped_rules_dir(), folder])
+
+
+def test_a_list_in_a_subfolder_of_the_rule_folder_is_fine(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n"
+        "    values_from: {file: lists/roster.txt}\n",
+    )
+    (folder / "lists").mkdir()
+    (folder / "lists" / "roster.txt").write_text("王丽\n", encoding="utf-8")
+    rs = load_rules([shipped_rules_dir(), folder])
+    assert next(r for r in rs.rules if r.id == "owner-on-roster").params.file_values == ("王丽",)
+
+
+@pytest.mark.parametrize("key", ["split", "strip"])
+def test_a_bad_lookup_regex_fails_when_the_rules_load(tmp_path: Path, key: str) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: owner-on-roster\n    check: lookup\n    columns: [owner]\n"
+        f"    values_from: {{tab: 名单, column: 姓名}}\n    {key}: '(['\n",
+    )
+    with pytest.raises(RuleError, match=rf"team\.yaml:6: {key}: bad regular expression"):
+        load_rules([shipped_rules_dir(), folder])
+
+
+def test_a_huge_cell_does_not_make_a_regex_rule_slow() -> None:
+    """countermeasure-deadline took 30 s on a 32k-digit cell (quadratic); a regex sees at most
+    REGEX_TEXT_LIMIT characters, and the shipped pattern no longer backtracks over digit runs."""
+    import time
+
+    t0 = time.perf_counter()
+    f = _findings(
+        [{"risk": "KOL档期冲突", "countermeasure": "1" * 32_000, "remarks": "9" * 32_000}]
+    )
+    assert time.perf_counter() - t0 < 2
+    assert f[f["rule"] == "countermeasure-deadline"]["row"].tolist() == [2]
+
+
+def test_a_regex_sees_only_the_first_characters_of_a_cell(tmp_path: Path) -> None:
+    from sync.defaults import REGEX_TEXT_LIMIT
+
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: remarks-no-tbd\n    check: not_pattern\n    columns: [remarks]\n"
+        "    regex: tbd\n    severity: warning\n",
+    )
+    rs = load_rules([shipped_rules_dir(), folder])
+    early = "tbd" + "x" * REGEX_TEXT_LIMIT
+    late = "x" * REGEX_TEXT_LIMIT + "tbd"
+    f = _findings([{"remarks": early}, {"remarks": late}], rs)
+    assert f[f["rule"] == "remarks-no-tbd"]["row"].tolist() == [2]
