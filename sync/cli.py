@@ -306,9 +306,11 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
     click.echo(
         f"{result.snapshot.target} / {result.snapshot.tracker.title}, as of {result.as_of.isoformat()}"
     )
+    on_hold = f", {counts['on_hold']} on hold" if counts.get("on_hold") else ""
     click.echo(
         f"  {s.total} tasks: {counts['not_started']} not started, {counts['in_progress']} in progress, "
-        f"{counts['completed']} completed, {counts['delayed']} delayed; completion rate {s.completion_rate:.1f}%"
+        f"{counts['completed']} completed, {counts['delayed']} delayed{on_hold}; "
+        f"completion rate {s.completion_rate:.1f}%"
     )
     sev = s.findings_by_severity
     click.echo(f"  findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")

@@ -18,13 +18,15 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     - planned_progress = (as_of − planned start + 1) / (planned finish − planned start + 1) × 100,
       clamped to 0–100 (the as-of day counts as worked); empty without both planned dates;
     - deviation = progress − planned_progress, in percentage points (empty progress counts as 0);
-    - status: completed (progress 100 or an actual finish), else delayed (past the planned
-      finish, or past the planned start with no progress and no actual start), else in_progress
-      (progress > 0 or an actual start), else not_started;
+    - status: completed (progress 100 or an actual finish), else on_hold (the sheet's status
+      says so: paused work), else delayed (past the planned finish, or past the planned start
+      with no progress and no actual start), else in_progress (progress > 0 or an actual
+      start), else not_started;
     - days_late: days past the planned finish while not completed, or the days an actual finish
-      came after it;
+      came after it; 0 while on hold (paused work is not late);
     - health: red when delayed, amber when behind plan by more than ``amber_deviation`` points,
-      else green; empty when there is no planned finish to judge by.
+      else green; empty when there is no planned finish to judge by, and while on hold (its
+      deviation is empty too: paused work is not behind plan).
 
     >>> # planned 3/15–3/25, as of 3/20: 6 of 11 days → 54.5 %
     """
@@ -46,13 +48,14 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     deviation = prog0 - planned
 
     completed = (prog0 >= 100) | has_af
+    on_hold = ~completed & (d["status"] == "on_hold").to_numpy()
     past_finish = ~np.isnat(pf) & (today > pf)
     past_start_idle = ~np.isnat(ps) & (today > ps) & (prog0 <= 0) & ~has_as
-    delayed = ~completed & (past_finish | past_start_idle)
+    delayed = ~completed & ~on_hold & (past_finish | past_start_idle)
     started = (prog0 > 0) | has_as
     status = np.select(
-        [completed, delayed, started],
-        ["completed", "delayed", "in_progress"],
+        [completed, on_hold, delayed, started],
+        ["completed", "on_hold", "delayed", "in_progress"],
         default="not_started",
     ).astype(object)
 
@@ -60,13 +63,15 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     late_done = (af - pf).astype("timedelta64[D]").astype(float)
     days_late = np.where(completed, np.where(has_af, late_done, 0.0), late_open)
     days_late = np.where(np.isnan(days_late), np.nan, np.maximum(days_late, 0.0))
+    days_late[on_hold] = 0.0
     days_late[np.isnat(pf)] = np.nan
+    deviation[on_hold] = np.nan
 
     behind = ~np.isnan(deviation) & (deviation < -amber_deviation) & ~completed
     health = np.select([status == "delayed", behind], ["red", "amber"], default="green").astype(
         object
     )
-    health[np.isnat(pf) & (status != "delayed")] = None
+    health[(np.isnat(pf) & (status != "delayed")) | on_hold] = None
 
     with np.errstate(
         over="ignore", invalid="ignore"

@@ -14,7 +14,7 @@ from .i18n import GENERATED_KEYS, text
 from .model import CFRule, ChartSpec, SummaryTab, nones
 from .parse import Table
 from .rules import STATUS_IDS
-from .style import FILL_AMBER, FILL_DELAYED, FILL_FINDING, FONT_FINDING
+from .style import FILL_AMBER, FILL_DELAYED, FILL_FINDING, FILL_ON_HOLD, FONT_FINDING
 from .summarize import Summary
 
 META_VERSION = 1
@@ -182,8 +182,10 @@ def conditional_formats(
     right = max(pos.values())
     delayed = text(locale, "status.delayed").replace('"', '""')
     amber = text(locale, "health.amber").replace('"', '""')
+    on_hold = text(locale, "status.on_hold").replace('"', '""')
     rules.append(CFRule(first, last, 0, right, f'${status}{r1}="{delayed}"', FILL_DELAYED))
     rules.append(CFRule(first, last, 0, right, f'${health}{r1}="{amber}"', FILL_AMBER))
+    rules.append(CFRule(first, last, 0, right, f'${status}{r1}="{on_hold}"', FILL_ON_HOLD))
     return tuple(rules)
 
 

@@ -25,7 +25,8 @@ from .text import fold
 ColumnType = Literal["text", "date", "percent", "status", "number", "bool"]
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-STATUS_IDS = ("not_started", "in_progress", "completed", "delayed")
+#: The canonical status ids. ``on_hold`` (paused) counts as neither late nor progressing.
+STATUS_IDS = ("not_started", "in_progress", "completed", "delayed", "on_hold")
 #: The seed template's 14 columns, in order (section 三 of the method).
 TEMPLATE_COLUMNS = (
     "phase",
@@ -76,7 +77,6 @@ class ColumnSpec(_Strict):
     header: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     width: float | None = None
-    values: dict[str, list[str]] | None = None
     #: "history": not a sheet column but a fact the run store derives per task (rules may use it)
     source: Literal["sheet", "history"] = "sheet"
     name: str = ""
@@ -134,6 +134,8 @@ class RuleSet:
     columns: dict[str, ColumnSpec]
     rules: list[RuleSpec]
     folders: tuple[Path, ...] = ()
+    #: a word people type in a status column -> the canonical status id it means
+    statuses: dict[str, str] = field(default_factory=dict)
     _alias_index: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -152,20 +154,21 @@ class RuleSet:
         return self._alias_index
 
     def status_words(self) -> dict[str, str]:
-        """normalised status word -> canonical status id."""
-        spec = self.columns.get("status")
+        """normalised status word -> canonical status id (the ids themselves, then ``statuses``).
+
+        >>> RuleSet({}, [], statuses={"On hold": "on_hold"}).status_words()["onhold"]
+        'on_hold'
+        """
         words: dict[str, str] = {}
         for sid in STATUS_IDS:
             words[fold(sid, spaces=False)] = sid
             words[fold(sid.replace("_", " "), spaces=False)] = sid
-        if spec is not None and spec.values:
-            for sid, items in spec.values.items():
-                for w in items:
-                    words[fold(w, spaces=False)] = sid
+        for word, sid in self.statuses.items():
+            words[fold(word, spaces=False)] = sid
         return words
 
 
-_TOP_KEYS = {"columns", "rules"}
+_TOP_KEYS = {"columns", "rules", "statuses"}
 
 
 @dataclass
@@ -209,6 +212,7 @@ def load_rules(folders: list[Path]) -> RuleSet:
     """
     columns: dict[str, _Pending] = {}
     rules: dict[str, _Pending] = {}
+    statuses: dict[str, str] = {}
     for folder in folders:
         if not folder.is_dir():
             raise RuleError(f"{folder}: rule folder not found")
@@ -246,14 +250,49 @@ def load_rules(folders: list[Path]) -> RuleSet:
                 pending = rules.pop(raw["id"], None) or _Pending({}, {})
                 pending.merge(raw, doc, loc)
                 rules[raw["id"]] = pending  # an override takes the later position
+            statuses.update(_status_words(doc, data.get("statuses")))
     built_columns = {name: _build_column(name, p) for name, p in columns.items()}
     ruleset = RuleSet(
         columns=built_columns,
         rules=[_build_rule(p) for p in rules.values()],
         folders=tuple(folders),
+        statuses=statuses,
     )
     _check_references(ruleset)
     return ruleset
+
+
+def _status_words(doc: yamlio.Located, raw: Any) -> dict[str, str]:
+    """A file's ``statuses:`` (status id -> the words that mean it) as word -> id. Later files
+    and folders add words, and may move a word to another id; a word listed under two ids of
+    one file is an error."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RuleError(
+            f"{doc.where(['statuses'])}: 'statuses' maps a status id to the words that mean it, "
+            f"e.g. on_hold: [暂停, On hold]"
+        )
+    words: dict[str, str] = {}
+    for sid, items in raw.items():
+        loc: list[str | int] = ["statuses", str(sid)]
+        if sid not in STATUS_IDS:
+            raise RuleError(
+                f"{doc.where(loc)}: statuses: unknown status id {sid!r}; expected one of {list(STATUS_IDS)}"
+            )
+        if not isinstance(items, list):
+            raise RuleError(f"{doc.where(loc)}: statuses: {sid}: a list of words")
+        for i, word in enumerate(items):
+            if not isinstance(word, str | int | float) or isinstance(word, bool):
+                raise RuleError(f"{doc.where([*loc, i])}: statuses: {sid}: {word!r} is not a word")
+            key = str(word)
+            if words.get(key, sid) != sid:
+                raise RuleError(
+                    f"{doc.where([*loc, i])}: statuses: {key!r} is listed under both "
+                    f"{words[key]} and {sid}"
+                )
+            words[key] = str(sid)
+    return words
 
 
 def _build_column(name: str, pending: _Pending) -> ColumnSpec:

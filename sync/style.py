@@ -9,5 +9,9 @@ FONT_FINDING = "7A2E00"
 FILL_DELAYED = "F8D7DA"
 #: A task behind plan (amber health).
 FILL_AMBER = "FFF3CD"
+#: A task on hold (paused: neither late nor progressing).
+FILL_ON_HOLD = "E2E3E5"
+#: Every fill of the job's highlight rules (Google Sheets tells the job's rules by them).
+JOB_FILLS = frozenset({FILL_FINDING, FILL_DELAYED, FILL_AMBER, FILL_ON_HOLD})
 #: The generated columns' header cells.
 GENERATED_HEADER_FILL = "D9D9D9"

@@ -43,6 +43,7 @@ def test_run_json_is_the_only_stdout(tracker_file: Path) -> None:
         "in_progress": 1,
         "completed": 1,
         "delayed": 1,
+        "on_hold": 0,
     }
     assert data["completion_rate"] == 25.0
     assert data["tasks"][2] == {

@@ -156,3 +156,29 @@ def test_empty_progress_counts_as_zero_for_deviation(ruleset: Any) -> None:
 def test_health_is_empty_without_a_planned_finish(ruleset: Any) -> None:
     d = derived_for([task(planned_start="2024-03-25", planned_finish="")], ruleset, SEED_AS_OF)
     assert d.loc[2, "health"] is None and pd.isna(d.loc[2, "planned_progress"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # paused 10 days after its planned finish: not late, not behind plan, health not judged
+        (
+            {"status": "暂停", "progress": "30%", "actual_start": "2024-03-01"},
+            ("on_hold", 100.0, None, 0, None),
+        ),
+        # paused before it started: still on hold, not "delayed for not starting"
+        ({"status": "On hold"}, ("on_hold", 100.0, None, 0, None)),
+        # done outranks on hold: 100 % is completed whatever the status says
+        (
+            {"status": "暂停", "progress": "100%", "actual_finish": "2024-03-09"},
+            ("completed", 100.0, 0.0, 0, "green"),
+        ),
+    ],
+)
+def test_a_task_on_hold_is_neither_late_nor_behind_plan(
+    ruleset: Any, fields: dict[str, Any], expected: tuple[Any, ...]
+) -> None:
+    d = derived_for([task(**fields)], ruleset, SEED_AS_OF)
+    row = d.iloc[0]
+    got = tuple(None if v is None or pd.isna(v) else v for v in row)
+    assert got == expected

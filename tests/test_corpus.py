@@ -33,7 +33,7 @@ from sync.validate import validate
 CORPUS_PATH = Path(__file__).parent / "corpus" / "cells.yaml"
 SHIPPED = load_rules([shipped_rules_dir()])
 WORDS = SHIPPED.status_words()
-STATUS_IDS = {"not_started", "in_progress", "completed", "delayed"}
+STATUS_IDS = {"not_started", "in_progress", "completed", "delayed", "on_hold"}
 _KEYS = {
     "id",
     "field",

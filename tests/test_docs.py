@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -108,5 +109,21 @@ def test_the_readmes_override_example_passes_rules_lint(tmp_path: Path) -> None:
     folder = tmp_path / "team-rules"
     folder.mkdir()
     (folder / "overrides.yaml").write_text(block.group(1), encoding="utf-8")
+    (folder / "roster.txt").write_text("王丽\n张伟\n", encoding="utf-8")
+    assert lint([folder]) == []
+
+
+def test_every_team_rules_example_in_the_readme_passes_rules_lint(tmp_path: Path) -> None:
+    """Each ```yaml block that starts with ``# team-rules/FILE`` is written to FILE of one team
+    folder, which must load over the shipped pack and pass its own examples."""
+    from sync.ruletools import lint
+
+    blocks = re.findall(r"```yaml\n\s*# team-rules/(\S+)\n(.*?)```", README, re.S)
+    assert len(blocks) >= 2, "the README's team-rules examples are gone"
+    folder = tmp_path / "team-rules"
+    folder.mkdir()
+    for name, body in blocks:
+        assert not (folder / name).exists(), f"two README examples write team-rules/{name}"
+        (folder / name).write_text(textwrap.dedent(body), encoding="utf-8")
     (folder / "roster.txt").write_text("王丽\n张伟\n", encoding="utf-8")
     assert lint([folder]) == []

@@ -107,7 +107,10 @@ def test_parse_percent_value_rejects_non_numbers(cell: str) -> None:
         ("✅ 已完成", "completed"),
         ("进行中(80%)", "in_progress"),
         (" 进行中 ", "in_progress"),
-        ("搁置", None),
+        ("搁置", "on_hold"),  # paused work: neither late nor progressing
+        ("On hold", "on_hold"),
+        ("待审核", "in_progress"),  # waiting for review: still in progress
+        ("看情况", None),
     ],
 )
 def test_parse_status_value(ruleset: Any, cell: str, expected: str | None) -> None:
@@ -179,7 +182,7 @@ def test_every_column_type_has_a_parser() -> None:
         # "-" is an empty token: blank, not unreadable
         ("number", ["1,200", "-", "lots"], [1200.0, None, None], [False, False, True]),
         ("bool", ["是", None, "maybe"], [True, None, None], [False, False, True]),
-        ("status", ["进行中", "搁置"], ["in_progress", None], [False, True]),
+        ("status", ["进行中", "看情况"], ["in_progress", None], [False, True]),
         ("percent", ["60%(ok)", "half"], [60.0, None], [False, True]),
         ("date", ["2024/3/1", "3月上旬"], [pd.Timestamp(2024, 3, 1), None], [False, True]),
         ("text", [" a ", "/"], ["a", None], [False, False]),  # any filled cell reads as text
@@ -231,7 +234,7 @@ def test_blank_and_section_rows_are_skipped(ruleset: Any) -> None:
 
 
 def test_unreadable_cells_are_marked_invalid_not_raised(ruleset: Any) -> None:
-    g = grid([task(planned_start="3月上旬", progress="大概一半", status="搁置")], ruleset)
+    g = grid([task(planned_start="3月上旬", progress="大概一半", status="看情况")], ruleset)
     t = parse(g, ruleset, SEED_AS_OF)
     assert (
         bool(t.invalid.loc[2, "planned_start"])

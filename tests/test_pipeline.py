@@ -34,7 +34,13 @@ def test_summary_counts_and_breakdowns(seed_grid: Grid, ruleset: Any) -> None:
     r = plan_run(MemoryBackend(seed_grid).read(), ruleset, as_of=SEED_AS_OF, now=NOW)
     s = r.summary
     assert s.total == 4
-    assert s.status_counts == {"not_started": 1, "in_progress": 1, "completed": 1, "delayed": 1}
+    assert s.status_counts == {
+        "not_started": 1,
+        "in_progress": 1,
+        "completed": 1,
+        "delayed": 1,
+        "on_hold": 0,
+    }
     assert s.completion_rate == 25.0
     assert s.avg_progress == 47.5  # (60 + 100 + 30 + 0) / 4
     assert s.avg_deviation == -16.1  # (-40 + 0 - 24.545 + 0) / 4
@@ -212,3 +218,19 @@ def test_report_json_shape(seed_grid: Grid, as_of: dt.date) -> None:
         "health",
     }
     assert rep["requests"] == {"read": 1, "write": 1}
+
+
+def test_a_task_on_hold_is_counted_labelled_and_greyed(ruleset: Any) -> None:
+    rows = [
+        # paused long past its planned finish: not delayed, not behind plan
+        task(status="暂停", progress="30%", actual_start="2024-03-01"),
+        task(status="进行中", progress="30%", actual_start="2024-03-01"),
+    ]
+    b = MemoryBackend(grid(rows, ruleset))
+    r = run(b)
+    assert r.summary.status_counts["on_hold"] == 1 and r.summary.status_counts["delayed"] == 1
+    assert b.rows[1][14] == "暂停" and b.rows[2][14] == "延期"
+    assert ["暂停", 1] in [row[:2] for row in b.summary]  # the summary's status table
+    on_hold = [cf for cf in r.plan.conditional_formats or () if cf.fill == "E2E3E5"]
+    assert len(on_hold) == 1 and on_hold[0].formula.endswith('="暂停"')
+    assert report(r)["status_counts"]["on_hold"] == 1

@@ -381,3 +381,40 @@ def test_a_regex_sees_only_the_first_characters_of_a_cell(tmp_path: Path) -> Non
     late = "x" * REGEX_TEXT_LIMIT + "tbd"
     f = _findings([{"remarks": early}, {"remarks": late}], rs)
     assert f[f["rule"] == "remarks-no-tbd"]["row"].tolist() == [2]
+
+
+def test_a_team_adds_its_status_words(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "statuses:\n  not_started: [采购等待]\n  on_hold: [Blocked]\n  in_progress: [搁置]\n",
+    )
+    rs = load_rules([shipped_rules_dir(), folder])
+    words = rs.status_words()
+    assert words["采购等待"] == "not_started" and words["blocked"] == "on_hold"
+    assert words["搁置"] == "in_progress", "a later folder moves a word to its id"
+    assert words["暂停"] == "on_hold" and words["进行中"] == "in_progress", "the pack's words stay"
+    f = _findings([{"status": "采购等待"}, {"status": "Blocked"}, {"status": "看情况"}], rs)
+    assert f[f["rule"] == "known-status"]["row"].tolist() == [4]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("statuses:\n  paused: [暂停]\n", "team.yaml:2: statuses: unknown status id 'paused'"),
+        ("statuses: [暂停]\n", "team.yaml:1: 'statuses' maps a status id to the words"),
+        ("statuses:\n  on_hold: 暂停\n", "team.yaml:2: statuses: on_hold: a list of words"),
+        (
+            "statuses:\n  on_hold: [暂停]\n  delayed:\n    - 延期\n    - 暂停\n",
+            "team.yaml:5: statuses: '暂停' is listed under both on_hold and delayed",
+        ),
+        (
+            "columns:\n  status:\n    values: {on_hold: [暂停]}\n",
+            "team.yaml:3: values: unknown key",
+        ),
+    ],
+)
+def test_bad_status_words_fail_with_file_and_line(tmp_path: Path, text: str, expected: str) -> None:
+    folder = write_folder(tmp_path, text)
+    with pytest.raises(RuleError) as exc:
+        load_rules([shipped_rules_dir(), folder])
+    assert expected in str(exc.value)

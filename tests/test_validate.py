@@ -44,7 +44,7 @@ def test_seed_rows_have_no_errors(seed_grid: Grid, ruleset: Any) -> None:
         (
             "known-status",
             {"status": "Done", "progress": "100%", "actual_finish": "2024-03-09"},
-            {"status": "搁置"},
+            {"status": "看情况"},
             "完成状态(未开始/进行中/已完成/延期)",
         ),
         (

@@ -68,7 +68,7 @@ from ..model import (
     WritePlan,
     meta_from_rows,
 )
-from ..style import FILL_AMBER, FILL_DELAYED, FILL_FINDING
+from ..style import JOB_FILLS
 from ..text import redact
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ GOOGLE_SHEETS = "https://sheets.googleapis.com"
 COLUMN_KEY = "tracker_sync.column"
 META_KEY = "tracker_sync.meta"
 PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are overwritten)"
-OWN_FILLS = {FILL_FINDING, FILL_DELAYED, FILL_AMBER}
+OWN_FILLS = JOB_FILLS  # the fills of the job's highlight rules tell them from people's
 HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
 TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
 
