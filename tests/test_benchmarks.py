@@ -28,3 +28,25 @@ def test_benchmark_script_runs(args: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "|" in done.stdout, "it printed its table"
+
+
+def test_xlsx_benchmark_runs() -> None:
+    """bench_xlsx at 200 rows: every read and write is measured, calamine or not installed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_xlsx.py"), "--rows", "200"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for operation in (
+        "read: openpyxl full load",
+        "read: XlsxBackend.read()",
+        "read: openpyxl read-only values",
+        "read: python-calamine values",
+        "write: surgical XlsxBackend.apply",
+        "write: apply_plan (in memory)",
+        "write: openpyxl set cells + save",
+    ):
+        assert f"| 200 | {operation} |" in done.stdout, operation
+    assert "formula cached results 50/50" in done.stdout
