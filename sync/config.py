@@ -91,6 +91,9 @@ class GoogleConfig(_Strict):
     api_endpoint: str = "https://sheets.googleapis.com"
     timeout: float = Field(default=30.0, gt=0, le=300)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    #: Largest request body the job sends, in bytes: values are written in chunks of at most
+    #: this size. Google recommends ≤ 2 MB and refuses more than 10 MB (10,485,760 bytes).
+    max_request_bytes: int = Field(default=2_000_000, ge=10_000, le=10_485_760)
 
     @field_validator("api_endpoint")
     @classmethod

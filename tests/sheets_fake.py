@@ -232,6 +232,11 @@ _FAULT_MESSAGES = {
     503: "The service is currently unavailable.",
     504: "The request timed out. Please try again.",
 }
+#: Google refuses a request body over 10 MB with this 400 (reason badRequest, status
+#: INVALID_ARGUMENT). Not on a reference page: reported in public issue threads
+#: (jlolling/talendcomp_tGoogleSheet#1, SCRT-HQ/PSGSuite#62, googleworkspace/dotnet-samples#23).
+MAX_REQUEST_BYTES = 10_485_760
+MSG_PAYLOAD_TOO_LARGE = "Request payload size exceeds the limit: {limit} bytes."
 MSG_NOT_FOUND = "Requested entity was not found."
 MSG_NO_PERMISSION = "The caller does not have permission"
 MSG_MISSING_AUTH = (
@@ -400,6 +405,7 @@ class ApiError(Exception):
         status: str | None = None,
         headers: Mapping[str, str] | None = None,
         details: list[JSON] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -407,9 +413,13 @@ class ApiError(Exception):
         self.status = status or _STATUS_TEXT.get(code, "UNKNOWN")
         self.headers = dict(headers or {})
         self.details = details
+        self.reason = reason
 
     def body(self) -> JSON:
-        err: JSON = {"code": self.code, "message": self.message, "status": self.status}
+        err: JSON = {"code": self.code, "message": self.message}
+        if self.reason:  # the older "errors" list some answers still carry
+            err["errors"] = [{"message": self.message, "domain": "global", "reason": self.reason}]
+        err["status"] = self.status
         if self.details:
             err["details"] = self.details
         return {"error": err}
@@ -3002,7 +3012,12 @@ class _Engine:
             out["updatedColumns"] = written.c1 - written.c0
             out["updatedCells"] = stats["cells"]
         if include:
-            data_box = written or box
+            # Documented (Sheets API reference, values.batchUpdate / batchUpdateByDataFilter,
+            # includeValuesInResponse): "If the range to write was larger than the range
+            # actually written, the response includes all values in the requested range
+            # (excluding trailing empty rows and columns)" -- a whole anchored column echoes
+            # whole. An anchor cell ("A1", the top-left of where to write) requests the written box.
+            data_box = (written or box) if box.anchor else box
             vals = self.ss.values_matrix(data_box, vr, dtr, "ROWS")
             out["updatedData"] = {"range": data_box.a1(), "majorDimension": "ROWS"} | (
                 {"values": vals} if vals else {}
@@ -3459,8 +3474,11 @@ class SheetsFake:
         verbose: bool = False,
         strict: bool = True,
         metadata_size_limit: int | None = None,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self.host = host
+        #: Request bodies larger than this answer Google's payload-size 400 (nothing applied).
+        self.max_request_bytes = max_request_bytes
         self.port = port
         self.require_auth = require_auth
         self.token_lifetime = token_lifetime
@@ -3585,6 +3603,14 @@ class SheetsFake:
         if rate_limited:
             err = ApiError(429, _FAULT_MESSAGES[429])
             self._send(h, rec, 429, err.body(), {})
+            return
+        if kind in SHEETS_KINDS and len(body_bytes) > self.max_request_bytes:
+            err = ApiError(
+                400,
+                MSG_PAYLOAD_TOO_LARGE.format(limit=self.max_request_bytes),
+                reason="badRequest",
+            )
+            self._send(h, rec, 400, err.body(), {})
             return
         try:
             status, payload, headers = self._dispatch(
@@ -4112,6 +4138,11 @@ class SheetsFake:
             self._hooks.append(_Hook(n, fn, kind))
 
     before_request = on_request
+
+    def before_write(self, fn: Callable[[SheetsFake], Any], *, n: int = 1) -> None:
+        """Act as a person between the job's read and its write: run ``fn(fake)`` just before the
+        ``n``-th next write request (batchUpdate or any values write) is served."""
+        self.on_request(n, fn, kind="write")
 
     def set_rate_limit(
         self, limit: int | None, *, per_seconds: float = 60.0, kind: str | None = None

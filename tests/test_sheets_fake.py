@@ -1569,3 +1569,54 @@ def test_cli_serves_an_xlsx(tmp_path: Path) -> None:
     saved = json.loads(dump.read_text())
     row = saved["cli-sheet"]["sheets"][0]["data"][0]["rowData"][1]["values"]
     assert row[1]["effectiveValue"] == {"stringValue": "Final"}
+
+
+# ---------------------------------------------------------------------------
+# Google's limits and reply sizes
+# ---------------------------------------------------------------------------
+
+
+def test_a_request_over_10_mb_answers_googles_payload_400_and_changes_nothing(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [["a"]]})
+    big = "x" * 1000
+    body = {"valueInputOption": "RAW", "data": [{"range": "T!A1", "values": [[big]] * 10_500}]}
+    r = session.post(f"{fake.sheets_base_url}/{sid}/values:batchUpdate", json=body)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["message"] == "Request payload size exceeds the limit: 10485760 bytes."
+    assert error["status"] == "INVALID_ARGUMENT" and error["errors"][0]["reason"] == "badRequest"
+    assert fake.values(sid, "T") == [["a"]]
+    # just under the limit is served
+    body["data"][0]["values"] = [[big]] * 10_000
+    r = session.post(f"{fake.sheets_base_url}/{sid}/values:batchUpdate", json=body)
+    assert r.status_code == 400 and "exceeds grid limits" in r.json()["error"]["message"]
+
+
+def test_a_data_filter_write_echoes_the_whole_requested_range(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    """Documented: with includeValuesInResponse, "the response includes all values in the
+    requested range (excluding trailing empty rows and columns)" -- for a column anchor that is
+    the whole column, however little was written; a write of only nulls writes nothing."""
+    sid = fake.add_spreadsheet(sheets={"T": [["h", "k"], ["a", "1"], ["b", "2"], ["c", "3"]]})
+    fake.add_developer_metadata(sid, "col", "k", tab="T", column="B")
+    body = {
+        "valueInputOption": "RAW",
+        "includeValuesInResponse": True,
+        "data": [
+            {
+                "dataFilter": {"developerMetadataLookup": {"metadataKey": "col"}},
+                "majorDimension": "COLUMNS",
+                "values": [[None, "one"]],
+            },
+            {"dataFilter": {"a1Range": "T!A2:A4"}, "values": [[None]]},
+        ],
+    }
+    r = session.post(f"{fake.sheets_base_url}/{sid}/values:batchUpdateByDataFilter", json=body)
+    assert r.status_code == 200, r.text
+    first, second = r.json()["responses"]
+    assert first["updatedData"]["values"] == [["k"], ["one"], ["2"], ["3"]]
+    assert second["updatedData"]["values"] == [["a"], ["b"], ["c"]]
+    assert fake.values(sid, "T") == [["h", "k"], ["a", "one"], ["b", "2"], ["c", "3"]]

@@ -94,6 +94,18 @@ READ_FIELDS = (
     "rowData(values(effectiveValue,effectiveFormat(numberFormat(type))))))"
 )
 
+#: The reply parts a structural batch needs back: the header row, values only.
+HEADER_REPLY_FIELDS = (
+    "updatedSpreadsheet(sheets(properties(title),"
+    "data(startRow,startColumn,rowData(values(effectiveValue)))))"
+)
+#: The reply parts a values write needs back: which filter matched, and the echoed cells.
+VALUES_REPLY_FIELDS = "totalUpdatedCells,responses(dataFilter,updatedData(majorDimension,values))"
+#: Google's answer to a request over 10 MB (400, reason badRequest): reported in public issue
+#: threads (e.g. jlolling/talendcomp_tGoogleSheet#1, SCRT-HQ/PSGSuite#62), not on a reference page.
+GOOGLE_MAX_REQUEST = 10_485_760
+_PAYLOAD_TOO_LARGE = "Request payload size exceeds the limit"
+
 _KEY_IN_URL = re.compile(r"/spreadsheets/d/([a-zA-Z0-9-_]+)")
 
 
@@ -456,6 +468,15 @@ class SheetsBackend:
                 f"{self.policy.attempts} attempts or {self.policy.max_seconds:g} s. Every write is all-or-nothing, "
                 "so the sheet is as it was or fully synced; the next run carries on from there."
             )
+        if status == 400 and _PAYLOAD_TOO_LARGE in message:
+            return TrackerError(
+                f"spreadsheet {self.key}: Google refused a request as too large ({message}). "
+                f"The job splits its writes at google.max_request_bytes "
+                f"({self.google.max_request_bytes:,} bytes); Google refuses more than "
+                f"{GOOGLE_MAX_REQUEST:,} and recommends at most 2,000,000. Lower "
+                "google.max_request_bytes and run again; what was written is kept and the next "
+                "run carries on from there."
+            )
         if status == 400:
             return TrackerError(f"spreadsheet {self.key}: Google rejected the request: {message}")
         return TrackerError(f"spreadsheet {self.key}: {self._describe(exc)}")
@@ -743,7 +764,7 @@ class SheetsBackend:
         writes_before = self._requests.write
         fresh_cols = sorted(plan.columns[k] for k in plan.new_columns)
         structural: list[dict[str, Any]] = []
-        summary_in_batch = plan.summary is not None and (
+        restyle = plan.summary is not None and (
             st.summary_id is None
             or len(plan.summary.rows) > st.summary_rows
             or _width(plan.summary) > st.summary_cols
@@ -755,15 +776,14 @@ class SheetsBackend:
         )
 
         if fresh_cols:
-            structural += self._insert_columns(st, plan, fresh_cols)
+            structural += _insert_columns(st.tracker_id, st.column_count, plan, fresh_cols)
         if fresh_cols or not st.own_protections:
             structural += self._protect(st, plan)
         if plan.conditional_formats is not None:
             structural += self._formats(st, plan.conditional_formats)
-        needs_chart = plan.summary_charts
-        if plan.summary is not None and (summary_in_batch or needs_chart):
+        if plan.summary is not None and (restyle or plan.summary_charts):
             structural += self._summary_structure(
-                st, plan.summary, summary_id, full=summary_in_batch, chart=needs_chart
+                st, plan.summary, summary_id, restyle=restyle, chart=plan.summary_charts
             )
         if plan.meta is not None:
             structural += _meta_request(st, plan.meta)
@@ -777,112 +797,62 @@ class SheetsBackend:
         structural += [_anchor_request(st.tracker_id, plan.columns[k], k) for k in adopt]
 
         if structural:
-            body: dict[str, Any] = {"requests": structural}
-            guard_rows = self._rows_written(plan)
-            key_cols = [c for c in plan.key_columns if c not in plan.columns.values()]
-            ranges = []
-            if fresh_cols and guard_rows and key_cols:
-                lo, hi = min(key_cols), max(key_cols)
-                ranges.append(
-                    f"{_quote(st.tracker_title)}!{col_letter(lo)}1:{col_letter(hi)}{max(guard_rows) + 1}"
-                )
-            if adopt:
-                ranges.append(
-                    f"{_quote(st.tracker_title)}!{plan.header_row + 1}:{plan.header_row + 1}"
-                )
-            if ranges:
-                body |= {
-                    "includeSpreadsheetInResponse": True,
-                    "responseIncludeGridData": True,
-                    "responseRanges": ranges,
-                }
-            http = self.client.http_client
-            reply = self._call("write", lambda: http.batch_update(self.key, body), in_place=False)
-            st.anchor_ids |= _created_anchor_ids(structural, reply)
-            if adopt:
-                self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
-            if fresh_cols and guard_rows and key_cols:
-                self._verify_keys(snapshot, plan, reply, guard_rows, key_cols, fresh_cols)
-
-        values = self._values_body(snapshot, plan, fresh_cols, summary_in_batch)
-        if values["data"]:
-            http = self.client.http_client
-            reply = self._call(
-                "write",
-                lambda: http.request(
-                    "post", self._url("/values:batchUpdateByDataFilter"), json=values
-                ).json(),
-            )
-            self._verify_ids(snapshot, plan, reply, fresh_cols)
+            self._write_structure(snapshot, plan, structural, adopt, adopt_at, fresh_cols)
+        self._write_values(snapshot, plan)
         return ApplyResult(plan.cell_count, requests=self._requests.write - writes_before)
+
+    def _send(
+        self,
+        suffix: str,
+        body: dict[str, Any],
+        *,
+        params: dict[str, Any] | None = None,
+        in_place: bool = True,
+    ) -> Any:
+        """POST one write, serialised compactly as UTF-8 (what the size budget counts)."""
+        data = _dumps(body)
+        http = self.client.http_client
+        headers = {"Content-Type": "application/json; charset=UTF-8"}
+        return self._call(
+            "write",
+            lambda: http.request(
+                "post", self._url(suffix), params=params, data=data, headers=headers
+            ).json(),
+            in_place=in_place,
+        )
 
     # .................................................................. structure
 
-    def _insert_columns(
-        self, st: _ReadState, plan: WritePlan, cols: list[int]
-    ) -> list[dict[str, Any]]:
-        """Insert brand-new columns (never reuse a column that might hold a person's cell), anchor
-        them with developer metadata, and fill them."""
-        sid = st.tracker_id
-        reqs: list[dict[str, Any]] = []
-        first, count = cols[0], len(cols)
-        if first >= st.column_count:
-            reqs.append(
-                {
-                    "appendDimension": {
-                        "sheetId": sid,
-                        "dimension": "COLUMNS",
-                        "length": first + count - st.column_count,
-                    }
-                }
-            )
-        else:
-            reqs.append(
-                {
-                    "insertDimension": {
-                        "range": {
-                            "sheetId": sid,
-                            "dimension": "COLUMNS",
-                            "startIndex": first,
-                            "endIndex": first + count,
-                        },
-                        "inheritFromBefore": False,
-                    }
-                }
-            )
-        by_col = {c: k for k, c in plan.columns.items()}
-        for c in cols:
-            reqs.append(_anchor_request(sid, c, by_col[c]))
-            series = plan.cells.get(c)
-            if series is None or not len(series):
-                continue
-            lo, hi = int(series.index.min()), int(series.index.max())
-            cells = {int(r): v for r, v in zip(series.index.tolist(), series.tolist(), strict=True)}
-            rows = []
-            for r in range(lo, hi + 1):
-                cell: dict[str, Any] = _cell(cells.get(r))
-                if r == plan.header_row:
-                    cell["userEnteredFormat"] = {
-                        "textFormat": {"bold": True},
-                        "backgroundColor": HEADER_FILL,
-                    }
-                rows.append({"values": [cell]})
-            reqs.append(
-                {
-                    "updateCells": {
-                        "range": {
-                            "sheetId": sid,
-                            "startRowIndex": lo,
-                            "endRowIndex": hi + 1,
-                            "startColumnIndex": c,
-                            "endColumnIndex": c + 1,
-                        },
-                        "rows": rows,
-                        "fields": "userEnteredValue,userEnteredFormat",
-                    }
-                }
-            )
-        return reqs
+    def _write_structure(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        structural: list[dict[str, Any]],
+        adopt: list[str],
+        adopt_at: int,
+        fresh_cols: list[int],
+    ) -> None:
+        """The one all-or-nothing batchUpdate: no cell values, only structure. When it inserts or
+        adopts columns, its reply carries the header row so a column a person inserted meanwhile
+        is noticed before any value is written."""
+        st = self._state
+        assert st is not None
+        body: dict[str, Any] = {"requests": structural}
+        fields = "replies"
+        if fresh_cols or adopt:
+            hr = plan.header_row + 1
+            body |= {
+                "includeSpreadsheetInResponse": True,
+                "responseIncludeGridData": True,
+                "responseRanges": [f"{_quote(st.tracker_title)}!{hr}:{hr}"],
+            }
+            fields += "," + HEADER_REPLY_FIELDS
+        reply = self._send(":batchUpdate", body, params={"fields": fields}, in_place=False)
+        st.anchor_ids |= _created_anchor_ids(structural, reply)
+        if adopt:
+            self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
+        if fresh_cols:
+            self._verify_headers(snapshot, plan, reply, fresh_cols)
 
     def _protect(self, st: _ReadState, plan: WritePlan) -> list[dict[str, Any]]:
         """Warning-only protection over the generated columns (people may still edit after a warning)."""
@@ -929,8 +899,10 @@ class SheetsBackend:
         return reqs
 
     def _summary_structure(
-        self, st: _ReadState, tab: SummaryTab, sid: int, *, full: bool, chart: bool
+        self, st: _ReadState, tab: SummaryTab, sid: int, *, restyle: bool, chart: bool
     ) -> list[dict[str, Any]]:
+        """The summary tab's structure: the tab (or room for more rows / columns), column widths,
+        bold rows, charts. Its values go with the values write."""
         reqs: list[dict[str, Any]] = []
         height = max(len(tab.rows) + 50, 200)
         width = max(_width(tab), 10)
@@ -986,116 +958,107 @@ class SheetsBackend:
                         }
                     }
                 )
-        if full:
-            clear_to = max(len(tab.rows), st.summary_height)
-            rows = []
-            for r in range(clear_to):
-                row = tab.rows[r] if r < len(tab.rows) else []
-                cells = []
-                for c in range(width):
-                    cell = _cell(row[c] if c < len(row) else None)
-                    if r in tab.bold_rows and c < len(row) and row[c] is not None:
-                        cell["userEnteredFormat"] = {"textFormat": {"bold": True}}
-                    cells.append(cell)
-                rows.append({"values": cells})
-            reqs.append(
-                {
-                    "updateCells": {
-                        "range": {
-                            "sheetId": sid,
-                            "startRowIndex": 0,
-                            "endRowIndex": clear_to,
-                            "startColumnIndex": 0,
-                            "endColumnIndex": width,
-                        },
-                        "rows": rows,
-                        "fields": "userEnteredValue,userEnteredFormat.textFormat.bold",
-                    }
-                }
-            )
+        if restyle:
+            rows = max(len(tab.rows), st.summary_height, 1)
+            reqs.append(_bold(sid, 0, rows, 0, width, False))
+            for r in sorted(tab.bold_rows):
+                if r < len(tab.rows) and tab.rows[r]:
+                    reqs.append(_bold(sid, r, r + 1, 0, _width(tab), True))
         if chart:
             reqs += [_chart_request(sid, spec) for spec in tab.charts]
         return reqs
 
     # .................................................................. values
 
-    def _values_body(
-        self, snapshot: Snapshot, plan: WritePlan, fresh: list[int], summary_done: bool
-    ) -> dict[str, Any]:
-        data: list[dict[str, Any]] = []
-        written_rows = self._rows_written(plan)
-        # the ID column goes along even with nothing to write: its state after the write checks the rows
-        guard = plan.columns.get("gen_id") if written_rows else None
-        for key, c in plan.columns.items():
-            series = plan.cells.get(c)
-            if c in fresh or (series is None and c != guard):
-                continue
-            cells = (
-                {}
-                if series is None
-                else dict(zip(series.index.tolist(), series.tolist(), strict=True))
+    def _write_values(self, snapshot: Snapshot, plan: WritePlan) -> None:
+        """Every value through the anchors, in requests of at most ``google.max_request_bytes``;
+        each request carries a row guard and its reply is checked before the next is sent."""
+        st = self._state
+        assert st is not None
+        budget = self.google.max_request_bytes
+        guard = _RowGuard.for_plan(snapshot, plan, st, budget)
+        entries = self._value_entries(snapshot, plan, budget - guard.reserve)
+        if not entries:
+            return
+        for chunk in _pack(entries, budget - guard.reserve):
+            extra = guard.entries(chunk)
+            body: dict[str, Any] = {
+                "valueInputOption": "RAW",
+                "data": [e.body for e in chunk] + [e.body for e in extra],
+            }
+            if extra:
+                body |= {
+                    "includeValuesInResponse": True,
+                    "responseValueRenderOption": "UNFORMATTED_VALUE",
+                }
+            reply = self._send(
+                "/values:batchUpdateByDataFilter", body, params={"fields": VALUES_REPLY_FIELDS}
             )
-            data.append(
-                _column_entry(
-                    key,
-                    cells,
-                    up_to=max(written_rows) if c == guard else None,
-                    metadata_id=self._state.anchor_ids.get(key) if self._state else None,
-                )
-            )
-        if plan.summary is not None and not summary_done:
-            data.append(_summary_entry(snapshot.summary, plan))
-        return {
-            "valueInputOption": "RAW",
-            "data": data,
-            "includeValuesInResponse": True,
-            "responseValueRenderOption": "UNFORMATTED_VALUE",
-        }
+            problem = guard.check(chunk, extra, reply)
+            if problem:
+                self._clear(chunk, budget)
+                raise RetryRun(f"{problem}; the cells just written were cleared")
 
-    @staticmethod
-    def _rows_written(plan: WritePlan) -> list[int]:
-        """Data rows (0-based) the plan writes in any generated column."""
-        rows: set[int] = set()
-        for series in plan.cells.values():
-            rows.update(int(r) for r in series.index if int(r) > plan.header_row)
-        return sorted(rows)
+    def _value_entries(self, snapshot: Snapshot, plan: WritePlan, budget: int) -> list[_Entry]:
+        """The values entries of a plan: the ID column first (later requests check rows by it),
+        then the other generated columns, then the summary tab."""
+        st = self._state
+        assert st is not None
+        out: list[_Entry] = []
+        for key in sorted(plan.columns, key=lambda k: (k != "gen_id", plan.columns[k])):
+            series = plan.cells.get(plan.columns[key])
+            if series is None or not len(series):
+                continue
+            mid = st.anchor_ids.get(key)
+            if mid is None:
+                raise TrackerError(
+                    f"spreadsheet {self.key}: the job's column {key} has no anchor on tab "
+                    f"{st.tracker_title!r}; its values were not written. Run again."
+                )
+            cells = dict(zip(series.index.tolist(), series.tolist(), strict=True))
+            out += _column_entries(key, mid, cells, budget)
+        if plan.summary is not None:
+            out += _summary_entries(snapshot.summary, plan, budget)
+        return out
+
+    def _clear(self, chunk: list[_Entry], budget: int) -> None:
+        """'Or not at all': empty the tracker cells a chunk just wrote (they may sit beside the
+        wrong task); the run then reads again and rewrites them."""
+        entries: list[_Entry] = []
+        for e in chunk:
+            if e.key is not None and e.metadata_id is not None and e.cells:
+                entries += _column_entries(e.key, e.metadata_id, dict.fromkeys(e.cells, ""), budget)
+        for part in _pack(entries, budget):
+            self._send(
+                "/values:batchUpdateByDataFilter",
+                {"valueInputOption": "RAW", "data": [e.body for e in part]},
+                params={"fields": "totalUpdatedCells"},
+            )
 
     # .................................................................. checks
 
-    def _verify_ids(
-        self,
-        snapshot: Snapshot,
-        plan: WritePlan,
-        reply: dict[str, Any],
-        fresh: list[int],
+    def _verify_headers(
+        self, snapshot: Snapshot, plan: WritePlan, reply: dict[str, Any], fresh: list[int]
     ) -> None:
-        """Every row written must still hold the task it was computed for (same task ID)."""
-        id_col = plan.columns.get("gen_id")
-        if id_col is None or id_col in fresh:
-            return
-        rows = self._rows_written(plan)
-        if not rows:
-            return
-        new_ids = plan.cells.get(id_col)
-        assigned = {int(r) for r in new_ids.index} if new_ids is not None else set()
-        expected = {r: snapshot.tracker.value(r, id_col) for r in rows if r not in assigned}
-        expected = {r: v for r, v in expected.items() if isinstance(v, str) and v}
-        if not expected:
-            return
-        after = None
-        for response in reply.get("responses", []):
-            # a filter that matched nothing (an anchor someone removed) has no response at all
-            lookup = (response.get("dataFilter") or {}).get("developerMetadataLookup", {})
-            if lookup.get("metadataKey") == COLUMN_KEY and lookup.get("metadataValue") == "gen_id":
-                after = _column_values(response)
-        moved = after is None or any(
-            (after[r] if r < len(after) else None) != v for r, v in expected.items()
-        )
-        if moved:
-            self._clear_rows(plan, rows, fresh)
-            raise RetryRun(
-                "rows moved while the sync was writing; the rows just written were cleared"
-            )
+        """After inserting columns: every header the read saw must sit where the insert put it.
+        A person who inserted or moved a column meanwhile shifts them; the new columns are
+        anchored and still empty, so the run simply starts over from a fresh read."""
+        after, _, _ = _grid(_reply_sheet(reply, snapshot.tracker.title))
+        hr = plan.header_row
+        head_after = after[hr] if hr < len(after) else []
+        head_before = snapshot.tracker.rows[hr] if hr < len(snapshot.tracker.rows) else []
+        for c, name in enumerate(head_before):
+            if _norm(name) is None:
+                continue
+            shift = 0
+            for f in fresh:
+                if f <= c + shift:
+                    shift += 1
+            now = head_after[c + shift] if c + shift < len(head_after) else None
+            if _norm(now) != _norm(name):
+                raise RetryRun(
+                    "columns moved while the sync was inserting its own (nothing written yet)"
+                )
 
     def _verify_adopted(
         self,
@@ -1141,48 +1104,6 @@ class SheetsBackend:
                 "write", lambda: http.batch_update(self.key, {"requests": undo}), in_place=False
             )
         raise RetryRun("columns moved while the sync was anchoring its own; anchors undone")
-
-    def _verify_keys(
-        self,
-        snapshot: Snapshot,
-        plan: WritePlan,
-        reply: dict[str, Any],
-        rows: list[int],
-        key_cols: list[int],
-        fresh: list[int],
-    ) -> None:
-        """After a structural write that filled new columns by position: the key cells of every
-        written row must be what they were when read."""
-        after, _, _ = _grid(_reply_sheet(reply, snapshot.tracker.title))
-        for r in rows:
-            for c in key_cols:
-                now = after[r][c] if r < len(after) and c < len(after[r]) else None
-                if _norm(now) != _norm(snapshot.tracker.value(r, c)):
-                    self._clear_rows(plan, rows, fresh)
-                    raise RetryRun(
-                        "rows moved while the sync was writing; the rows just written were cleared"
-                    )
-
-    def _clear_rows(self, plan: WritePlan, rows: list[int], fresh: list[int]) -> None:
-        """'Or not at all': empty the cells just written (they may sit beside the wrong task)."""
-        written = set(plan.cells) | set(fresh)
-        data = [
-            _column_entry(
-                k,
-                dict.fromkeys(rows, ""),
-                metadata_id=self._state.anchor_ids.get(k) if self._state else None,
-            )
-            for k, c in plan.columns.items()
-            if c in written
-        ]
-        body = {"valueInputOption": "RAW", "data": data}
-        http = self.client.http_client
-        self._call(
-            "write",
-            lambda: http.request(
-                "post", self._url("/values:batchUpdateByDataFilter"), json=body
-            ).json(),
-        )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -1240,6 +1161,82 @@ def _grid(
 def _reply_sheet(reply: dict[str, Any], title: str) -> dict[str, Any] | None:
     sheets = reply.get("updatedSpreadsheet", {}).get("sheets", [])
     return next((s for s in sheets if s.get("properties", {}).get("title") == title), None)
+
+
+def _insert_columns(
+    sheet_id: int, column_count: int, plan: WritePlan, cols: list[int]
+) -> list[dict[str, Any]]:
+    """Brand-new generated columns, *inserted* at their index (so they can never be a column that
+    holds a person's cell), anchored with developer metadata and given the generated header's
+    look — all inside the one atomic batch, where positions cannot shift under it. No values:
+    those are written through the anchors afterwards."""
+    reqs: list[dict[str, Any]] = []
+    if cols[0] > column_count:  # only empty room up to the first new column
+        reqs.append(
+            {
+                "appendDimension": {
+                    "sheetId": sheet_id,
+                    "dimension": "COLUMNS",
+                    "length": cols[0] - column_count,
+                }
+            }
+        )
+    for lo, hi in _runs(cols):
+        reqs.append(
+            {
+                "insertDimension": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "dimension": "COLUMNS",
+                        "startIndex": lo,
+                        "endIndex": hi + 1,
+                    },
+                    "inheritFromBefore": False,
+                }
+            }
+        )
+    by_col = {c: k for k, c in plan.columns.items()}
+    reqs += [_anchor_request(sheet_id, c, by_col[c]) for c in cols]
+    hr = plan.header_row
+    for lo, hi in _runs(cols):
+        reqs.append(
+            {
+                "repeatCell": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "startRowIndex": hr,
+                        "endRowIndex": hr + 1,
+                        "startColumnIndex": lo,
+                        "endColumnIndex": hi + 1,
+                    },
+                    "cell": {
+                        "userEnteredFormat": {
+                            "textFormat": {"bold": True},
+                            "backgroundColor": HEADER_FILL,
+                        }
+                    },
+                    "fields": "userEnteredFormat(textFormat.bold,backgroundColor)",
+                }
+            }
+        )
+    return reqs
+
+
+def _bold(sheet_id: int, r0: int, r1: int, c0: int, c1: int, on: bool) -> dict[str, Any]:
+    """Bold (or not) a block of cells, their values untouched."""
+    return {
+        "repeatCell": {
+            "range": {
+                "sheetId": sheet_id,
+                "startRowIndex": r0,
+                "endRowIndex": r1,
+                "startColumnIndex": c0,
+                "endColumnIndex": c1,
+            },
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": on}}},
+            "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
 
 
 def _anchor_request(sheet_id: int, col: int, key: str) -> dict[str, Any]:
@@ -1302,29 +1299,273 @@ def _typed_cell(value: Any) -> dict[str, Any]:
     return _cell(value)
 
 
-def _column_entry(
-    key: str, cells: dict[int, Any], up_to: int | None = None, metadata_id: int | None = None
-) -> dict[str, Any]:
-    """A values entry for one anchored column: row r's value at index r, null where unchanged."""
-    height = max([*cells.keys(), up_to if up_to is not None else -1]) + 1
+def _dumps(body: Any) -> bytes:
+    """A request body as sent: compact JSON, UTF-8 (the bytes the size budget counts)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass
+class _Entry:
+    """One DataFilterValueRange of a values write, its size in bytes and what it writes."""
+
+    body: dict[str, Any]
+    size: int
+    #: Generated column key and its anchor's metadataId (tracker columns only).
+    key: str | None = None
+    metadata_id: int | None = None
+    #: Row -> value written (tracker columns only).
+    cells: dict[int, Any] = field(default_factory=dict)
+    #: First and last row of a row guard's A1 range.
+    rows: tuple[int, int] | None = None
+
+
+def _wire(value: Any) -> Any:
+    """A cell value as sent: None clears the cell ("")."""
+    return "" if value is None else value
+
+
+def _column_entry(key: str, cells: dict[int, Any], metadata_id: int) -> dict[str, Any]:
+    """A values entry for one anchored column: row r's value at index r, null where unchanged
+    (``null`` is skipped, documented: Sheets API reference, ValueRange.values)."""
+    height = max(cells, default=-1) + 1
     values: list[Any] = [None] * height
     for r, v in cells.items():
-        values[r] = "" if v is None else v
-    lookup: dict[str, Any] = {
+        values[r] = _wire(v)
+    # a lookup selects the metadata matching all the fields given (documented, Sheets API
+    # reference: DeveloperMetadataLookup); the id pins the one anchor the read found on the
+    # tracker tab, never a copy on another tab
+    lookup = {
         "metadataKey": COLUMN_KEY,
         "metadataValue": key,
         "locationType": "COLUMN",
+        "metadataId": metadata_id,
     }
-    if metadata_id is not None:
-        # a lookup selects the metadata matching all the fields given (documented, Sheets API
-        # reference: DeveloperMetadataLookup);
-        # the id alone pins the one anchor the read found, never a copy on another tab
-        lookup["metadataId"] = metadata_id
     return {
         "dataFilter": {"developerMetadataLookup": lookup},
         "majorDimension": "COLUMNS",
-        "values": [values],
+        "values": [values or [None]],
     }
+
+
+def _column_entries(key: str, metadata_id: int, cells: dict[int, Any], budget: int) -> list[_Entry]:
+    """One anchored column's values as entries of at most ``budget`` bytes each.
+
+    An anchor addresses the whole column, so an entry starts at row 1: a piece holding rows
+    from ``lo`` on sends ``null`` (5 bytes) for every row above ``lo``. A single row whose
+    entry is larger than ``budget`` still goes, alone.
+
+    >>> [(e.cells, e.size) for e in _column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 208)]
+    [({1: 'T-1', 2: 'T-2'}, 201), ({3: 'T-3'}, 205)]
+    """
+    rows = sorted(cells)
+    base = len(_dumps(_column_entry(key, {}, metadata_id)))
+    out: list[_Entry] = []
+    i = 0
+    while i < len(rows):
+        size = base + 5 * rows[i]
+        prev = rows[i] - 1
+        j = i
+        while j < len(rows):
+            r = rows[j]
+            add = 5 * (r - prev - 1) + len(_dumps(_wire(cells[r]))) + 1
+            if j > i and size + add > budget:
+                break
+            size += add
+            prev = r
+            j += 1
+        piece = {r: cells[r] for r in rows[i:j]}
+        body = _column_entry(key, piece, metadata_id)
+        out.append(_Entry(body, len(_dumps(body)), key, metadata_id, piece))
+        i = j
+    return out
+
+
+#: Bytes of a values request around its entries.
+ENVELOPE = 256
+
+
+def _pack(entries: list[_Entry], budget: int) -> list[list[_Entry]]:
+    """Entries in order, packed into requests of at most ``budget`` bytes (an entry larger than
+    ``budget`` alone in its request).
+
+    >>> [[e.size for e in c] for c in _pack([_Entry({}, s) for s in (900, 900, 100)], 2100)]
+    [[900, 900], [100]]
+    """
+    chunks: list[list[_Entry]] = []
+    current: list[_Entry] = []
+    size = ENVELOPE
+    for e in entries:
+        if current and size + e.size + 1 > budget:
+            chunks.append(current)
+            current, size = [], ENVELOPE
+        current.append(e)
+        size += e.size + 1
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _merge_runs(rows: list[int], gap: int, most: int) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs, joining runs less than ``gap`` rows apart and then
+    the closest ones until at most ``most`` remain.
+
+    >>> _merge_runs([1, 2, 3, 10, 40, 41, 90], gap=5, most=2)
+    [(1, 41), (90, 90)]
+    """
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and r - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    if len(runs) > most:
+        gaps = sorted(range(len(runs) - 1), key=lambda i: (runs[i + 1][0] - runs[i][1], i))
+        join = set(gaps[: len(runs) - most])
+        merged = [runs[0]]
+        for i in range(1, len(runs)):
+            if i - 1 in join:
+                merged[-1] = (merged[-1][0], runs[i][1])
+            else:
+                merged.append(runs[i])
+        runs = merged
+    return runs
+
+
+def _same_key(now: Any, before: Any) -> bool:
+    """A key cell as the values reply shows it vs. as the read saw it (an error value is
+    rendered differently by the two, so it is not compared)."""
+    if isinstance(before, str) and before.startswith("#"):
+        return True
+    return bool(_norm(now) == _norm(before))
+
+
+@dataclass
+class _RowGuard:
+    """What each values request carries to prove that its rows still hold the tasks they were
+    computed for, checked in the request's own reply (so nothing can happen in between):
+
+    - the task-identifying human cells of the rows it writes (phase, channel, task, description),
+      as A1 ranges whose only value is ``null`` — nothing is written there, and the reply echoes
+      the cells as they are (documented: Sheets API reference, batchUpdateByDataFilter,
+      ``includeValuesInResponse``: "the response includes all values in the requested range");
+      a sort of the human columns only, a row inserted, deleted or moved, or a column inserted
+      among them all show;
+    - the task-ID column through its anchor, which moves with whole rows.
+    """
+
+    snapshot: Snapshot
+    title: str
+    header_row: int
+    key_cols: list[int]
+    id_col: int | None
+    id_mid: int | None
+    id_fresh: bool
+    most_runs: int
+    reserve: int
+    written_ids: dict[int, Any] = field(default_factory=dict)
+
+    @classmethod
+    def for_plan(
+        cls, snapshot: Snapshot, plan: WritePlan, st: _ReadState, budget: int
+    ) -> _RowGuard:
+        generated = set(plan.columns.values())
+        key_cols = sorted(c for c in plan.key_columns if c not in generated)
+        most = max(1, min(200, budget // 10_000))
+        per_run = 110 + len(_quote(st.tracker_title).encode())
+        return cls(
+            snapshot=snapshot,
+            title=st.tracker_title,
+            header_row=plan.header_row,
+            key_cols=key_cols,
+            id_col=plan.columns.get("gen_id"),
+            id_mid=st.anchor_ids.get("gen_id"),
+            id_fresh="gen_id" in plan.new_columns,
+            most_runs=most,
+            reserve=400 + (most * per_run if key_cols else 0),
+        )
+
+    def rows(self, chunk: list[_Entry]) -> list[int]:
+        return sorted({r for e in chunk if e.key for r in e.cells if r > self.header_row})
+
+    def entries(self, chunk: list[_Entry]) -> list[_Entry]:
+        rows = self.rows(chunk)
+        if not rows:
+            return []
+        out: list[_Entry] = []
+        if self.key_cols:
+            k0, k1 = col_letter(self.key_cols[0]), col_letter(self.key_cols[-1])
+            for lo, hi in _merge_runs(rows, 50, self.most_runs):
+                body = {
+                    "dataFilter": {"a1Range": f"{_quote(self.title)}!{k0}{lo + 1}:{k1}{hi + 1}"},
+                    "majorDimension": "ROWS",
+                    "values": [[None]],
+                }
+                out.append(_Entry(body, len(_dumps(body)), rows=(lo, hi)))
+        if self.id_mid is not None and not any(e.key == "gen_id" for e in chunk):
+            body = _column_entry("gen_id", {}, self.id_mid)
+            out.append(_Entry(body, len(_dumps(body)), "gen_id", self.id_mid))
+        return out
+
+    def check(self, chunk: list[_Entry], extra: list[_Entry], reply: Any) -> str | None:
+        """None when every row the chunk wrote still holds its task, else what went wrong."""
+        responses = reply.get("responses", []) if isinstance(reply, dict) else []
+        by_id: dict[int, list[dict[str, Any]]] = {}
+        by_range: dict[str, dict[str, Any]] = {}
+        for resp in responses:
+            df = resp.get("dataFilter") or {}
+            lookup = df.get("developerMetadataLookup") or {}
+            if lookup.get("metadataId") is not None:
+                by_id.setdefault(int(lookup["metadataId"]), []).append(resp)
+            elif df.get("a1Range"):
+                by_range[str(df["a1Range"])] = resp
+        sent: dict[int, int] = {}
+        for e in chunk + extra:
+            if e.metadata_id is not None:
+                sent[e.metadata_id] = sent.get(e.metadata_id, 0) + 1
+        for e in chunk:
+            if (
+                e.metadata_id is not None
+                and len(by_id.get(e.metadata_id, [])) != sent[e.metadata_id]
+            ):
+                return f"the job's column {e.key} was not found exactly once while writing"
+        for e in chunk:
+            if e.key == "gen_id":
+                self.written_ids.update(e.cells)
+        rows = self.rows(chunk)
+        if not rows:
+            return None
+        for e in extra:
+            if e.rows is None:
+                continue
+            resp = by_range.get(str(e.body["dataFilter"]["a1Range"]))
+            if resp is None:
+                return "the rows being written could not be checked"
+            values = (resp.get("updatedData") or {}).get("values", [])
+            k0 = self.key_cols[0]
+            lo, hi = e.rows
+            for i, r in enumerate(range(lo, hi + 1)):
+                got = values[i] if i < len(values) else []
+                for c in self.key_cols:
+                    now = got[c - k0] if c - k0 < len(got) else None
+                    if not _same_key(now, self.snapshot.tracker.value(r, c)):
+                        return "rows moved while the sync was writing"
+        if self.id_mid is not None and self.id_col is not None:
+            found = by_id.get(self.id_mid)
+            if not found:
+                return "the task-ID column disappeared while the sync was writing"
+            after = _column_values(found[0])
+            for r in rows:
+                if r in self.written_ids:
+                    want = self.written_ids[r]
+                elif self.id_fresh:
+                    continue
+                else:
+                    want = self.snapshot.tracker.value(r, self.id_col)
+                if not isinstance(want, str) or not want:
+                    continue
+                if (after[r] if r < len(after) else None) != want:
+                    return "rows moved while the sync was writing"
+        return None
 
 
 def _anchor_ids(sheet: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
@@ -1358,17 +1599,42 @@ def _created_anchor_ids(requests: list[dict[str, Any]], reply: dict[str, Any]) -
     return out
 
 
-def _summary_entry(current: Grid | None, plan: WritePlan) -> dict[str, Any]:
-    """The summary tab's changed cells as one values range: "" to clear, null where unchanged."""
+def _summary_entries(current: Grid | None, plan: WritePlan, budget: int) -> list[_Entry]:
+    """The summary tab's changed cells as A1 ranges of whole rows, at most ``budget`` bytes
+    each: "" to clear, null where unchanged."""
     assert plan.summary is not None
     have = current.rows if current is not None else []
     height = max(len(plan.summary.rows), len(have))
     width = max(_width(plan.summary), max((len(r) for r in have), default=0))
     rows: list[list[Any]] = [[None] * width for _ in range(height)]
     for (r, c), (_, new) in plan.summary_changes.items():
-        rows[r][c] = "" if new is None else new
-    rng = f"{_quote(plan.summary.title)}!A1:{col_letter(width - 1)}{height}"
-    return {"dataFilter": {"a1Range": rng}, "majorDimension": "ROWS", "values": rows}
+        rows[r][c] = _wire(new)
+    title = _quote(plan.summary.title)
+    last = col_letter(width - 1)
+
+    def block(r0: int, r1: int) -> _Entry | None:
+        part = rows[r0:r1]
+        if all(v is None for row in part for v in row):
+            return None
+        body = {
+            "dataFilter": {"a1Range": f"{title}!A{r0 + 1}:{last}{r1}"},
+            "majorDimension": "ROWS",
+            "values": part,
+        }
+        return _Entry(body, len(_dumps(body)))
+
+    out: list[_Entry | None] = []
+    base = 120 + len(title.encode())
+    start, size = 0, 0
+    for r, row in enumerate(rows):
+        n = len(_dumps(row)) + 1
+        if r > start and base + size + n > budget:
+            out.append(block(start, r))
+            start, size = r, 0
+        size += n
+    if height:
+        out.append(block(start, height))
+    return [e for e in out if e is not None]
 
 
 def _column_values(response: dict[str, Any]) -> list[Any]:

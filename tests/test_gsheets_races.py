@@ -1,0 +1,90 @@
+"""A person edits the sheet between the job's read and its write (the fake's ``before_write``
+hook): every human cell and every person's rule survives, and every value lands on its own
+task -- or the run stops before writing, saying why, with nothing written.
+
+Real gspread + google-auth against the local Sheets fake.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sync.config import Config
+from sync.rules import RuleSet
+
+from .conftest import header
+from .sheets_fake import SheetsFake
+from .test_gsheets import TAB, _humans, big_tracker, in_sync, make_config, run
+
+
+def ids(fake: SheetsFake, sheet: str) -> list[Any]:
+    """The ⚙ 任务ID column's task-row values."""
+    values = fake.values(sheet, TAB)
+    col = values[0].index("⚙ 任务ID")
+    return [row[col] if col < len(row) else "" for row in values[1:] if any(row[:4])]
+
+
+def first_14(fake: SheetsFake, sheet: str) -> list[list[Any]]:
+    """The human columns A:N of a tracker whose columns did not move."""
+    return [row[:14] for row in fake.values(sheet, TAB)]
+
+
+def settled(fake: SheetsFake, sheet: str, config: Config, sa: Path, ruleset: RuleSet) -> None:
+    """Every value sits on its own task: a fresh plan has nothing to change (each ⚙ value is what
+    the row's own human cells give), and every task row carries one unique ID."""
+    assert in_sync(config, sa, ruleset)
+    found = ids(fake, sheet)
+    assert all(found) and not [k for k, n in Counter(found).items() if n > 1]
+
+
+def test_a_column_inserted_at_c_on_a_first_run_of_an_exactly_wide_grid_is_never_written(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    """Issue 9 (2): the grid is exactly as wide as the human columns and a person inserts a
+    column at C between the read and the write; the job used to append columns, then fill by
+    position -- into 备注."""
+    from sync.demo import SEED_ROWS
+
+    sheet = fake.add_spreadsheet(
+        title="L", sheets={TAB: [header(ruleset), *[list(r) for r in SEED_ROWS]]}, column_count=14
+    )
+    config = make_config(fake, sheet, sa)
+    expected: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        f.insert_columns(sheet, TAB, "C", 1)
+        f.set_cell(sheet, TAB, 1, 3, "预算")
+        expected.extend(_humans(f, sheet))
+
+    fake.before_write(person)
+    result = run(config, sa)
+    assert result.requests["read"] == 2, "the run noticed the moved columns and read again"
+    assert _humans(fake, sheet) == expected, "备注 and every other human cell as the person left it"
+    head = fake.values(sheet, TAB)[0]
+    for meta in fake.developer_metadata(sheet, TAB, key="tracker_sync.column"):
+        col = meta["location"]["dimensionRange"]["startIndex"]
+        assert str(head[col]).startswith("⚙"), (meta["metadataValue"], head[col])
+    settled(fake, sheet, config, sa, ruleset)
+
+
+def test_rows_sorted_between_two_values_requests_are_noticed_and_rewritten(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    """A first run split into several values requests; a person sorts the rows (whole rows)
+    after the first one: the next request's reply shows the IDs moved, its cells are cleared
+    and the run starts over."""
+    sheet = big_tracker(fake, ruleset, 300)
+    config = make_config(fake, sheet, sa, max_request_bytes=20_000)
+    expected: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        f.sort_rows(sheet, TAB, 2, 301, "C", descending=True)
+        expected.extend(first_14(f, sheet))
+
+    fake.before_write(person, n=3)  # structure, values 1, (person), values 2
+    result = run(config, sa)
+    assert result.requests["read"] == 2
+    assert first_14(fake, sheet) == expected
+    settled(fake, sheet, config, sa, ruleset)
