@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
-from .conditions import evaluate, parse_condition
+from .conditions import evaluate, parse_condition, prune
 from .defaults import DEFAULT_LOCALE, REGEX_TEXT_LIMIT
 from .errors import TrackerError
 from .model import Grid
@@ -67,6 +67,11 @@ class Params(BaseModel):
         """The parameters with anything they name beside the rule file read in (load time)."""
         return self
 
+    def for_columns(self, available: Collection[str]) -> Params | None:
+        """The parameters as they can run on a sheet with only these columns (None: they
+        cannot). By default every column they name must be there."""
+        return self if all(c in available for c in self.columns()) else None
+
 
 @dataclass(frozen=True)
 class CheckKind:
@@ -74,18 +79,24 @@ class CheckKind:
     fn: CheckFn
     params: type[Params]
     summary: str
+    #: each of the rule's ``columns`` is checked on its own, so the rule still runs on those
+    #: the sheet has when some are missing (else it needs every column it names)
+    per_column: bool = False
 
 
 REGISTRY: dict[str, CheckKind] = {}
 
 
-def register(name: str, params: type[Params] = Params) -> Callable[[CheckFn], CheckFn]:
-    """Register a check kind under ``name`` (its docstring's first line is its summary)."""
+def register(
+    name: str, params: type[Params] = Params, *, per_column: bool = False
+) -> Callable[[CheckFn], CheckFn]:
+    """Register a check kind under ``name`` (its docstring's first line is its summary).
+    ``per_column``: each of a rule's ``columns`` is judged on its own (see :class:`CheckKind`)."""
 
     def deco(fn: CheckFn) -> CheckFn:
         doc = (fn.__doc__ or name).strip().split("\n\n")[0]
         summary = " ".join(line.strip() for line in doc.splitlines())
-        REGISTRY[name] = CheckKind(name, fn, params, summary)
+        REGISTRY[name] = CheckKind(name, fn, params, summary, per_column)
         return fn
 
     return deco
@@ -123,19 +134,19 @@ def check_flag(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> Ch
     return CheckResult({c: pd.Series(True, index=table.rows) for c in rule.columns})
 
 
-@register("required")
+@register("required", per_column=True)
 def check_required(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
     """The cell must not be empty (blank, -, /, NA, N/A, 无 count as empty)."""
     return CheckResult({c: ~table.present[c] for c in rule.columns})
 
 
-@register("type")
+@register("type", per_column=True)
 def check_type(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
     """A filled cell must read as the column's type (date, percent, status, number)."""
     return CheckResult({c: table.invalid[c] for c in rule.columns})
 
 
-@register("calculated")
+@register("calculated", per_column=True)
 def check_calculated(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
     """A formula cell must hold the result a spreadsheet program calculated (a file written by
     a script and never opened in Excel or LibreOffice has none, and reads as empty)."""
@@ -152,7 +163,7 @@ class RangeParams(Params):
     max: float | None = None
 
 
-@register("range", RangeParams)
+@register("range", RangeParams, per_column=True)
 def check_range(table: Table, rule: RuleSpec, params: RangeParams, ctx: Context) -> CheckResult:
     """A number must lie within [min, max]."""
     masks = {}
@@ -189,7 +200,7 @@ _CMP = {
 }
 
 
-@register("compare", CompareParams)
+@register("compare", CompareParams, per_column=True)
 def check_compare(table: Table, rule: RuleSpec, params: CompareParams, ctx: Context) -> CheckResult:
     """``column op other (+ offset_days)`` must hold where both are filled; ``other`` may be
     ``today``. Without ``column`` each of ``columns`` is compared."""
@@ -231,6 +242,10 @@ class ImpliesParams(Params):
     def columns(self) -> list[str]:
         return parse_condition(self.then)
 
+    def for_columns(self, available: Collection[str]) -> ImpliesParams | None:
+        then = prune(self.then, available)
+        return None if then is None else self.model_copy(update={"then": then})
+
 
 @register("implies", ImpliesParams)
 def check_implies(table: Table, rule: RuleSpec, params: ImpliesParams, ctx: Context) -> CheckResult:
@@ -244,7 +259,7 @@ class OneOfParams(Params):
     values: list[str]
 
 
-@register("one_of", OneOfParams)
+@register("one_of", OneOfParams, per_column=True)
 def check_one_of(table: Table, rule: RuleSpec, params: OneOfParams, ctx: Context) -> CheckResult:
     """A filled cell must be one of ``values`` (compared trimmed, case- and width-insensitive)."""
     allowed = {fold(v) for v in params.values}
@@ -292,13 +307,13 @@ def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
     return pd.Series(hits[codes], index=text.index)
 
 
-@register("pattern", PatternParams)
+@register("pattern", PatternParams, per_column=True)
 def check_pattern(table: Table, rule: RuleSpec, params: PatternParams, ctx: Context) -> CheckResult:
     """A filled cell must contain a match of ``regex`` (text NFKC-folded: full-width → half-width)."""
     return CheckResult({c: table.present[c] & ~_matches(table, c, params) for c in rule.columns})
 
 
-@register("not_pattern", PatternParams)
+@register("not_pattern", PatternParams, per_column=True)
 def check_not_pattern(
     table: Table, rule: RuleSpec, params: PatternParams, ctx: Context
 ) -> CheckResult:
@@ -311,7 +326,7 @@ class LengthParams(Params):
     max: int | None = None
 
 
-@register("length", LengthParams)
+@register("length", LengthParams, per_column=True)
 def check_length(table: Table, rule: RuleSpec, params: LengthParams, ctx: Context) -> CheckResult:
     """A filled cell's text must have between ``min`` and ``max`` characters (spaces not counted)."""
     masks = {}
@@ -378,7 +393,7 @@ class LookupParams(Params):
         return self.model_copy(update={"file_values": values})
 
 
-@register("lookup", LookupParams)
+@register("lookup", LookupParams, per_column=True)
 def check_lookup(table: Table, rule: RuleSpec, params: LookupParams, ctx: Context) -> CheckResult:
     """Every filled cell (or each part of it, with ``split``) must appear in a list: a text file
     beside the rule file (one value per line) or a column of another tab."""

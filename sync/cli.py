@@ -313,6 +313,9 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
         f"completion rate {s.completion_rate:.1f}%"
     )
     sev = s.findings_by_severity
+    if result.inactive_rules:
+        shown = ", ".join(f"{r.id} ({', '.join(r.missing)})" for r in result.inactive_rules)
+        click.echo(f"  rules not run, the sheet lacks their columns: {shown}")
     click.echo(f"  findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
     for f in result.findings.head(SHOWN_FINDINGS).itertuples(index=False):
         click.echo(f"    row {f.row:<5} {f.severity:<7} {f.rule:<20} {f.message}")

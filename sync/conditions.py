@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,6 +74,30 @@ def parse_condition(cond: Any) -> list[str]:
             raise ValueError("'same_as' takes a column name")
         return [str(cond["column"]), value]
     return [str(cond["column"])]
+
+
+def prune(cond: dict[str, Any], available: Collection[str]) -> dict[str, Any] | None:
+    """The condition as it can be judged on a sheet holding only the ``available`` columns;
+    None when it cannot be judged. A branch of ``any`` about a missing column is dropped (it
+    cannot hold: there is no such cell); anything else about one makes the whole condition
+    unjudgeable, so a missing column never produces a finding.
+
+    >>> c = {"any": [{"column": "progress", "ge": 100}, {"column": "actual_finish", "present": True}]}
+    >>> prune(c, {"progress"})
+    {'any': [{'column': 'progress', 'ge': 100}]}
+    >>> prune({"not": c}, {"status"}) is None
+    True
+    """
+    if "all" in cond:
+        parts = [prune(c, available) for c in cond["all"]]
+        return None if any(p is None for p in parts) else {"all": parts}
+    if "any" in cond:
+        kept = [p for p in (prune(c, available) for c in cond["any"]) if p is not None]
+        return {"any": kept} if kept else None
+    if "not" in cond:
+        inner = prune(cond["not"], available)
+        return None if inner is None else {"not": inner}
+    return cond if all(c in available for c in parse_condition(cond)) else None
 
 
 def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:

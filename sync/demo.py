@@ -294,7 +294,7 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
     mess[5][11], mess[5][12] = "达人临时取消合作", "-"  # a risk without a countermeasure
     mess[6][9], mess[6][10], mess[6][8] = "80%", "已完成", "-"  # "completed" that is not
     mess[7][2] = '=HYPERLINK("https://example.com/landing","落地页")'  # formula-like text
-    mess[8][10] = "搁置"  # not a known status
+    mess[8][10] = "搁置"  # shelved: on hold (a grey row), neither late nor progressing
     mess[9][10] = "done"  # English status
     mess[10][9] = "45%(初稿已交,待法务审核)"
     mess[11][6] = "3月上旬"  # not an exact day

@@ -19,7 +19,7 @@ from .model import ApplyResult, Snapshot, WritePlan
 from .parse import Table, parse
 from .plan import diff
 from .render import Desired, render
-from .rules import RuleSet
+from .rules import InactiveRule, RuleSet
 from .summarize import Summary, extras, summarize
 from .timeline import HistoryView, Step, resolve_ids, step
 from .validate import validate
@@ -43,6 +43,8 @@ class RunResult:
     requests: dict[str, int] = field(default_factory=lambda: {"read": 1, "write": 0})
     history: Step | None = None
     now: dt.datetime | None = None
+    #: enabled rules that did not run: the sheet lacks columns they need (listed once per run)
+    inactive_rules: tuple[InactiveRule, ...] = ()
 
     @property
     def has_errors(self) -> bool:
@@ -67,8 +69,9 @@ def plan_run(
     hist = step(view, parsed, ids, as_of, now)
     table = parsed.with_history(ids, hist.columns)
     findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
+    inactive = tuple(ruleset.for_sheet(table.positions)[1])
     derived = compute(table, as_of, amber_deviation)
-    summary = summarize(table, derived, findings, as_of)
+    summary = summarize(table, derived, findings, as_of, inactive_rules=inactive)
     summary = dataclasses.replace(
         summary, extras=extras(table, derived, summary, view.trend, snapshot.tabs)
     )
@@ -86,5 +89,15 @@ def plan_run(
     )
     plan = diff(snapshot, desired)
     return RunResult(
-        as_of, snapshot, table, findings, derived, summary, desired, plan, history=hist, now=now
+        as_of,
+        snapshot,
+        table,
+        findings,
+        derived,
+        summary,
+        desired,
+        plan,
+        history=hist,
+        now=now,
+        inactive_rules=inactive,
     )

@@ -312,6 +312,13 @@ def summary_tab(
     ].itertuples(index=False):
         add(rule, t(f"severity.{severity}"), int(count), example)
 
+    if s.inactive_rules:
+        add()
+        add(t("s.inactive_rules"), strong=True)
+        add(t("s.rule"), t("s.missing_columns"), strong=True)
+        for rule in s.inactive_rules:
+            add(rule.id, "; ".join(f"{table.headers[c]} ({c})" for c in rule.missing))
+
     charts = [chart]
     if s.extras is not None:
         charts += _extras(add, t, s.extras, locale)

@@ -38,6 +38,7 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "status_counts": result.summary.status_counts,
         "completion_rate": result.summary.completion_rate,
         "findings": findings,
+        "inactive_rules": [{"id": r.id, "missing": list(r.missing)} for r in result.inactive_rules],
         "tasks": tasks,
         "cells_written": applied.cells_written if applied else 0,
         "requests": result.requests,

@@ -8,6 +8,7 @@ the check kinds never import the rule pack (they see a ``RuleSpec`` only as a ty
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,8 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlio
-from .checks import Params, build_params
-from .conditions import parse_condition
+from .checks import REGISTRY, Params, build_params
+from .conditions import parse_condition, prune
 from .defaults import LOCALES
 from .defaults import shipped_rules_dir as shipped_rules_dir  # its home; read here too
 from .errors import RuleError
@@ -70,7 +71,8 @@ class _Strict(BaseModel):
 
 
 class ColumnSpec(_Strict):
-    """A canonical column: its type, whether the run needs it, and the headers that name it."""
+    """A canonical column: its type, whether it is mandatory (``required``: the header must be
+    there and every task fills it), and the headers that name it."""
 
     type: ColumnType = "text"
     required: bool = False
@@ -128,6 +130,14 @@ class RuleSpec(_Strict):
 
 
 @dataclass(frozen=True)
+class InactiveRule:
+    """An enabled rule that cannot run on a sheet: the columns it needs that the sheet lacks."""
+
+    id: str
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Columns and rules after all folders are merged (later folders win by name / id)."""
 
@@ -140,7 +150,47 @@ class RuleSet:
 
     @property
     def active(self) -> list[RuleSpec]:
+        """The enabled rules (``enabled: false`` switches one off)."""
         return [r for r in self.rules if r.enabled]
+
+    def for_sheet(self, sheet_columns: Iterable[str]) -> tuple[list[RuleSpec], list[InactiveRule]]:
+        """The enabled rules as they run on a sheet that has ``sheet_columns`` (canonical
+        names), and those that cannot run there. Rules follow the columns that exist: a rule
+        never yields a finding because a column is missing.
+
+        - a per-column check kind (``required``, ``pattern``, ...) runs on the columns of its
+          ``columns`` the sheet has;
+        - a branch of ``any`` in ``when`` / ``then`` about a missing column is dropped;
+        - anything else the rule needs (other columns, its condition, ``{col:...}`` in its
+          message, its parameters' columns) must be there, or the rule is inactive.
+
+        History columns (``source: history``) always exist.
+
+        >>> rs = load_rules([shipped_rules_dir()])
+        >>> runnable, inactive = rs.for_sheet(["task", "owner", "planned_start", "planned_finish"])
+        >>> next(r.columns for r in runnable if r.id == "required-fields")
+        ['task', 'owner', 'planned_start', 'planned_finish']
+        >>> next(i for i in inactive if i.id == "completed-truthful")
+        InactiveRule(id='completed-truthful', missing=('status', 'progress', 'actual_finish'))
+        """
+        available = set(sheet_columns) | {
+            n for n, spec in self.columns.items() if spec.source == "history"
+        }
+        runnable: list[RuleSpec] = []
+        inactive: list[InactiveRule] = []
+        for rule in self.active:
+            missing = tuple(
+                c for c in dict.fromkeys(referenced_columns(rule)) if c not in available
+            )
+            if not missing:
+                runnable.append(rule)
+                continue
+            narrowed = _narrowed(rule, available)
+            if narrowed is None:
+                inactive.append(InactiveRule(rule.id, missing))
+            else:
+                runnable.append(narrowed)
+        return runnable, inactive
 
     def alias_index(self) -> dict[str, str]:
         """normalised alias -> canonical column name (the column name itself is an alias too)."""
@@ -252,14 +302,23 @@ def load_rules(folders: list[Path]) -> RuleSet:
                 rules[raw["id"]] = pending  # an override takes the later position
             statuses.update(_status_words(doc, data.get("statuses")))
     built_columns = {name: _build_column(name, p) for name, p in columns.items()}
+    mandatory = [name for name, spec in built_columns.items() if spec.required]
     ruleset = RuleSet(
         columns=built_columns,
-        rules=[_build_rule(p) for p in rules.values()],
+        rules=[_mandatory_columns(_build_rule(p), mandatory) for p in rules.values()],
         folders=tuple(folders),
         statuses=statuses,
     )
     _check_references(ruleset)
     return ruleset
+
+
+def _mandatory_columns(rule: RuleSpec, mandatory: list[str]) -> RuleSpec:
+    """A ``required`` rule without ``columns`` checks the columns the columns files declare
+    ``required: true``: whether a column is mandatory is said once, there."""
+    if rule.check == "required" and not rule.columns:
+        return rule.model_copy(update={"columns": mandatory})
+    return rule
 
 
 def _status_words(doc: yamlio.Located, raw: Any) -> dict[str, str]:
@@ -355,6 +414,30 @@ def referenced_columns(rule: RuleSpec) -> list[str]:
     if isinstance(rule.params, Params):
         cols += rule.params.columns()
     return cols
+
+
+def _narrowed(rule: RuleSpec, available: set[str]) -> RuleSpec | None:
+    """``rule`` restricted to the ``available`` columns, or None when it cannot run there
+    (see :meth:`RuleSet.for_sheet`)."""
+    columns = rule.columns
+    if REGISTRY[rule.check].per_column:
+        columns = [c for c in rule.columns if c in available]
+        if rule.columns and not columns:
+            return None
+    if any(c not in available for c in columns):
+        return None
+    if rule.value_column and rule.value_column not in available:
+        return None
+    for text in rule.message.values():
+        if any(name not in available for _, name in PLACEHOLDER.findall(text)):
+            return None
+    when = None if rule.when is None else prune(rule.when, available)
+    if rule.when is not None and when is None:
+        return None
+    params = rule.params.for_columns(available) if isinstance(rule.params, Params) else None
+    if isinstance(rule.params, Params) and params is None:
+        return None
+    return rule.model_copy(update={"columns": columns, "when": when, "params": params})
 
 
 def _check_references(ruleset: RuleSet) -> None:

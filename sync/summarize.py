@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .parse import Table, parse_number_value
-from .rules import SEVERITIES, STATUS_IDS
+from .rules import SEVERITIES, STATUS_IDS, InactiveRule
 from .text import fold
 
 
@@ -33,15 +34,23 @@ class Summary:
     findings_by_rule: pd.DataFrame
     findings_by_severity: dict[str, int]
     extras: Extras | None = None
+    #: rules that did not run, with the columns they need that the sheet lacks
+    inactive_rules: tuple[InactiveRule, ...] = ()
 
 
 BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
 
 
 def summarize(
-    table: Table, derived: pd.DataFrame, findings: pd.DataFrame, as_of: dt.date
+    table: Table,
+    derived: pd.DataFrame,
+    findings: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    inactive_rules: Sequence[InactiveRule] = (),
 ) -> Summary:
-    """Roll the table up. Status counts use the computed status (what the calendar says)."""
+    """Roll the table up. Status counts use the computed status (what the calendar says);
+    ``inactive_rules`` (:meth:`RuleSet.for_sheet`) are listed as they are."""
     total = len(table)
     counts = derived["status"].value_counts()
     status_counts = {s: int(counts.get(s, 0)) for s in STATUS_IDS}
@@ -128,6 +137,7 @@ def summarize(
         risks_without_countermeasure=no_cm,
         findings_by_rule=by_rule,
         findings_by_severity={s: int(sev_counts.get(s, 0)) for s in SEVERITIES},
+        inactive_rules=tuple(inactive_rules),
     )
 
 

@@ -1,4 +1,4 @@
-"""Validate: run every active rule and collect findings into one long table."""
+"""Validate: run every rule the sheet's columns allow and collect findings into one long table."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
 
     Columns: ``row`` (the sheet's 1-based row), ``column`` (the header as in the sheet),
     ``rule`` (id), ``severity`` (error / warning / info), ``message`` (in ``ctx.locale``).
+    Rules run as :meth:`RuleSet.for_sheet` narrows them to the columns the sheet has.
     """
     parts: list[pd.DataFrame] = []
     order = {name: i for i, name in enumerate(ruleset.columns)}
-    for rule_pos, rule in enumerate(ruleset.active):
+    runnable, _ = ruleset.for_sheet(table.positions)
+    for rule_pos, rule in enumerate(runnable):
         result = run_check(table, rule, ctx)
         for col, mask in result.masks.items():
             mask = mask.fillna(False).astype(bool)

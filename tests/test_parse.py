@@ -221,6 +221,18 @@ def test_missing_required_column_lists_expected_and_found(ruleset: Any) -> None:
     assert "'推广阶段'" in msg and "row 1" in msg
 
 
+def test_a_missing_optional_column_does_not_stop_the_run(ruleset: Any) -> None:
+    # progress and status are not mandatory: a tracker without them is read, and the rules
+    # about them are inactive (RuleSet.for_sheet), not a finding per row
+    head = [
+        h
+        for h in header(ruleset)
+        if h not in ("当前进度(%)", "完成状态(未开始/进行中/已完成/延期)")
+    ]
+    t = parse(Grid("T", [head, ["x"] * len(head)]), ruleset, SEED_AS_OF)
+    assert "status" not in t.positions and "progress" not in t.positions and len(t) == 1
+
+
 def test_no_header_at_all_is_missing_columns(ruleset: Any) -> None:
     with pytest.raises(MissingColumns, match="missing required column"):
         parse(Grid("T", [["hello", "world"], [1, 2]]), ruleset, SEED_AS_OF)

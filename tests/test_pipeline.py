@@ -234,3 +234,30 @@ def test_a_task_on_hold_is_counted_labelled_and_greyed(ruleset: Any) -> None:
     on_hold = [cf for cf in r.plan.conditional_formats or () if cf.fill == "E2E3E5"]
     assert len(on_hold) == 1 and on_hold[0].formula.endswith('="暂停"')
     assert report(r)["status_counts"]["on_hold"] == 1
+
+
+def test_rules_whose_columns_are_missing_are_listed_once_not_per_row(ruleset: Any) -> None:
+    # the template without 实际开始时间 and 实际完成时间 (columns 7 and 8), three tasks
+    head = [h for i, h in enumerate(grid([], ruleset).rows[0]) if i not in (7, 8)]
+    body = [
+        [v for i, v in enumerate(task(progress=p, status=s)) if i not in (7, 8)]
+        for p, s in (("100%", "已完成"), ("50%", "进行中"), ("0%", "未开始"))
+    ]
+    r = plan_run(
+        MemoryBackend(Grid("进度表", [head, *body])).read(), ruleset, as_of=SEED_AS_OF, now=NOW
+    )
+    assert not set(r.findings["column"]) & {"实际开始时间", "实际完成时间"}
+    # progress-needs-start would fire on row 3 (progress, no actual start), completed-truthful
+    # on row 2 (no actual finish): neither runs
+    assert set(r.findings["rule"]).isdisjoint({"progress-needs-start", "completed-truthful"})
+    inactive = {i.id: i.missing for i in r.inactive_rules}
+    assert inactive["progress-needs-start"] == ("actual_start",)
+    assert inactive["completed-truthful"] == ("actual_finish",)
+    # a per-column rule is inactive once none of its columns is left
+    assert inactive["actual-not-future"] == ("actual_start", "actual_finish")
+    assert "done-marked-completed" not in inactive  # its `any` keeps the progress branch
+    js = report(r)["inactive_rules"]
+    assert {"id": "completed-truthful", "missing": ["actual_finish"]} in js
+    assert len(js) == len(r.inactive_rules) == len({i["id"] for i in js})
+    rows = [row for row in r.desired.summary.rows if row[0] == "completed-truthful"]
+    assert rows == [["completed-truthful", "实际完成时间 (actual_finish)", *rows[0][2:]]]

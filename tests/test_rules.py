@@ -418,3 +418,68 @@ def test_bad_status_words_fail_with_file_and_line(tmp_path: Path, text: str, exp
     with pytest.raises(RuleError) as exc:
         load_rules([shipped_rules_dir(), folder])
     assert expected in str(exc.value)
+
+
+# ---------------------------------------------------------------------------- rules follow the columns
+
+
+def test_required_fields_checks_the_columns_declared_mandatory() -> None:
+    rule = next(r for r in SHIPPED.rules if r.id == "required-fields")
+    mandatory = [n for n, spec in SHIPPED.columns.items() if spec.required]
+    assert (
+        rule.columns
+        == mandatory
+        == [
+            "phase",
+            "channel",
+            "task",
+            "description",
+            "owner",
+            "planned_start",
+            "planned_finish",
+        ]
+    )
+
+
+def test_a_team_makes_a_column_optional_in_one_place(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path, "columns:\n  channel:\n    required: false\n")
+    rs = load_rules([shipped_rules_dir(), folder])
+    assert "channel" not in next(r for r in rs.rules if r.id == "required-fields").columns
+    f = _findings([{"channel": "-"}], rs)
+    assert f.empty, f.to_dict("records")  # an empty optional cell is no finding
+
+
+def test_for_sheet_narrows_rules_to_the_columns_that_exist() -> None:
+    sheet = ["task", "owner", "planned_start", "planned_finish", "progress", "status"]
+    runnable, inactive = SHIPPED.for_sheet(sheet)
+    by_id = {r.id: r for r in runnable}
+    # per-column kinds run on the columns the sheet has
+    assert by_id["required-fields"].columns == ["task", "owner", "planned_start", "planned_finish"]
+    assert by_id["formula-not-calculated"].columns == [
+        "task",
+        "owner",
+        "planned_start",
+        "planned_finish",
+        "progress",
+        "status",
+    ]
+    # an `any` branch about a missing column is dropped: 100 % still has to say completed
+    assert by_id["done-marked-completed"].when == {"any": [{"column": "progress", "ge": 100}]}
+    # `not any` likewise: the description cannot repeat a channel the sheet does not have
+    missing = {i.id: i.missing for i in inactive}
+    assert missing["completed-truthful"] == ("actual_finish",)
+    assert missing["progress-needs-start"] == ("actual_start",)
+    assert missing["duplicate-task"] == ("phase", "channel", "description")
+    assert missing["risk-countermeasure"] == ("countermeasure", "risk")
+    assert missing["description-length"] == ("description",)
+    assert set(missing).isdisjoint(by_id), "a rule is runnable or inactive, never both"
+    assert "stale-key-task" in by_id, "history columns always exist; key_task's branch drops"
+
+
+def test_a_disabled_rule_is_neither_runnable_nor_inactive() -> None:
+    rs = RuleSet(
+        SHIPPED.columns,
+        [r.model_copy(update={"enabled": False}) for r in SHIPPED.rules],
+        statuses=SHIPPED.statuses,
+    )
+    assert rs.for_sheet([]) == ([], [])
