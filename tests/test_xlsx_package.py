@@ -10,6 +10,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from sync.backends.xlsx_package import (
@@ -205,3 +207,45 @@ def test_strict_open_xml_is_refused_with_a_way_out() -> None:
             z.writestr(name, data)
     with pytest.raises(PackageError, match="Strict Open XML"):
         Workbook(Package(out.getvalue()))
+
+
+@given(
+    present=st.lists(st.integers(0, 20), unique=True, max_size=12),
+    selfclosing=st.integers(0, 2**20),
+    changes=st.dictionaries(
+        st.integers(0, 24),
+        st.one_of(st.none(), st.text(max_size=3), st.integers(-5, 5)),
+        max_size=6,
+    ),
+)
+def test_writing_by_reference_is_the_same_as_scanning_every_cell(
+    present: list[int], selfclosing: int, changes: dict[int, object]
+) -> None:
+    """The fast path (find each cell by its reference) writes what the full scan writes."""
+    from sync.backends.xlsx_package import SheetParts, _SheetWriter
+    from sync.cells import col_letter
+
+    cells = "".join(
+        f'<c r="{col_letter(c)}3" s="1"/>'
+        if selfclosing >> i & 1
+        else f'<c r="{col_letter(c)}3" t="inlineStr"><is><t>v{c}</t></is></c>'
+        for i, c in enumerate(sorted(present))
+    )
+    edit_ = SheetEdit(cells={2: changes})
+    parts = SheetParts(sheet(f'<row r="3">{cells}</row>'))
+    writer = _SheetWriter(parts, edit_, styles(), False)
+    fast = writer.cells_by_reference(2, cells.encode(), changes)
+    slow = writer.cells_by_scan(2, cells.encode(), changes)
+    assert fast is None or fast == slow
+
+
+def test_the_common_rows_take_the_path_by_reference() -> None:
+    from sync.backends.xlsx_package import SheetParts, _SheetWriter
+
+    inner = b'<c r="A2" t="s"><v>0</v></c><c r="B2" s="1"/><c r="O2"><v>1</v></c>'
+    writer = _SheetWriter(SheetParts(sheet("")), SheetEdit(), styles(), False)
+    assert writer.cells_by_reference(1, inner, {14: "延期", 15: 3}) == (
+        b'<c r="A2" t="s"><v>0</v></c><c r="B2" s="1"/>'
+        + '<c r="O2" t="inlineStr"><is><t>延期</t></is></c><c r="P2"><v>3</v></c>'.encode()
+    )
+    assert writer.cells_by_reference(1, inner, {2: "x"}) is None  # between: scan

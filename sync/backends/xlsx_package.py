@@ -620,6 +620,7 @@ def _insert_in_order(parent: Any, el: Any, order: list[str]) -> None:
 
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPED = re.compile("_(x[0-9A-Fa-f]{4}_)")
+_PLAIN = re.compile("[^&<>_\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*")
 
 
 def text_xml(text: str) -> str:
@@ -629,6 +630,8 @@ def text_xml(text: str) -> str:
     >>> text_xml("a<b & _x0041_\\x01")
     'a&lt;b &amp; _x005F_x0041__x0001_'
     """
+    if _PLAIN.fullmatch(text):  # the common case: nothing to escape
+        return text
     text = _ESCAPED.sub(r"_x005F_\1", text)
     text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -641,6 +644,13 @@ def cell_xml(
     a boolean, a date as its serial number; None leaves only the style."""
     s = f' s="{style}"' if style else ""
     p = prefix
+    kind = type(value)
+    if kind is str and value:  # the common cases first, by exact type
+        edge = value[0] in _SPACE or value[-1] in _SPACE or "\n" in value
+        space = ' xml:space="preserve"' if edge else ""
+        return f'<{p}c r="{ref}"{s} t="inlineStr"><{p}is><{p}t{space}>{text_xml(value)}</{p}t></{p}is></{p}c>'
+    if kind is int or (kind is float and value == value):
+        return f'<{p}c r="{ref}"{s}><{p}v>{_number(value)}</{p}v></{p}c>'
     if value is None:
         return f'<{p}c r="{ref}"{s}/>' if s else ""
     if isinstance(value, bool):
@@ -656,7 +666,14 @@ def cell_xml(
     return f'<{p}c r="{ref}"{s} t="inlineStr"><{p}is><{p}t{space}>{text_xml(text)}</{p}t></{p}is></{p}c>'
 
 
+_SPACE = frozenset(" \t\n\r")
+
+
 def _number(v: Any) -> str:
+    if type(v) is int:
+        return str(v)
+    if type(v) is float:
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     if isinstance(v, numbers.Integral):
         return str(int(v))
     f = float(v)
@@ -789,6 +806,69 @@ class _SheetWriter:
         return b"<" + p + b'row r="%d">' % (row0 + 1) + cells + b"</" + p + b"row>"
 
     def cells(self, row0: int, inner: bytes, changes: dict[int, Any]) -> bytes:
+        fast = self.cells_by_reference(row0, inner, changes)
+        return fast if fast is not None else self.cells_by_scan(row0, inner, changes)
+
+    def cells_by_reference(self, row0: int, inner: bytes, changes: dict[int, Any]) -> bytes | None:
+        """The common cases without scanning every cell: each written cell either exists (found
+        by its reference) or goes after the row's last cell. None when that does not hold (a
+        cell without a reference, a new cell between existing ones): then scan."""
+        p = self.prefix
+        starts = inner.count(b"<" + p + b"c ") + inner.count(b"<" + p + b"c>")
+        if starts != inner.count(b' r="'):
+            return None  # some cell has no reference (or text looks like one): scan
+        end_tag = b"</" + p + b"c>"
+        last_start = max(inner.rfind(b"<" + p + b"c "), inner.rfind(b"<" + p + b"c>"))
+        last_col, last_end = -1, 0
+        if last_start >= 0:
+            close = inner.find(b">", last_start)
+            ref = _CELL_R.search(inner, last_start, close + 1)
+            if ref is None:
+                return None
+            last_col = _col_index(ref.group(1))
+            if inner[close - 1 : close] == b"/":
+                last_end = close + 1
+            else:
+                last_end = inner.find(end_tag, close)
+                if last_end < 0:
+                    return None
+                last_end += len(end_tag)
+        row = b"%d" % (row0 + 1)
+        edits: list[tuple[int, int, bytes]] = []
+        appended: list[bytes] = []
+        for col, value in sorted(changes.items()):
+            if col > last_col:
+                appended.append(self.new_cell(row0, col, value, None))
+                continue
+            at = inner.find(b' r="' + col_letter(col).encode() + row + b'"')
+            if at < 0:
+                return None  # a new cell between existing ones: scan
+            start = inner.rfind(b"<" + p + b"c", 0, at)
+            close = inner.find(b">", at)
+            end = close + 1 if inner[close - 1 : close] == b"/" else inner.find(end_tag, close)
+            if end < 0:
+                return None
+            end = end if inner[close - 1 : close] == b"/" else end + len(end_tag)
+            cell = inner[start:end]
+            if self.formula.search(cell):
+                self.had_formula = True
+            s = _STYLE.search(inner, start, close)
+            edits.append(
+                (start, end, self.new_cell(row0, col, value, int(s.group(1)) if s else None))
+            )
+        out: list[bytes] = []
+        pos = 0
+        for start, end, new in edits:
+            out += [inner[pos:start], new]
+            pos = end
+        if appended:
+            tail = max(last_end, pos)
+            out += [inner[pos:tail], *appended]
+            pos = tail
+        out.append(inner[pos:])
+        return b"".join(out)
+
+    def cells_by_scan(self, row0: int, inner: bytes, changes: dict[int, Any]) -> bytes:
         found = []
         col = -1
         for m in self.cell.finditer(inner):
