@@ -67,6 +67,9 @@ class Table:
     ids: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     #: (sheet row, column) of formula cells without a calculated result (see Grid).
     uncalculated: frozenset[tuple[int, str]] = frozenset()
+    #: canonical column -> (0-based column, header text) of every header cell naming it, when
+    #: more than one does (the first is the one read; the others stay the team's own columns)
+    duplicate_headers: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -163,6 +166,28 @@ def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
     if best_row < 0 or len(best_map) < 3 or missing:
         raise MissingColumns(_missing_message(grid, ruleset, best_row, missing or required))
     return best_row, best_map
+
+
+def duplicate_headers(
+    header: list[Any], positions: dict[str, int], ruleset: RuleSet
+) -> dict[str, tuple[tuple[int, str], ...]]:
+    """Canonical columns that more than one header cell names -> (column, header text) of each,
+    the one read (the first) first.
+
+    >>> from sync.rules import load_rules, shipped_rules_dir
+    >>> rs = load_rules([shipped_rules_dir()])
+    >>> duplicate_headers(["核心任务", "负责人", "计划开始时间", " Owner"], {"task": 0, "owner": 1}, rs)
+    {'owner': ((1, '负责人'), (3, 'Owner'))}
+    """
+    index = ruleset.alias_index()
+    found: dict[str, list[tuple[int, str]]] = {}
+    for c, value in enumerate(header):
+        if value is None or is_generated_header(value):
+            continue
+        name = next((index[k] for k in header_keys(value) if k in index), None)
+        if name is not None and name in positions:
+            found.setdefault(name, []).append((c, cell_text(value).strip()))
+    return {name: tuple(cols) for name, cols in found.items() if len(cols) > 1}
 
 
 def _missing_message(grid: Grid, ruleset: RuleSet, row: int, missing: list[str]) -> str:
@@ -591,6 +616,7 @@ def parse(
         extra_columns=layout.extra,
         ids=_task_ids(frame, layout.generated).astype(object),
         uncalculated=uncalculated,
+        duplicate_headers=duplicate_headers(header, positions, ruleset),
     )
 
 

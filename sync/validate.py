@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .cells import col_letter
 from .checks import Context, run_check
+from .i18n import text
 from .model import FINDING_COLUMNS
 from .parse import Table
 from .rules import PLACEHOLDER, RuleSet
@@ -59,10 +61,48 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
                     }
                 )
             )
+    parts.append(_header_findings(table, ctx.locale))
+    parts = [p for p in parts if len(p)]
     if not parts:
         return empty_findings()
     out = pd.concat(parts, ignore_index=True).sort_values(["row", "_col", "_rule"], kind="stable")
     return out[FINDING_COLUMNS].reset_index(drop=True)
+
+
+#: The finding for two header cells that name one column (the sheet's shape, not a rule of
+#: the pack: it comes from reading the header row).
+DUPLICATE_HEADER = "duplicate-header"
+
+
+def _header_findings(table: Table, locale: str) -> pd.DataFrame:
+    """A warning on the header row for each column named by more than one header cell: which
+    columns (by letter) and which one is read."""
+    rows = []
+    for name, cells in table.duplicate_headers.items():
+        letters = [col_letter(c) for c, _ in cells]
+        named = text(locale, "dup.and").join(
+            text(locale, "dup.column").replace("{letter}", letter).replace("{header}", header)
+            for letter, (_, header) in zip(letters, cells, strict=True)
+        )
+        message = (
+            text(locale, "dup.message")
+            .replace("{columns}", named)
+            .replace("{field}", name)
+            .replace("{first}", letters[0])
+            .replace("{others}", ", ".join(letters[1:]))
+        )
+        rows.append(
+            {
+                "row": table.header_row + 1,
+                "column": cells[0][1],
+                "rule": DUPLICATE_HEADER,
+                "severity": "warning",
+                "message": message,
+                "_col": cells[0][0],
+                "_rule": -1,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*FINDING_COLUMNS, "_col", "_rule"])
 
 
 def _placeholder(table: Table, kind: str, name: str, idx: pd.Index, ctx: Context) -> pd.Series:

@@ -324,3 +324,12 @@ def test_a_header_row_repeated_further_down_is_not_a_task(ruleset: Any) -> None:
     g = Grid("进度表", [head, task(), list(head), task(task="直播带货", description="完成2场直播")])
     t = parse(g, ruleset, SEED_AS_OF)
     assert t.rows.tolist() == [2, 4], "row 3 repeats the header"
+
+
+def test_two_headers_naming_one_column_read_the_first_and_keep_the_other(ruleset: Any) -> None:
+    head = [*header(ruleset), "负责人"]  # 负责人 again, in column O
+    g = Grid("进度表", [head, [*task(owner="王丽"), "李雷"]])
+    t = parse(g, ruleset, SEED_AS_OF)
+    assert t.positions["owner"] == 4 and t.data.loc[2, "owner"] == "王丽"
+    assert t.duplicate_headers == {"owner": ((4, "负责人"), (14, "负责人"))}
+    assert 14 in t.human_cols and t.extra_columns == {"负责人": 14}

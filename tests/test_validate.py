@@ -136,3 +136,41 @@ def test_value_placeholder_is_not_a_format_string(ruleset: Any) -> None:
 def test_empty_table_gives_empty_findings(ruleset: Any) -> None:
     f = findings_for([], ruleset)
     assert f.empty and list(f.columns) == ["row", "column", "rule", "severity", "message"]
+
+
+@pytest.mark.parametrize(
+    ("second", "locale", "message"),
+    [
+        (
+            "负责人",
+            "zh-CN",
+            "E 列“负责人”和 O 列“负责人”都表示同一列(owner):读取的是 E 列(第一个),O 列不读取;"
+            "请改名或删去多余的一列",
+        ),
+        (
+            "Owner",
+            "en",
+            "column E “负责人” and column O “Owner” name the same column (owner): column E (the "
+            "first) is read, O is not; rename or remove the extra one",
+        ),
+    ],
+)
+def test_a_duplicate_header_is_one_warning_naming_both_columns(
+    ruleset: Any, second: str, locale: str, message: str
+) -> None:
+    head = [*grid([], ruleset).rows[0], second]
+    rows = [[*task(), "李雷"], [*task(description="完成2场品牌直播"), "-"]]
+    f = validate(
+        parse(Grid("进度表", [head, *rows]), ruleset, SEED_AS_OF),
+        ruleset,
+        Context(SEED_AS_OF, locale),
+    )
+    assert f.to_dict("records") == [
+        {
+            "row": 1,
+            "column": "负责人",
+            "rule": "duplicate-header",
+            "severity": "warning",
+            "message": message,
+        }
+    ]
