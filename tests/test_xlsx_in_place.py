@@ -215,6 +215,26 @@ def test_a_package_that_expands_absurdly_is_refused(tracker_file: Path) -> None:
     assert r.exit_code == 3 and "xl/bomb.xml expands" in r.stderr, r.output
 
 
+def test_a_shared_strings_part_declaring_millions_of_texts_is_refused(tracker_file: Path) -> None:
+    import zipfile
+
+    sst = (
+        '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'count="10000000" uniqueCount="10000000"><si><t>x</t></si></sst>'
+    )
+    with zipfile.ZipFile(tracker_file, "a") as z:
+        z.writestr("xl/sharedStrings.xml", sst)
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3 and "10,000,000 distinct texts" in r.stderr, r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_file_that_is_not_a_workbook_is_a_message(tracker_file: Path) -> None:
+    tracker_file.write_bytes(b"not a zip at all")
+    r = run(config_of(tracker_file))
+    assert r.exit_code == 3 and "not a readable .xlsx workbook" in r.stderr, r.output
+
+
 def test_demo_never_overwrites_a_persons_tracker_or_config(tmp_path: Path) -> None:
     (tmp_path / "tracker.xlsx").write_bytes(b"my own tracker")
     (tmp_path / "config.yaml").write_text("tracker:\n  path: tracker.xlsx\n", "utf-8")

@@ -8,6 +8,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -177,8 +178,8 @@ class XlsxBackend:
             version = _version_of(self.path, data)
         except OSError as exc:
             raise TrackerError(f"{self.path}: cannot read: {exc}") from None
-        _check_package(self.path, data)
         try:
+            _check_package(self.path, data)
             snapshot = self._snapshot(data, version.token)
         except (PackageError, CalamineError, zipfile.BadZipFile, KeyError, ValueError) as exc:
             raise TrackerError(f"{self.path}: not a readable .xlsx workbook ({exc})") from None
@@ -450,12 +451,23 @@ MAX_EXPANDED = 2 << 30
 #: being larger than MAX_RATIO_FLOOR (spreadsheet XML compresses about 10-30 times).
 MAX_RATIO = 200
 MAX_RATIO_FLOOR = 50 << 20
+#: ... and so is one whose shared-strings part declares more distinct texts than this.
+MAX_SHARED_STRINGS = 5_000_000
 
 
 def _check_package(path: Path, data: bytes) -> None:
     """Refuse a package whose parts would expand past a sane size, before reading any."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         infos = z.infolist()
+        strings = next((i for i in infos if i.filename.endswith("sharedStrings.xml")), None)
+        head = z.open(strings).read(1024) if strings is not None else b""
+    declared = re.search(rb'uniqueCount="(\d+)"', head)
+    if declared and int(declared.group(1)) > MAX_SHARED_STRINGS:
+        raise TrackerError(
+            f"{path}: its shared-strings part declares {int(declared.group(1)):,} distinct texts "
+            f"(more than {MAX_SHARED_STRINGS:,}, far beyond a tracker); not read (a damaged or "
+            "hostile file)."
+        )
     total = sum(i.file_size for i in infos)
     if total > MAX_EXPANDED:
         raise TrackerError(
