@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -25,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, fie
 from .conditions import evaluate, parse_condition, prune
 from .defaults import DEFAULT_LOCALE, REGEX_TEXT_LIMIT
 from .errors import TrackerError
+from .i18n import text
 from .model import Grid
 from .text import fold
 
@@ -44,11 +45,13 @@ class Context:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Failing rows per lit column, plus per-row placeholder values for the message."""
+    """Failing rows per lit column, plus per-row placeholder values for the message
+    (``column_values``: those that differ by lit column, over ``values``)."""
 
     masks: dict[str, pd.Series]
     values: dict[str, pd.Series] | None = None
     other: str | None = None
+    column_values: dict[str, dict[str, pd.Series]] | None = None
 
 
 CheckFn = Callable[["Table", "RuleSpec", Any, Context], CheckResult]
@@ -119,9 +122,7 @@ def run_check(table: Table, rule: RuleSpec, ctx: Context) -> CheckResult:
     result = REGISTRY[rule.check].fn(table, rule, rule.params, ctx)
     if rule.when is not None:
         applies = evaluate(rule.when, table, ctx.as_of)
-        result = CheckResult(
-            {c: m & applies for c, m in result.masks.items()}, result.values, result.other
-        )
+        result = replace(result, masks={c: m & applies for c, m in result.masks.items()})
     return result
 
 
@@ -142,8 +143,36 @@ def check_required(table: Table, rule: RuleSpec, params: Params, ctx: Context) -
 
 @register("type", per_column=True)
 def check_type(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
-    """A filled cell must read as the column's type (date, percent, status, number)."""
-    return CheckResult({c: table.invalid[c] for c in rule.columns})
+    """A filled cell must read as the column's type (date, percent, status, number); a day
+    that reads two ways is left to ``ambiguous``."""
+    masks = {}
+    for c in rule.columns:
+        two_ways = table.ambiguous.get(c)
+        masks[c] = table.invalid[c] if two_ways is None else table.invalid[c] & two_ways.isna()
+    return CheckResult(masks)
+
+
+@register("ambiguous", per_column=True)
+def check_ambiguous(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
+    """A day that reads two ways (3/2/25: 3 February or March 2) in a column whose other days
+    do not settle whether the day or the month comes first; ``{readings}`` names both."""
+    masks: dict[str, pd.Series] = {}
+    readings: dict[str, dict[str, pd.Series]] = {}
+    words = text(ctx.locale, "date.readings")
+    for c in rule.columns:
+        pairs = table.ambiguous.get(c, pd.Series(None, index=table.rows, dtype=object))
+        masks[c] = pairs.notna()
+        shown = pairs.map(
+            lambda p: (
+                words.replace("{day_first}", p[0].isoformat()).replace(
+                    "{month_first}", p[1].isoformat()
+                )
+                if isinstance(p, tuple)
+                else ""
+            )
+        )
+        readings[c] = {"readings": shown}
+    return CheckResult(masks, column_values=readings)
 
 
 @register("calculated", per_column=True)

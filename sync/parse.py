@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -31,6 +31,35 @@ _DATE_FULL = re.compile(
     r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 )
 _DATE_YEARLESS = re.compile(r"^(?P<m>\d{1,2})\s*[/.月]\s*(?P<d>\d{1,2})\s*日?$")
+#: 26/9/25, 9/26/2025, 26.09.2025, 26-9-25, and year-less 26/9: day or month first (the
+#: column decides, see ``date_order``); a dash only with a year (3-5 is a range)
+_DATE_NUMERIC = re.compile(
+    r"^(?P<a>\d{1,2})\s*(?P<sep>[/.-])\s*(?P<b>\d{1,2})(?:\s*(?P=sep)\s*(?P<y>\d{4}|\d{2}))?$"
+)
+_MONTHS = {
+    **dict.fromkeys(("jan", "january"), 1),
+    **dict.fromkeys(("feb", "february"), 2),
+    **dict.fromkeys(("mar", "march"), 3),
+    **dict.fromkeys(("apr", "april"), 4),
+    "may": 5,
+    **dict.fromkeys(("jun", "june"), 6),
+    **dict.fromkeys(("jul", "july"), 7),
+    **dict.fromkeys(("aug", "august"), 8),
+    **dict.fromkeys(("sep", "sept", "september"), 9),
+    **dict.fromkeys(("oct", "october"), 10),
+    **dict.fromkeys(("nov", "november"), 11),
+    **dict.fromkeys(("dec", "december"), 12),
+}
+_ORDINAL = r"(?:st|nd|rd|th)?"
+#: 24th Sept, 1 April, 3 Sept 2025, 1st of May, 24-Sep-25 (day, month name, optional year)
+_DATE_NAMED_DAY_FIRST = re.compile(
+    rf"^(?P<d>\d{{1,2}}){_ORDINAL}(?:\s+of)?[\s/.-]*(?P<mon>[a-z]+)\.?"
+    r"(?:[\s,/.-]+(?P<y>\d{4}|\d{2}))?$"
+)
+#: Sept 24, April 1st 2025, Sep 3, 2025 (month name, day, optional four-digit year)
+_DATE_NAMED_MONTH_FIRST = re.compile(
+    rf"^(?P<mon>[a-z]+)\.?[\s/.-]*(?P<d>\d{{1,2}}){_ORDINAL}(?:[\s,/.-]+(?P<y>\d{{4}}))?$"
+)
 _DATE_DIGITS = re.compile(r"^(?P<n>\d{5,8})$")
 #: a number, an optional %, then an optional note that must not start like a range or a
 #: ratio ("50-60%", "3 / 5", "50~60%", "50到60%" are not one progress figure)
@@ -70,6 +99,11 @@ class Table:
     #: canonical column -> (0-based column, header text) of every header cell naming it, when
     #: more than one does (the first is the one read; the others stay the team's own columns)
     duplicate_headers: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    #: date column -> (day first, month first) of each cell that reads two ways (else None);
+    #: only columns that have such a cell
+    ambiguous: dict[str, pd.Series] = field(default_factory=dict)
+    #: date column -> how it writes numeric days ("dmy" / "mdy"), where its cells settle it
+    date_orders: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -253,29 +287,105 @@ def _is_number(value: Any) -> bool:
 
 #: The days a tracker can hold; anything else is a typo (and beyond what pandas can store).
 DATE_MIN, DATE_MAX = dt.date(1970, 1, 1), dt.date(2200, 12, 31)
+#: Year-less days are read in a leap year (so 2/29 survives) and get their year later.
+_LEAP_YEAR = 2000
 
 
-def parse_date_value(value: Any, year: int) -> tuple[dt.date | None, bool]:
-    """One cell -> (date, year_less). Year-less forms (3/1, 3月1日, 6.29) get ``year``.
-    Days outside 1970–2200 are not dates a tracker holds: None.
+#: How a column writes numeric days: "dmy" (26/9/25), "mdy" (9/26/25), or None (unknown).
+DateOrder = str | None
+
+
+def parse_date_value(value: Any, year: int, order: DateOrder = None) -> tuple[dt.date | None, bool]:
+    """One cell -> (date, year_less). Year-less forms (3/1, 3月1日, 6.29, 24th Sept) get
+    ``year``. A numeric day that reads two ways (3/2/25) follows ``order``, the column's
+    (:func:`date_order`); without one a year-less day is month first (3/1 = 3月1日) and a day
+    with a year is unreadable (:func:`date_readings` gives both readings). Days outside
+    1970–2200 are not dates a tracker holds: None.
 
     >>> parse_date_value("2024年3月1日", 2000), parse_date_value("3/1", 2024)
     ((datetime.date(2024, 3, 1), False), (datetime.date(2024, 3, 1), True))
+    >>> parse_date_value("26/9/25", 2000), parse_date_value("3/2/25", 2000, "dmy")
+    ((datetime.date(2025, 9, 26), False), (datetime.date(2025, 2, 3), False))
+    >>> parse_date_value("24th Sept", 2000), parse_date_value("3/2/25", 2000)
+    ((datetime.date(2000, 9, 24), True), (None, False))
     """
-    day, yearless = _parse_date(value, year)
+    day, yearless = _parse_date(value, year, order)
     if day is not None and not DATE_MIN <= day <= DATE_MAX:
         return None, False
     return day, yearless
 
 
-def _parse_date(value: Any, year: int) -> tuple[dt.date | None, bool]:
+def date_order(values: Iterable[Any]) -> DateOrder:
+    """How a column writes numeric days: "dmy" when some day in it can only be read day first
+    (26/9/25: there is no month 26), "mdy" when some can only be read month first (9/26/25);
+    None when nothing settles it, or both occur.
+
+    >>> date_order(["26/9/25", "3/10/25"]), date_order(["3/10/25", "9/26"]), date_order(["3/1"])
+    ('dmy', 'mdy', None)
+    """
+    seen: set[str] = set()
+    for value in values:
+        numeric = _numeric_day(value)
+        if numeric is not None:
+            a, b, y = numeric
+            day_first, month_first = (
+                _safe_date(y or _LEAP_YEAR, b, a),
+                _safe_date(y or _LEAP_YEAR, a, b),
+            )
+            if day_first is None and month_first is not None:
+                seen.add("mdy")
+            elif month_first is None and day_first is not None:
+                seen.add("dmy")
+    return next(iter(seen)) if len(seen) == 1 else None
+
+
+def date_readings(value: Any) -> tuple[dt.date, dt.date] | None:
+    """(day first, month first) for a day with a year that reads two ways (3/2/25); None for
+    anything else.
+
+    >>> date_readings("3/2/25")
+    (datetime.date(2025, 2, 3), datetime.date(2025, 3, 2))
+    """
+    numeric = _numeric_day(value)
+    if numeric is None:
+        return None
+    a, b, y = numeric
+    if y is None:
+        return None
+    day_first, month_first = _safe_date(y, b, a), _safe_date(y, a, b)
+    if day_first is None or month_first is None or day_first == month_first:
+        return None
+    if not all(DATE_MIN <= d <= DATE_MAX for d in (day_first, month_first)):
+        return None
+    return day_first, month_first
+
+
+def _numeric_day(value: Any) -> tuple[int, int, int | None] | None:
+    """(first number, second number, year or None) of a text day like 26/9/25 or 26/9."""
+    if not isinstance(value, str):
+        return None
+    m = _DATE_NUMERIC.match(norm(value) or "")
+    if m is None or (m["sep"] == "-" and m["y"] is None):
+        return None
+    return int(m["a"]), int(m["b"]), None if m["y"] is None else _full_year(m["y"])
+
+
+def _full_year(text: str) -> int:
+    """A year as typed: 25 is 2025, 99 is 1999 (two digits: 1970–2069)."""
+    y = int(text)
+    if len(text) > 2:
+        return y
+    return 2000 + y if y < 70 else 1900 + y
+
+
+def _parse_date(value: Any, year: int, order: DateOrder = None) -> tuple[dt.date | None, bool]:
     if isinstance(value, dt.datetime):
         return value.date(), False
     if isinstance(value, dt.date):
         return value, False
     if isinstance(value, float) and value == value and not value.is_integer() and 1 <= value < 13:
         # 6.29 typed into a cell becomes the number 6.29: month.day, as the text "6.29" reads
-        return _parse_date(repr(value), year)
+        return _parse_date(repr(value), year, order)
     if _is_number(value):
         try:
             return _date_from_number(float(value)), False
@@ -287,14 +397,40 @@ def _parse_date(value: Any, year: int) -> tuple[dt.date | None, bool]:
     m = _DATE_FULL.match(t)
     if m:
         return _safe_date(int(m["y"]), int(m["m"]), int(m["d"])), False
+    numeric = _numeric_day(t)
+    if numeric is not None:
+        a, b, y = numeric
+        yearless = y is None
+        full = year if y is None else y
+        day = _one_reading(_safe_date(full, b, a), _safe_date(full, a, b), order, yearless)
+        return day, day is not None and yearless
     m = _DATE_YEARLESS.match(t)
     if m:
         d = _safe_date(year, int(m["m"]), int(m["d"]))
         return d, d is not None
+    m = _DATE_NAMED_DAY_FIRST.match(t) or _DATE_NAMED_MONTH_FIRST.match(t)
+    if m and m["mon"] in _MONTHS:
+        yearless = m["y"] is None
+        d = _safe_date(year if yearless else _full_year(m["y"]), _MONTHS[m["mon"]], int(m["d"]))
+        return d, d is not None and yearless
     m = _DATE_DIGITS.match(t)
     if m:
         return _date_from_number(float(m["n"])), False
     return None, False
+
+
+def _one_reading(
+    day_first: dt.date | None, month_first: dt.date | None, order: DateOrder, yearless: bool
+) -> dt.date | None:
+    """The day a numeric date means: the only valid reading, else the column's order; with
+    neither, a year-less day is month first (3/1 = 3月1日) and one with a year is unreadable."""
+    if day_first is None or month_first is None or day_first == month_first:
+        return day_first or month_first
+    if order == "dmy":
+        return day_first
+    if order == "mdy" or yearless:
+        return month_first
+    return None
 
 
 def _date_from_number(n: float) -> dt.date | None:
@@ -467,13 +603,19 @@ class Parsed:
     ``values``: the typed value per row (NaT / NaN / None where the cell is empty or unreadable);
     ``invalid``: a filled cell that does not read as the type; ``extra``: further columns, named
     ``<column>_<key>`` in the table (the progress note); ``yearless``: days typed without a year
-    (they take their year from the row, see ``_fill_years``).
+    (they take their year from the row, see ``_fill_years``); ``ambiguous`` and ``order``: see
+    :func:`parse_dates`.
     """
 
     values: pd.Series
     invalid: pd.Series
     extra: dict[str, pd.Series] = field(default_factory=dict)
     yearless: pd.Series | None = None
+    #: (dates) both readings of a day that reads two ways (3/2/25), else None; such a cell is
+    #: invalid too
+    ambiguous: pd.Series | None = None
+    #: (dates) how the column writes numeric days ("dmy" / "mdy"), when its cells settle it
+    order: DateOrder = None
 
 
 ParserFn = Callable[[pd.Series, ColumnContext], Parsed]
@@ -498,22 +640,29 @@ def _typed(values: pd.Series, ctx: ColumnContext, empty: Any = np.nan, **more: A
     return Parsed(values, ctx.present & values.isna(), **more)
 
 
-#: Year-less days are read in a leap year (so 2/29 survives) and get their year later.
-_LEAP_YEAR = 2000
-
-
 @parser("date")
 def parse_dates(cells: pd.Series, ctx: ColumnContext) -> Parsed:
-    """Days in any form people type (see ``parse_date_value``); 3/1 is marked year-less."""
+    """Days in any form people type (see ``parse_date_value``); 3/1 is marked year-less.
+
+    Numeric days are read in the order the column settles (:func:`date_order`: 26/9/25 makes
+    it day first, so 3/10/25 is 3 October); a day with a year that still reads two ways is
+    unreadable, and ``ambiguous`` holds its two readings (the rule ``ambiguous-date``)."""
     f = _Factored.of(cells)
-    parsed = [parse_date_value(u, _LEAP_YEAR) for u in f.uniques]
+    order = date_order(f.uniques)
+    parsed = [parse_date_value(u, _LEAP_YEAR, order) for u in f.uniques]
     days = f.spread(
         [np.datetime64(d, "D") if d else np.datetime64("NaT") for d, _ in parsed],
         np.datetime64("NaT"),
         "datetime64[D]",
     )
     yearless = f.spread([y for _, y in parsed], False, bool)
-    return _typed(days.astype("datetime64[ns]"), ctx, yearless=yearless)
+    readings = [
+        None if d else date_readings(u) for u, (d, _) in zip(f.uniques, parsed, strict=True)
+    ]
+    ambiguous = f.spread(readings, None).where(ctx.present, None) if any(readings) else None
+    return _typed(
+        days.astype("datetime64[ns]"), ctx, yearless=yearless, ambiguous=ambiguous, order=order
+    )
 
 
 @parser("percent")
@@ -599,13 +748,13 @@ def parse(
     for row, key in uncalculated:  # it holds a formula: not empty, just not readable
         if key in present.columns:
             present.loc[row, key] = True
-    data, invalid, kinds = _typed_columns(cells, present, ruleset, grid, positions, as_of)
+    typed = _typed_columns(cells, present, ruleset, grid, positions, as_of)
     return Table(
-        data=pd.DataFrame(data, index=frame.index),
+        data=pd.DataFrame(typed.data, index=frame.index),
         cells=cells,
         present=present,
-        invalid=pd.DataFrame(invalid, index=frame.index),
-        kinds=kinds,
+        invalid=pd.DataFrame(typed.invalid, index=frame.index),
+        kinds=typed.kinds,
         headers=_headers(header, positions, ruleset),
         positions=positions,
         header_row=header_row,
@@ -617,6 +766,8 @@ def parse(
         ids=_task_ids(frame, layout.generated).astype(object),
         uncalculated=uncalculated,
         duplicate_headers=duplicate_headers(header, positions, ruleset),
+        ambiguous=typed.ambiguous,
+        date_orders=typed.orders,
     )
 
 
@@ -733,6 +884,17 @@ def _canonical_cells(
     return pd.DataFrame(cells, index=frame.index), pd.DataFrame(present, index=frame.index)
 
 
+@dataclass
+class _Typed:
+    """Every canonical column read by its type's parser (see :class:`Parsed`)."""
+
+    data: dict[str, pd.Series] = field(default_factory=dict)
+    invalid: dict[str, pd.Series] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    ambiguous: dict[str, pd.Series] = field(default_factory=dict)
+    orders: dict[str, str] = field(default_factory=dict)
+
+
 def _typed_columns(
     cells: pd.DataFrame,
     present: pd.DataFrame,
@@ -740,27 +902,29 @@ def _typed_columns(
     grid: Grid,
     positions: dict[str, int],
     as_of: dt.date,
-) -> tuple[dict[str, pd.Series], dict[str, pd.Series], dict[str, str]]:
+) -> _Typed:
     """Each canonical column read by its type's parser: typed data, invalid masks, types."""
-    data: dict[str, pd.Series] = {}
-    invalid: dict[str, pd.Series] = {}
-    kinds: dict[str, str] = {}
+    out = _Typed()
     yearless: dict[str, pd.Series] = {}
     words = ruleset.status_words()
     for name, spec in ruleset.columns.items():
-        kinds[name] = spec.type
+        out.kinds[name] = spec.type
         if spec.source == "history":
             col = _unfilled(spec.type, cells.index)
         else:
             ctx = ColumnContext(present[name], words, grid, positions.get(name))
             col = PARSERS[spec.type](cells[name], ctx)
-        data[name] = col.values
-        data.update({f"{name}_{key}": s for key, s in col.extra.items()})
-        invalid[name] = col.invalid
+        out.data[name] = col.values
+        out.data.update({f"{name}_{key}": s for key, s in col.extra.items()})
+        out.invalid[name] = col.invalid
         if col.yearless is not None:
             yearless[name] = col.yearless
-    _fill_years(data, invalid, yearless, list(yearless), as_of)
-    return data, invalid, kinds
+        if col.ambiguous is not None:
+            out.ambiguous[name] = col.ambiguous
+        if col.order is not None:
+            out.orders[name] = col.order
+    _fill_years(out.data, out.invalid, yearless, list(yearless), as_of)
+    return out
 
 
 def _task_ids(frame: pd.DataFrame, generated: dict[str, int]) -> pd.Series:

@@ -41,7 +41,8 @@ def validate(table: Table, ruleset: RuleSet, ctx: Context) -> pd.DataFrame:
                 "{other}", result.other or ""
             )
             message = _fill(template, "value", table.display(rule.value_column or col, idx))
-            for key, series in (result.values or {}).items():
+            values = {**(result.values or {}), **(result.column_values or {}).get(col, {})}
+            for key, series in values.items():
                 message = _fill(message, key, series.loc[idx].astype(str))
             for kind, name in set(PLACEHOLDER.findall(template)):
                 message = _fill(

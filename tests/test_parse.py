@@ -48,6 +48,19 @@ D = dt.date
         ("3/1", D(2030, 3, 1)),
         ("6.29", D(2030, 6, 29)),
         (" 3/1 ", D(2030, 3, 1)),
+        ("26/9/25", D(2025, 9, 26)),  # there is no month 26: day first
+        ("9/26/2025", D(2025, 9, 26)),  # there is no month 26: month first
+        ("26.09.2025", D(2025, 9, 26)),
+        ("26-9-25", D(2025, 9, 26)),
+        ("5/5/25", D(2025, 5, 5)),  # the same day either way
+        ("24th Sept", D(2030, 9, 24)),  # a month name: year-less, the caller's year
+        ("1 April", D(2030, 4, 1)),
+        ("3 Sept 2025", D(2025, 9, 3)),
+        ("1st of May", D(2030, 5, 1)),
+        ("Sept 24", D(2030, 9, 24)),
+        ("April 2nd, 2025", D(2025, 4, 2)),
+        ("22nd Feb 99", D(1999, 2, 22)),  # two-digit years are 1970–2069
+        ("24-SEP-25", D(2025, 9, 24)),
     ],
 )
 def test_parse_date_value_reads_the_forms_people_type(cell: Any, expected: D) -> None:
@@ -55,7 +68,20 @@ def test_parse_date_value_reads_the_forms_people_type(cell: Any, expected: D) ->
 
 
 @pytest.mark.parametrize(
-    "cell", ["3月上旬", "2024/-/--", "2024-02-30", "13/45", "明天", "TBD", "3/1-3/5"]
+    "cell",
+    [
+        "3月上旬",
+        "2024/-/--",
+        "2024-02-30",
+        "13/45",
+        "明天",
+        "TBD",
+        "3/1-3/5",
+        "3/2/25",  # 3 February or March 2: the column must say which
+        "3-5",  # a dash without a year is a range, not a day
+        "31 April",
+        "24th Smarch",
+    ],
 )
 def test_parse_date_value_rejects_what_is_not_a_day(cell: Any) -> None:
     assert parse_date_value(cell, 2030)[0] is None
@@ -333,3 +359,52 @@ def test_two_headers_naming_one_column_read_the_first_and_keep_the_other(ruleset
     assert t.positions["owner"] == 4 and t.data.loc[2, "owner"] == "王丽"
     assert t.duplicate_headers == {"owner": ((4, "负责人"), (14, "负责人"))}
     assert 14 in t.human_cols and t.extra_columns == {"负责人": 14}
+
+
+@pytest.mark.parametrize(
+    ("cells", "order", "expected"),
+    [
+        # 26/9/25 settles it: the column is day first, so 3/10/25 is 3 October, 3/10 too
+        (["26/9/25", "3/10/25", "3/10"], "dmy", [D(2025, 9, 26), D(2025, 10, 3), D(2024, 10, 3)]),
+        # 9/26/25 settles it the other way
+        (["9/26/25", "3/10/25", "3/10"], "mdy", [D(2025, 9, 26), D(2025, 3, 10), D(2024, 3, 10)]),
+        # nothing settles it: year-less days stay month first (3/10 = 3月10日), a day with a year
+        # that reads two ways is unreadable
+        (["3/10/25", "3/10", "2025-01-05"], None, [None, D(2024, 3, 10), D(2025, 1, 5)]),
+        # both orders occur: the same
+        (["26/9/25", "9/26/25", "3/10/25"], None, [D(2025, 9, 26), D(2025, 9, 26), None]),
+    ],
+)
+def test_a_date_column_settles_day_or_month_first(
+    cells: list[Any], order: str | None, expected: list[D | None]
+) -> None:
+    s = pd.Series(cells, index=range(2, 2 + len(cells)), dtype=object)
+    out = PARSERS["date"](s, ColumnContext(present_mask(s)))
+    assert out.order == order
+    assert out.yearless is not None
+    # year-less days carry the parser's leap year until the row gives them theirs: show 2024
+    got = [
+        None if pd.isna(v) else (v.date().replace(year=2024) if y else v.date())
+        for v, y in zip(out.values, out.yearless, strict=True)
+    ]
+    assert got == expected
+    unreadable = [e is None for e in expected]
+    assert out.invalid.tolist() == unreadable
+    assert (out.ambiguous is not None and out.ambiguous.notna().tolist()) == (
+        unreadable if any(unreadable) else False
+    )
+
+
+def test_a_day_that_reads_two_ways_is_one_finding_with_both_readings(ruleset: Any) -> None:
+    from sync.checks import Context
+    from sync.validate import validate
+
+    g = grid([task(planned_start="3/2/24", planned_finish="2024-03-10")], ruleset)
+    for locale, readings in (
+        ("zh-CN", "2024-02-03(日在前)或 2024-03-02(月在前)"),
+        ("en", "2024-02-03 (day first) or 2024-03-02 (month first)"),
+    ):
+        f = validate(parse(g, ruleset, SEED_AS_OF), ruleset, Context(SEED_AS_OF, locale))
+        on_start = f[f["column"] == "计划开始时间"]
+        assert on_start["rule"].tolist() == ["ambiguous-date"], f.to_dict("records")
+        assert readings in on_start.iloc[0]["message"] and "3/2/24" in on_start.iloc[0]["message"]

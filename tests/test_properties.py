@@ -46,9 +46,11 @@ from .test_corpus import HEADER_VARIANTS, load_corpus
 SHIPPED = load_rules([shipped_rules_dir()])
 WORDS = SHIPPED.status_words()
 TYPED = [f for f in TEMPLATE_COLUMNS if SHIPPED.columns[f].type in ("date", "percent", "status")]
-#: The rules that turn an unreadable cell of each typed column into a finding.
+#: The rules that turn an unreadable cell of each typed column into a finding (a day that
+#: reads two ways gets ``ambiguous`` instead of ``type``).
 TYPE_RULES = {
-    f: {r.id for r in SHIPPED.active if r.check == "type" and f in r.columns} for f in TYPED
+    f: {r.id for r in SHIPPED.active if r.check in ("type", "ambiguous") and f in r.columns}
+    for f in TYPED
 }
 PROGRESS_COL = list(TEMPLATE_COLUMNS).index("progress")
 HEADERS = [
@@ -159,8 +161,9 @@ def expected_scalar(grid: Grid, table: Table, row: int, field: str, as_of: dt.da
     raw = raw_cell(grid, table, row, field)
     kind = SHIPPED.columns[field].type
     if kind == "date":
-        # year-less days are read in a leap year (2/29 survives) and get the row's year later
-        return parse_date_value(raw, 2000)
+        # year-less days are read in a leap year (2/29 survives) and get the row's year later;
+        # numeric days in the order the column's cells settle (26/9/25: day first)
+        return parse_date_value(raw, 2000, table.date_orders.get(field))
     if kind == "percent":
         value = parse_percent_value(raw)[0]
         numeric = isinstance(raw, int | float) and not isinstance(raw, bool)
