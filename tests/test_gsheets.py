@@ -725,3 +725,144 @@ def test_a_request_google_refuses_as_too_large_is_explained(
         smaller = make_config(small, sheet, sa, max_request_bytes=20_000)
         run(smaller, sa)
         assert in_sync(smaller, sa, ruleset)
+
+
+# ---------------------------------------------------------------------------- rules by identity
+
+#: A person's highlight: in-progress rows, in the job's own amber (FFF3CD).
+PERSON_FORMULA = '=$K2="进行中"'
+
+
+def person_rule(sheet_id: int = 0) -> dict[str, Any]:
+    return {
+        "ranges": [
+            {
+                "sheetId": sheet_id,
+                "startRowIndex": 1,
+                "endRowIndex": 100,
+                "startColumnIndex": 0,
+                "endColumnIndex": 14,
+            }
+        ],
+        "booleanRule": {
+            "condition": {
+                "type": "CUSTOM_FORMULA",
+                "values": [{"userEnteredValue": PERSON_FORMULA}],
+            },
+            "format": {"backgroundColor": {"red": 1, "green": 243 / 255, "blue": 205 / 255}},
+        },
+    }
+
+
+def persons_rules(fake: SheetsFake, sheet: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in fake.conditional_formats(sheet, TAB)
+        if r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] == PERSON_FORMULA
+    ]
+
+
+def job_rule_count(fake: SheetsFake, sheet: str) -> int:
+    return len(fake.conditional_formats(sheet, TAB)) - len(persons_rules(fake, sheet))
+
+
+def test_a_persons_rule_in_the_jobs_colour_is_never_taken_for_the_jobs(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    fake.apply_requests(sheet, [{"addConditionalFormatRule": {"rule": person_rule(), "index": 0}}])
+    theirs = persons_rules(fake, sheet)
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    wanted = len(fresh_plan_rules(config, sa, ruleset))
+    assert persons_rules(fake, sheet) == theirs and job_rule_count(fake, sheet) == wanted
+    # the job's own rules are deleted and made again (a person deleted one of them): theirs stay
+    fake.apply_requests(sheet, [{"deleteConditionalFormatRule": {"sheetId": 0, "index": 3}}])
+    run(config, sa)
+    assert persons_rules(fake, sheet) == theirs and job_rule_count(fake, sheet) == wanted
+    record = fake.developer_metadata(sheet, key="tracker_sync.formats")
+    assert len(record) == 1 and json.loads(record[0]["metadataValue"])["sheetId"] == 0
+    assert in_sync(config, sa, ruleset)
+
+
+def fresh_plan_rules(config: Config, sa: Path, ruleset: RuleSet) -> Any:
+    snap = backend(config, sa).read()
+    return snap.conditional_formats
+
+
+@pytest.mark.parametrize("edit", ["insert", "delete"])
+def test_a_row_inserted_or_deleted_costs_one_read_and_one_write(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, edit: str
+) -> None:
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    rules = fake.conditional_formats(sheet, TAB)
+    assert all("endRowIndex" not in r["ranges"][0] for r in rules), "rows run to the sheet's end"
+    if edit == "insert":
+        EDITS["insert-row"](fake, sheet)
+    else:
+        fake.delete_rows(sheet, TAB, 3)
+    fake.reset_log()
+    result = run(config, sa)
+    assert result.requests == {"read": 1, "write": 1}
+    assert [r.kind for r in fake.requests if r.kind != "token"] == [
+        "get",
+        "values.batchUpdateByDataFilter",
+    ]
+    assert fake.conditional_formats(sheet, TAB) == rules, "the rules were not rewritten"
+    assert in_sync(config, sa, ruleset)
+
+
+def test_rules_moved_by_an_inserted_column_are_still_the_jobs(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    """A person inserts a column: Sheets moves every rule's ranges (and, in the fake as in
+    Sheets, its cell references). The job recognises its moved rules -- no second set."""
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    before = job_rule_count(fake, sheet)
+    fake.insert_columns(sheet, TAB, "C", 1)
+    fake.set_cell(sheet, TAB, 1, 3, "预算")
+    run(config, sa)
+    wanted = len(fresh_plan_rules(config, sa, ruleset))
+    assert wanted == before + 1, "one more human column, one more cell rule"
+    assert job_rule_count(fake, sheet) == wanted, "the moved rules were replaced, not duplicated"
+    assert in_sync(config, sa, ruleset)
+
+
+def test_rules_written_before_the_record_existed_are_recognised(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    """A sheet synced by an earlier version: bounded rule ranges, no record, only the job's
+    metadata listing the rules. They are the job's (replaced, not duplicated); a person's rule
+    in the same colour is not."""
+    from sync.backends.gsheets import _cf_json
+
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    snap = backend(config, sa).read()
+    record = fake.developer_metadata(sheet, key="tracker_sync.formats")[0]
+    fake.apply_requests(
+        sheet,
+        [
+            {"deleteConditionalFormatRule": {"sheetId": 0, "index": 0}}
+            for _ in snap.conditional_formats
+        ]
+        + [
+            {"addConditionalFormatRule": {"rule": _cf_json(0, r, bounded=True), "index": i}}
+            for i, r in enumerate(snap.conditional_formats)
+        ]
+        + [{"addConditionalFormatRule": {"rule": person_rule(), "index": 0}}]
+        + [
+            {
+                "deleteDeveloperMetadata": {
+                    "dataFilter": {"developerMetadataLookup": {"metadataId": record["metadataId"]}}
+                }
+            }
+        ],
+    )
+    assert backend(config, sa).read().conditional_formats == snap.conditional_formats
+    EDITS["insert-row"](fake, sheet)  # moves the bounded ranges' ends: the job rewrites its rules
+    run(config, sa)
+    assert len(persons_rules(fake, sheet)) == 1
+    assert job_rule_count(fake, sheet) == len(snap.conditional_formats)
+    assert in_sync(config, sa, ruleset)

@@ -88,3 +88,37 @@ def test_rows_sorted_between_two_values_requests_are_noticed_and_rewritten(
     assert result.requests["read"] == 2
     assert first_14(fake, sheet) == expected
     settled(fake, sheet, config, sa, ruleset)
+
+
+def test_a_rule_added_while_the_job_replaces_its_rules_is_put_back(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    """The job deletes its rules by index; a person adds a rule at the top between the read and
+    the write, so every index is one off and the job deletes a person's rule. The deleted rules
+    come back in the reply: the job sees one is not its own, puts everything back, reads again."""
+    from .test_gsheets import job_rule_count, person_rule, persons_rules
+
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    wanted = job_rule_count(fake, sheet)
+    other = person_rule() | {
+        "booleanRule": person_rule()["booleanRule"]
+        | {"condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": '=$E2="王丽"'}]}}
+    }
+    fake.apply_requests(sheet, [{"addConditionalFormatRule": {"rule": other, "index": 0}}])
+    fake.apply_requests(sheet, [{"deleteConditionalFormatRule": {"sheetId": 0, "index": 1}}])
+
+    def person(f: SheetsFake) -> None:
+        f.apply_requests(sheet, [{"addConditionalFormatRule": {"rule": person_rule(), "index": 0}}])
+
+    fake.before_write(person)
+    result = run(config, sa)
+    assert result.requests["read"] == 2, "the run started over"
+    formulas = [
+        r["booleanRule"]["condition"]["values"][0]["userEnteredValue"]
+        for r in fake.conditional_formats(sheet, TAB)
+    ]
+    assert formulas.count('=$E2="王丽"') == 1, "the rule the job deleted by mistake is back"
+    assert len(persons_rules(fake, sheet)) == 1
+    assert job_rule_count(fake, sheet) == wanted + 1  # + the 王丽 rule, a person's
+    settled(fake, sheet, config, sa, ruleset)

@@ -19,6 +19,7 @@ just written are cleared and the run starts over from a fresh read (within the r
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -68,7 +69,6 @@ from ..model import (
     WritePlan,
     meta_from_rows,
 )
-from ..style import JOB_FILLS
 from ..text import redact
 
 if TYPE_CHECKING:
@@ -80,8 +80,9 @@ SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
 GOOGLE_SHEETS = "https://sheets.googleapis.com"
 COLUMN_KEY = "tracker_sync.column"
 META_KEY = "tracker_sync.meta"
+#: The job's record of the highlight rules it made (which tab, each rule's range, formula, fill).
+FORMATS_KEY = "tracker_sync.formats"
 PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are overwritten)"
-OWN_FILLS = JOB_FILLS  # the fills of the job's highlight rules tell them from people's
 HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
 TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
 
@@ -274,6 +275,7 @@ class _ReadState:
     tracker_title: str
     column_count: int
     row_count: int
+    #: The tracker tab's conditional-format rules as read, and which of them are the job's.
     cf_rules: list[dict[str, Any]]
     own_cf_indexes: list[int]
     own_protections: list[dict[str, Any]]
@@ -288,6 +290,11 @@ class _ReadState:
     anchor_ids: dict[str, int] = field(default_factory=dict)
     #: Keys anchored on more than one column of the tracker tab (the run stops before writing).
     doubled: list[str] = field(default_factory=list)
+    #: The job's record of its rules (developer metadata ``tracker_sync.formats``): its id and
+    #: value as read, and whether a rule of the job's was found moved by people's edits.
+    formats_id: int | None = None
+    formats_raw: str | None = None
+    formats_moved: bool = False
 
 
 def open_backend(config: Config) -> SheetsBackend:
@@ -516,9 +523,6 @@ class SheetsBackend:
             for s in sheets
             if s is not tracker and s is not summary_sheet
         }
-        cf_rules = list(tracker.get("conditionalFormats", []))
-        own = [i for i, rule in enumerate(cf_rules) if _own_rule(rule) is not None]
-        own_cf = tuple(r for r in (_own_rule(cf_rules[i]) for i in own) if r is not None)
         protections = [
             p
             for p in tracker.get("protectedRanges", [])
@@ -535,15 +539,28 @@ class SheetsBackend:
         if meta_id is None and META_TAB in tabs:
             # a tracker synced as .xlsx, then uploaded: the job's metadata came along in its tab
             meta = meta_from_rows(tabs[META_TAB].rows)
+        meta = meta if isinstance(meta, dict) else {}
+        tracker_id = int(props.get("sheetId", 0))
+        row_count = int(grid_props.get("rowCount", 1000))
+        cf_rules = list(tracker.get("conditionalFormats", []))
+        recorded, formats_id, formats_raw = _formats_record(
+            data.get("developerMetadata", []), tracker_id
+        )
+        own = _own_rules(
+            tracker_id,
+            cf_rules,
+            recorded if recorded is not None else _legacy_record(meta),
+            row_count,
+        )
         token = f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend, nobody else's
         self._state = _ReadState(
             token=token,
-            tracker_id=int(props.get("sheetId", 0)),
+            tracker_id=tracker_id,
             tracker_title=props["title"],
             column_count=int(grid_props.get("columnCount", 26)),
-            row_count=int(grid_props.get("rowCount", 1000)),
+            row_count=row_count,
             cf_rules=cf_rules,
-            own_cf_indexes=own,
+            own_cf_indexes=list(own.indexes),
             own_protections=protections,
             meta_id=meta_id,
             summary_id=int(summary_sheet["properties"]["sheetId"]) if summary_sheet else None,
@@ -553,6 +570,9 @@ class SheetsBackend:
             sheet_titles=titles,
             anchor_ids=anchor_ids,
             doubled=doubled,
+            formats_id=formats_id,
+            formats_raw=formats_raw,
+            formats_moved=own.moved,
         )
         return Snapshot(
             target=self.key,
@@ -560,10 +580,11 @@ class SheetsBackend:
             sheet_titles=tuple(titles),
             summary=summary,
             time_zone=data.get("properties", {}).get("timeZone"),
-            conditional_formats=own_cf,
-            meta=meta if isinstance(meta, dict) else {},
+            conditional_formats=own.rules,
+            meta=meta,
             version=token,
-            row_capacity=int(grid_props.get("rowCount", 1000)),
+            # the job's rules run to the end of the sheet, whatever its size (see _cf_json)
+            row_capacity=None,
             owned_columns=anchors,
             summary_charts=len(summary_sheet.get("charts") or []) if summary_sheet else 0,
             tabs=tabs,
@@ -779,8 +800,16 @@ class SheetsBackend:
             structural += _insert_columns(st.tracker_id, st.column_count, plan, fresh_cols)
         if fresh_cols or not st.own_protections:
             structural += self._protect(st, plan)
+        cf_checks: list[tuple[int, dict[str, Any]]] = []
         if plan.conditional_formats is not None:
-            structural += self._formats(st, plan.conditional_formats)
+            reqs, checks = self._formats(st, plan.conditional_formats)
+            cf_checks = [(len(structural) + i, rule) for i, rule in checks]
+            structural += reqs
+        elif st.formats_moved and (structural or plan.meta is not None):
+            # people's edits moved the job's rules where they now stand for what it wants:
+            # bring the record up to date while a structural write goes anyway
+            value = _formats_value(st.tracker_id, snapshot.conditional_formats)
+            structural.append(_formats_record_request(st, value))
         if plan.summary is not None and (restyle or plan.summary_charts):
             structural += self._summary_structure(
                 st, plan.summary, summary_id, restyle=restyle, chart=plan.summary_charts
@@ -797,7 +826,9 @@ class SheetsBackend:
         structural += [_anchor_request(st.tracker_id, plan.columns[k], k) for k in adopt]
 
         if structural:
-            self._write_structure(snapshot, plan, structural, adopt, adopt_at, fresh_cols)
+            self._write_structure(
+                snapshot, plan, structural, adopt, adopt_at, fresh_cols, cf_checks
+            )
         self._write_values(snapshot, plan)
         return ApplyResult(plan.cell_count, requests=self._requests.write - writes_before)
 
@@ -831,6 +862,7 @@ class SheetsBackend:
         adopt: list[str],
         adopt_at: int,
         fresh_cols: list[int],
+        cf_checks: list[tuple[int, dict[str, Any]]],
     ) -> None:
         """The one all-or-nothing batchUpdate: no cell values, only structure. When it inserts or
         adopts columns, its reply carries the header row so a column a person inserted meanwhile
@@ -847,8 +879,21 @@ class SheetsBackend:
                 "responseRanges": [f"{_quote(st.tracker_title)}!{hr}:{hr}"],
             }
             fields += "," + HEADER_REPLY_FIELDS
-        reply = self._send(":batchUpdate", body, params={"fields": fields}, in_place=False)
+        try:
+            reply = self._send(":batchUpdate", body, params={"fields": fields}, in_place=False)
+        except RetryRun:
+            raise
+        except TrackerError as exc:
+            # a rule deleted by index that is no longer there: the batch failed as a whole
+            if cf_checks and "conditional format" in str(exc).lower():
+                raise RetryRun(
+                    "the highlight rules changed while the sync was replacing its own "
+                    "(nothing was written)"
+                ) from None
+            raise
         st.anchor_ids |= _created_anchor_ids(structural, reply)
+        if cf_checks:
+            self._verify_formats(structural, reply, cf_checks)
         if adopt:
             self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
         if fresh_cols:
@@ -878,25 +923,107 @@ class SheetsBackend:
             )
         return reqs
 
-    def _formats(self, st: _ReadState, rules: tuple[CFRule, ...]) -> list[dict[str, Any]]:
-        """Replace the job's own rules (recognised by their fills) and leave everyone else's alone."""
-        reqs: list[dict[str, Any]] = [
-            {"deleteConditionalFormatRule": {"sheetId": st.tracker_id, "index": i}}
-            for i in sorted(st.own_cf_indexes, reverse=True)
-        ]
-        start = len(st.cf_rules) - len(
-            st.own_cf_indexes
-        )  # after people's rules: theirs take precedence
+    def _formats(
+        self, st: _ReadState, rules: tuple[CFRule, ...]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
+        """Replace the job's own rules (found by its record, never by colour) and record what it
+        made; everyone else's rules stay where they are. Returns the requests and, for each
+        delete by index, (its position among them, the rule the read found at that index): the
+        reply must show that very rule deleted."""
+        sid = st.tracker_id
+        value = _formats_value(sid, rules)
+        want = [_rule_sig(_cf_json(sid, r), st.row_count) for r in rules]
+        have = [_rule_sig(st.cf_rules[j], st.row_count) for j in st.own_cf_indexes]
+        if want == have:
+            # the same rules in Sheets' terms (only a row count Sheets does not store moved)
+            return ([] if value == st.formats_raw else [_formats_record_request(st, value)]), []
+        reqs: list[dict[str, Any]] = []
+        checks: list[tuple[int, dict[str, Any]]] = []
+        for j in sorted(st.own_cf_indexes, reverse=True):
+            checks.append((len(reqs), st.cf_rules[j]))
+            reqs.append({"deleteConditionalFormatRule": {"sheetId": sid, "index": j}})
+        start = len(st.cf_rules) - len(st.own_cf_indexes)  # after people's: theirs come first
         for i, rule in enumerate(rules):
             reqs.append(
-                {
-                    "addConditionalFormatRule": {
-                        "rule": _cf_json(st.tracker_id, rule),
-                        "index": start + i,
-                    }
-                }
+                {"addConditionalFormatRule": {"rule": _cf_json(sid, rule), "index": start + i}}
             )
-        return reqs
+        reqs.append(_formats_record_request(st, value))
+        return reqs, checks
+
+    def _verify_formats(
+        self,
+        structural: list[dict[str, Any]],
+        reply: dict[str, Any],
+        checks: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """Each rule deleted by index must be the job's (documented: a delete's reply holds the
+        rule it deleted -- Sheets API reference, DeleteConditionalFormatRuleResponse). A person
+        who added or removed a rule between the read and the write shifts the indexes; then the
+        batch's rule changes are undone -- the job's new rules deleted, every deleted rule put
+        back where it was, the record as it was -- and the run starts over."""
+        st = self._state
+        assert st is not None
+        replies = reply.get("replies", []) if isinstance(reply, dict) else []
+        deleted: list[tuple[int, dict[str, Any]]] = []
+        wrong = False
+        for pos, expected in checks:
+            got = ((replies[pos] if pos < len(replies) else {}) or {}).get(
+                "deleteConditionalFormatRule", {}
+            ).get("rule") or {}
+            index = structural[pos]["deleteConditionalFormatRule"]["index"]
+            deleted.append((int(index), got))
+            wrong = wrong or _sans_end(_rule_sig(got)) != _sans_end(_rule_sig(expected))
+        if not wrong:
+            return
+        sid = st.tracker_id
+        added = [
+            (p, q["addConditionalFormatRule"])
+            for p, q in enumerate(structural)
+            if "addConditionalFormatRule" in q
+        ]
+        undo: list[dict[str, Any]] = [
+            {"deleteConditionalFormatRule": {"sheetId": sid, "index": int(q["index"])}}
+            for _, q in sorted(added, key=lambda a: -int(a[1]["index"]))
+        ]
+        for index, rule in reversed(deleted):
+            back = copy.deepcopy(rule)
+            for g in back.get("ranges") or []:
+                g["sheetId"] = sid
+            undo.append({"addConditionalFormatRule": {"rule": back, "index": index}})
+        for p, q in enumerate(structural):
+            made = q.get("createDeveloperMetadata", {}).get("developerMetadata", {})
+            if made.get("metadataKey") == FORMATS_KEY:
+                mid = (
+                    (replies[p] or {})
+                    .get("createDeveloperMetadata", {})
+                    .get("developerMetadata", {})
+                    .get("metadataId")
+                )
+                undo.append(
+                    {
+                        "deleteDeveloperMetadata": {
+                            "dataFilter": {"developerMetadataLookup": {"metadataId": mid}}
+                        }
+                    }
+                )
+            elif "updateDeveloperMetadata" in q and q["updateDeveloperMetadata"]["dataFilters"] == [
+                {"developerMetadataLookup": {"metadataId": st.formats_id}}
+            ]:
+                undo.append(_formats_record_request(st, st.formats_raw))
+        back_reply = self._send(":batchUpdate", {"requests": undo}, params={"fields": "replies"})
+        ours = {_sans_end(_rule_sig(q["rule"])) for _, q in added}
+        for r in back_reply.get("replies", [])[: len(added)]:
+            rule = (r or {}).get("deleteConditionalFormatRule", {}).get("rule") or {}
+            if _sans_end(_rule_sig(rule)) not in ours:
+                raise TrackerError(
+                    f"spreadsheet {self.key}: the conditional-format rules of tab "
+                    f"{st.tracker_title!r} kept changing while the sync was putting a person's "
+                    "rule back; check them (Format → Conditional formatting) and run again"
+                )
+        raise RetryRun(
+            "a highlight rule was added or removed while the sync was replacing its own; "
+            "every rule was put back"
+        )
 
     def _summary_structure(
         self, st: _ReadState, tab: SummaryTab, sid: int, *, restyle: bool, chart: bool
@@ -1677,20 +1804,20 @@ def _hex(color: dict[str, Any] | None) -> str | None:
     return "".join(f"{round(float(color.get(k, 0)) * 255):02X}" for k in ("red", "green", "blue"))
 
 
-def _cf_json(sheet_id: int, rule: CFRule) -> dict[str, Any]:
+def _cf_json(sheet_id: int, rule: CFRule, *, bounded: bool = False) -> dict[str, Any]:
+    """The Sheets rule for a CFRule. Its rows run to the end of the sheet (no ``endRowIndex``:
+    "missing indexes indicate the range is unbounded", documented: Sheets API reference,
+    GridRange), so rows people insert or delete never change it; ``bounded`` gives the form
+    versions before 0.3 wrote (rows ending at ``last_row``)."""
     fmt: dict[str, Any] = {"backgroundColor": _rgb(rule.fill)}
     if rule.font:
         fmt["textFormat"] = {"foregroundColor": _rgb(rule.font)}
+    rng: dict[str, Any] = {"sheetId": sheet_id, "startRowIndex": rule.first_row}
+    if bounded:
+        rng["endRowIndex"] = rule.last_row + 1
+    rng |= {"startColumnIndex": rule.first_col, "endColumnIndex": rule.last_col + 1}
     return {
-        "ranges": [
-            {
-                "sheetId": sheet_id,
-                "startRowIndex": rule.first_row,
-                "endRowIndex": rule.last_row + 1,
-                "startColumnIndex": rule.first_col,
-                "endColumnIndex": rule.last_col + 1,
-            }
-        ],
+        "ranges": [rng],
         "booleanRule": {
             "condition": {
                 "type": "CUSTOM_FORMULA",
@@ -1701,30 +1828,210 @@ def _cf_json(sheet_id: int, rule: CFRule) -> dict[str, Any]:
     }
 
 
-def _own_rule(rule: dict[str, Any]) -> CFRule | None:
-    """The job's rule (a custom formula filled with one of the job's colours), as a CFRule."""
-    boolean = rule.get("booleanRule") or {}
-    condition = boolean.get("condition") or {}
-    fmt = boolean.get("format") or {}
-    fill = _hex(fmt.get("backgroundColor"))
-    if (
-        condition.get("type") != "CUSTOM_FORMULA"
-        or fill not in OWN_FILLS
-        or len(rule.get("ranges", [])) != 1
-    ):
+#: An A1 cell reference in a formula (``$O2``, ``AB$10``).
+_A1_REF = re.compile(r"\$?[A-Z]{1,3}\$?[0-9]+")
+
+
+def _mask_refs(formula: str) -> str:
+    """A formula with its cell references blanked, string literals kept: two rules that differ
+    only in where they point (Sheets moved them with an inserted column) look alike.
+
+    >>> _mask_refs('ISNUMBER(FIND("[B2]",$U2))')
+    'ISNUMBER(FIND("[B2]",§))'
+    """
+    parts = formula.split('"')
+    return '"'.join(p if i % 2 else _A1_REF.sub("§", p) for i, p in enumerate(parts))
+
+
+def _color(style: dict[str, Any], key: str) -> str | None:
+    return _hex(style.get(key) or (style.get(key + "Style") or {}).get("rgbColor"))
+
+
+def _rule_sig(rule: dict[str, Any], rows: int | None = None) -> tuple[Any, ...] | None:
+    """What identifies a conditional-format rule: its ranges, condition and format, normalised
+    (colours as RRGGBB; the sheet id, Google's mirrored ``*Style`` colours and a row end at or
+    past the grid's ``rows`` left out). None for a gradient rule: the job makes none."""
+    boolean = rule.get("booleanRule")
+    if not isinstance(boolean, dict):
         return None
-    rng = rule["ranges"][0]
-    values = condition.get("values") or [{}]
-    formula = str(values[0].get("userEnteredValue", "")).removeprefix("=")
-    font = _hex((fmt.get("textFormat") or {}).get("foregroundColor"))
+    ranges = []
+    for g in rule.get("ranges") or []:
+        end = g.get("endRowIndex")
+        if end is not None and rows is not None and int(end) >= rows:
+            end = None
+        ranges.append(
+            (
+                int(g.get("startRowIndex", 0) or 0),
+                None if end is None else int(end),
+                int(g.get("startColumnIndex", 0) or 0),
+                None if g.get("endColumnIndex") is None else int(g["endColumnIndex"]),
+            )
+        )
+    condition = boolean.get("condition") or {}
+    values = tuple(str(v.get("userEnteredValue", "")) for v in condition.get("values") or [])
+    fmt = boolean.get("format") or {}
+    text = fmt.get("textFormat") or {}
+    flags = tuple(bool(text.get(k)) for k in ("bold", "italic", "strikethrough", "underline"))
+    return (
+        tuple(ranges),
+        condition.get("type"),
+        values,
+        _color(fmt, "backgroundColor"),
+        _color(text, "foregroundColor"),
+        flags,
+    )
+
+
+def _shape(sig: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A rule's identity without where it sits: as many ranges, the same condition with its cell
+    references blanked, the same format."""
+    ranges, kind, values, fill, font, flags = sig
+    return (len(ranges), kind, tuple(_mask_refs(v) for v in values), fill, font, flags)
+
+
+def _sans_end(sig: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+    """A rule's identity with its ranges' row ends left out (Google may report an open-ended
+    range clamped to the grid, which rows inserted meanwhile change)."""
+    if sig is None:
+        return None
+    return (tuple((r0, c0, c1) for r0, _, c0, c1 in sig[0]), *sig[1:])
+
+
+def _decode_rule(rule: dict[str, Any], recorded: CFRule) -> CFRule:
+    """The CFRule a (moved) rule of the job's now stands for."""
+    rng = (rule.get("ranges") or [{}])[0]
+    condition = (rule.get("booleanRule") or {}).get("condition") or {}
+    formula = str(((condition.get("values") or [{}])[0]).get("userEnteredValue", ""))
+    end = rng.get("endRowIndex")
     return CFRule(
-        int(rng.get("startRowIndex", 0)),
-        int(rng.get("endRowIndex", 1)) - 1,
-        int(rng.get("startColumnIndex", 0)),
-        int(rng.get("endColumnIndex", 1)) - 1,
-        formula,
-        fill,
-        font,
+        int(rng.get("startRowIndex", 0) or 0),
+        recorded.last_row if end is None else int(end) - 1,
+        int(rng.get("startColumnIndex", 0) or 0),
+        int(rng.get("endColumnIndex", 1) or 1) - 1,
+        formula.removeprefix("="),
+        recorded.fill,
+        recorded.font,
+    )
+
+
+@dataclass(frozen=True)
+class _OwnRules:
+    """The job's rules among a tab's rules, found by what it recorded making them."""
+
+    #: Indexes (in the tab's rule list) of the job's rules, in recorded order.
+    indexes: tuple[int, ...] = ()
+    #: What each stands for now, in the same order: the recorded CFRule where the rule is
+    #: exactly as made, else what Sheets moved it to.
+    rules: tuple[CFRule, ...] = ()
+    #: Some rule was found moved (its record is out of date).
+    moved: bool = False
+
+
+def _own_rules(
+    sheet_id: int, rules: list[dict[str, Any]], recorded: list[CFRule], rows: int
+) -> _OwnRules:
+    """Match the recorded rules to a tab's rules: each recorded rule takes the one rule that is
+    exactly as the job made it, else one that differs only in where it sits (people inserted or
+    deleted columns, and Sheets moved its ranges and cell references). Colour alone never
+    decides: a person's rule with the job's fill is a person's rule. Each rule is matched once.
+    """
+    sigs = [_rule_sig(r, rows) for r in rules]
+    taken: set[int] = set()
+    found: list[tuple[int, int, bool]] = []  # (record, rule index, exact)
+    wanted = [
+        {_rule_sig(_cf_json(sheet_id, rec, bounded=b), rows) for b in (False, True)}
+        for rec in recorded
+    ]
+    for i in range(len(recorded)):
+        j = next((j for j, g in enumerate(sigs) if j not in taken and g in wanted[i]), None)
+        if j is not None:
+            taken.add(j)
+            found.append((i, j, True))
+    matched = {i for i, _, _ in found}
+    for i, rec in enumerate(recorded):
+        if i in matched:
+            continue
+        shape = _shape(_rule_sig(_cf_json(sheet_id, rec), rows) or ())
+        j = next(
+            (
+                j
+                for j, g in enumerate(sigs)
+                if j not in taken and g is not None and _shape(g) == shape
+            ),
+            None,
+        )
+        if j is not None:
+            taken.add(j)
+            found.append((i, j, False))
+    found.sort()
+    return _OwnRules(
+        indexes=tuple(j for _, j, _ in found),
+        rules=tuple(
+            recorded[i] if exact else _decode_rule(rules[j], recorded[i]) for i, j, exact in found
+        ),
+        moved=any(not exact for _, _, exact in found),
+    )
+
+
+def _formats_record(
+    metadata: list[dict[str, Any]], sheet_id: int
+) -> tuple[list[CFRule] | None, int | None, str | None]:
+    """The job's record of the rules it made on tab ``sheet_id`` (developer metadata
+    ``tracker_sync.formats``): (rules or None, its metadataId, its raw value)."""
+    for m in metadata:
+        if m.get("metadataKey") != FORMATS_KEY:
+            continue
+        raw = m.get("metadataValue")
+        mid = m.get("metadataId")
+        try:
+            data = json.loads(raw or "{}")
+            if int(data.get("sheetId", -1)) != sheet_id:
+                return None, mid, raw
+            return [CFRule.from_json(r) for r in data.get("rules", [])], mid, raw
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None, mid, raw
+    return None, None, None
+
+
+def _legacy_record(meta: dict[str, Any]) -> list[CFRule]:
+    """Before the record existed, the job's metadata listed the rules it asked for."""
+    try:
+        return [CFRule.from_json(r) for r in meta.get("conditional_formats") or []]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return []
+
+
+def _formats_record_request(st: _ReadState, value: str | None) -> dict[str, Any]:
+    """Create, update or (``value`` None) delete the job's record of its rules."""
+    lookup = {"developerMetadataLookup": {"metadataId": st.formats_id}}
+    if value is None:
+        return {"deleteDeveloperMetadata": {"dataFilter": lookup}}
+    if st.formats_id is None:
+        return {
+            "createDeveloperMetadata": {
+                "developerMetadata": {
+                    "metadataKey": FORMATS_KEY,
+                    "metadataValue": value,
+                    "location": {"spreadsheet": True},
+                    "visibility": "DOCUMENT",
+                }
+            }
+        }
+    return {
+        "updateDeveloperMetadata": {
+            "dataFilters": [lookup],
+            "developerMetadata": {"metadataValue": value},
+            "fields": "metadataValue",
+        }
+    }
+
+
+def _formats_value(sheet_id: int, rules: tuple[CFRule, ...]) -> str:
+    return json.dumps(
+        {"sheetId": sheet_id, "rules": [r.to_json() for r in rules]},
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
     )
 
 
