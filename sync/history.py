@@ -9,6 +9,12 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
     tasks   the latest TaskState of every task ID (sync.timeline)
     events  what changed: task, field, old -> new, with run and as-of day
     store   key/value facts about the store itself: ``tracker`` = the tracker it belongs to
+            (and ``notify.*`` notes made once, e.g. an owner missing from the directory)
+    alerts      notify: one row per alert (task, kind) while it is true, closed when resolved;
+                the last day it was announced and how often (sync.notify.decide)
+    deliveries  notify: one row per message per channel (alert batch or digest slot): its
+                tasks, status (pending, failed, delivered, superseded, dropped), attempts,
+                the last error (secrets removed); a failed one is retried in place next run
 
 A store belongs to one tracker (``claim``): a run of another tracker is refused, so two
 trackers can never mix their task IDs. Opened ``readonly`` (``check``, ``--dry-run``) it
@@ -30,7 +36,7 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +48,7 @@ from .timeline import Event, HistoryView, TaskState, TrendPoint
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -83,7 +89,40 @@ _MIGRATIONS: dict[int, str] = {
     2: """
     CREATE TABLE store(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    3: """
+    CREATE TABLE alerts(
+        id INTEGER PRIMARY KEY,
+        task_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        last_notice TEXT NOT NULL,
+        notices INTEGER NOT NULL,
+        closed_at TEXT
+    );
+    CREATE UNIQUE INDEX alerts_open ON alerts(task_id, kind) WHERE closed_at IS NULL;
+    CREATE TABLE deliveries(
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        last_run_id INTEGER REFERENCES runs(id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        slot TEXT,
+        items TEXT NOT NULL,
+        task_rows TEXT NOT NULL,
+        title TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        delivered_at TEXT
+    );
+    CREATE INDEX deliveries_open ON deliveries(status, channel);
+    """,
 }
+
+#: Deliveries still to be sent (a run that died mid-send leaves ``pending``; both are retried).
+OPEN_DELIVERY = ("pending", "failed")
 
 
 class TrackerBusy(TrackerError):
@@ -107,6 +146,39 @@ class RunRecord:
     cells_written: int | None
     requests_read: int | None
     requests_write: int | None
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One open alert of sync.notify: a task and what is wrong with it."""
+
+    id: int
+    task_id: str
+    kind: str
+    opened_at: str
+    last_notice: str  # ISO day the alert or its last reminder was decided
+    notices: int
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One message to one channel (``tracker-sync history`` lists them)."""
+
+    id: int
+    run_id: int | None
+    last_run_id: int | None
+    created_at: str
+    updated_at: str
+    channel: str
+    kind: str
+    slot: str | None
+    items: list[dict[str, Any]]
+    task_rows: list[int]
+    title: str
+    status: str
+    attempts: int
+    error: str | None
+    delivered_at: str | None
 
 
 @dataclass(frozen=True)
@@ -527,6 +599,204 @@ class History:
                     [(run_id, at, day, e.task_id, e.field, e.old, e.new) for e in events],
                 )
         return run_id
+
+    # ------------------------------------------------------------------ notify
+
+    def _has_notify_tables(self) -> bool:
+        """False for an older store opened read-only (migrated by the next writing run)."""
+        row = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
+        ).fetchone()
+        return row is not None
+
+    @_store_errors
+    def open_alerts(self) -> list[AlertRecord]:
+        """Alerts still true at the last notifying run."""
+        if not self._has_notify_tables():
+            return []
+        cur = self.db.execute(
+            "SELECT id, task_id, kind, opened_at, last_notice, notices FROM alerts "
+            "WHERE closed_at IS NULL ORDER BY id"
+        )
+        return [AlertRecord(*row) for row in cur.fetchall()]
+
+    @_store_errors
+    def deliveries(
+        self,
+        *,
+        limit: int = 50,
+        open_only: bool = False,
+        channel: str | None = None,
+        kind: str | None = None,
+    ) -> list[DeliveryRecord]:
+        """Deliveries, newest first (``open_only``: those still to be sent)."""
+        if not self._has_notify_tables():
+            return []
+        where, args = [], []
+        if open_only:
+            where.append(f"status IN ({','.join('?' * len(OPEN_DELIVERY))})")
+            args += list(OPEN_DELIVERY)
+        if channel is not None:
+            where.append("channel = ?")
+            args.append(channel)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        sql = (
+            "SELECT id, run_id, last_run_id, created_at, updated_at, channel, kind, slot, items, "
+            "task_rows, title, status, attempts, error, delivered_at FROM deliveries"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY id DESC LIMIT ?"
+        )
+        rows = self.db.execute(sql, (*args, limit)).fetchall()
+        return [_delivery(r) for r in rows]
+
+    @_store_errors
+    def digest_slots(self, channel: str) -> dict[str, str]:
+        """Digest slot -> status of the newest delivery for it, on one channel."""
+        if not self._has_notify_tables():
+            return {}
+        cur = self.db.execute(
+            "SELECT slot, status FROM deliveries WHERE channel = ? AND kind = 'digest' "
+            "AND slot IS NOT NULL ORDER BY id",
+            (channel,),
+        )
+        return {slot: status for slot, status in cur.fetchall()}
+
+    @_store_errors
+    def noted(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` the store already noted (things said once)."""
+        if not keys:
+            return set()
+        try:
+            cur = self.db.execute(
+                f"SELECT key FROM store WHERE key IN ({','.join('?' * len(keys))})", keys
+            )
+        except sqlite3.OperationalError:  # a schema-1 store opened read-only
+            return set()
+        return {row[0] for row in cur.fetchall()}
+
+    @_store_errors
+    def record_notices(
+        self,
+        *,
+        at: dt.datetime,
+        day: dt.date,
+        opened: Sequence[tuple[str, str]] = (),
+        reminded: Sequence[tuple[str, str]] = (),
+        closed: Sequence[tuple[str, str]] = (),
+        deliveries: Sequence[dict[str, Any]] = (),
+        finished: Sequence[tuple[int, str]] = (),
+        notes: Sequence[str] = (),
+    ) -> list[int]:
+        """What one run decided, atomically: alerts opened / reminded / closed (by task and
+        kind), deliveries to send (a dict with ``id`` updates that delivery in place, else a
+        new one; keys run_id, channel, kind, slot, items, task_rows, title), earlier
+        deliveries finished without sending (id, status: superseded / dropped), and notes made
+        once. Returns the ids of ``deliveries``, all left ``pending``."""
+        if self.readonly:
+            raise TrackerError(f"{self.path}: opened read-only; this run records nothing")
+        stamp = at.isoformat(timespec="seconds")
+        today = day.isoformat()
+        ids: list[int] = []
+        with self._tx():
+            for task_id, kind in closed:
+                self.db.execute(
+                    "UPDATE alerts SET closed_at = ? WHERE task_id = ? AND kind = ? "
+                    "AND closed_at IS NULL",
+                    (stamp, task_id, kind),
+                )
+            for task_id, kind in opened:
+                self.db.execute(
+                    "INSERT INTO alerts(task_id, kind, opened_at, last_notice, notices) "
+                    "VALUES (?, ?, ?, ?, 1)",
+                    (task_id, kind, stamp, today),
+                )
+            for task_id, kind in reminded:
+                self.db.execute(
+                    "UPDATE alerts SET last_notice = ?, notices = notices + 1 "
+                    "WHERE task_id = ? AND kind = ? AND closed_at IS NULL",
+                    (today, task_id, kind),
+                )
+            for delivery_id, status in finished:
+                self.db.execute(
+                    "UPDATE deliveries SET status = ?, updated_at = ? WHERE id = ?",
+                    (status, stamp, delivery_id),
+                )
+            for d in deliveries:
+                items = json.dumps(d["items"], ensure_ascii=False, sort_keys=True)
+                rows = json.dumps(d["task_rows"])
+                title = redact(d["title"])
+                if d.get("id") is not None:
+                    self.db.execute(
+                        "UPDATE deliveries SET last_run_id = ?, updated_at = ?, items = ?, "
+                        "task_rows = ?, title = ?, status = 'pending' WHERE id = ?",
+                        (d["run_id"], stamp, items, rows, title, d["id"]),
+                    )
+                    ids.append(int(d["id"]))
+                    continue
+                cur = self.db.execute(
+                    "INSERT INTO deliveries(run_id, last_run_id, created_at, updated_at, "
+                    "channel, kind, slot, items, task_rows, title, status) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,'pending')",
+                    (
+                        d["run_id"],
+                        d["run_id"],
+                        stamp,
+                        stamp,
+                        d["channel"],
+                        d["kind"],
+                        d.get("slot"),
+                        items,
+                        rows,
+                        title,
+                    ),
+                )
+                ids.append(int(cur.lastrowid or 0))
+            for key in notes:
+                self.db.execute(
+                    "INSERT INTO store(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
+                    (key, stamp),
+                )
+        return ids
+
+    @_store_errors
+    def finish_delivery(
+        self, delivery_id: int, *, delivered: bool, at: dt.datetime, error: str | None = None
+    ) -> None:
+        """The outcome of one attempt to send a delivery (the error with secrets removed)."""
+        stamp = at.isoformat(timespec="seconds")
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, attempts = attempts + 1, error = ?, "
+            "updated_at = ?, delivered_at = ? WHERE id = ?",
+            (
+                "delivered" if delivered else "failed",
+                redact(error) if error else None,
+                stamp,
+                stamp if delivered else None,
+                delivery_id,
+            ),
+        )
+
+
+def _delivery(r: Sequence[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=r[0],
+        run_id=r[1],
+        last_run_id=r[2],
+        created_at=r[3],
+        updated_at=r[4],
+        channel=r[5],
+        kind=r[6],
+        slot=r[7],
+        items=json.loads(r[8]),
+        task_rows=json.loads(r[9]),
+        title=r[10],
+        status=r[11],
+        attempts=r[12],
+        error=r[13],
+        delivered_at=r[14],
+    )
 
 
 #: A full copy at least this often in a chain of deltas (a day of 10-minute runs).
