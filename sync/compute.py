@@ -28,6 +28,12 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
       else green; empty when there is no planned finish to judge by, and while on hold (its
       deviation is empty too: paused work is not behind plan).
 
+    A sheet without a progress column has no deviation, and is judged by what its status
+    column says where the columns that would tell are missing too: completed without an actual
+    finish column, started (in progress, delayed, completed) without an actual start column;
+    with none of progress, actual start and status nothing says a task is idle, so only the
+    planned finish makes it delayed.
+
     >>> # planned 3/15–3/25, as of 3/20: 6 of 11 days → 54.5 %
     """
     d = table.data
@@ -47,12 +53,21 @@ def compute(table: Table, as_of: dt.date, amber_deviation: float = 10.0) -> pd.D
     planned[np.isnat(ps) | np.isnat(pf) | ~(span > 0)] = np.nan
     deviation = prog0 - planned
 
+    said = d["status"].to_numpy(dtype=object)
+    no_progress = "progress" not in table.positions
+    if no_progress:
+        deviation[:] = np.nan
     completed = (prog0 >= 100) | has_af
-    on_hold = ~completed & (d["status"] == "on_hold").to_numpy()
-    past_finish = ~np.isnat(pf) & (today > pf)
-    past_start_idle = ~np.isnat(ps) & (today > ps) & (prog0 <= 0) & ~has_as
-    delayed = ~completed & ~on_hold & (past_finish | past_start_idle)
     started = (prog0 > 0) | has_as
+    if no_progress and "actual_finish" not in table.positions:
+        completed |= said == "completed"
+    if no_progress and "actual_start" not in table.positions:
+        started |= np.isin(said, ["in_progress", "delayed", "completed"])
+    on_hold = ~completed & (said == "on_hold")
+    past_finish = ~np.isnat(pf) & (today > pf)
+    knows_idle = any(c in table.positions for c in ("progress", "actual_start", "status"))
+    past_start_idle = ~np.isnat(ps) & (today > ps) & ~started & knows_idle
+    delayed = ~completed & ~on_hold & (past_finish | past_start_idle)
     status = np.select(
         [completed, on_hold, delayed, started],
         ["completed", "on_hold", "delayed", "in_progress"],
