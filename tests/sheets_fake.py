@@ -70,7 +70,7 @@ deleteConditionalFormatRule, addProtectedRange, updateProtectedRange,
 deleteProtectedRange, createDeveloperMetadata, updateDeveloperMetadata,
 deleteDeveloperMetadata, addChart, deleteEmbeddedObject, setDataValidation,
 updateDimensionProperties, insertDimension, deleteDimension,
-appendDimension, sortRange, mergeCells, unmergeCells, addNamedRange,
+appendDimension, moveDimension, sortRange, mergeCells, unmergeCells, addNamedRange,
 deleteNamedRange, setBasicFilter, clearBasicFilter; accepted as no-ops:
 updateBorders, autoResizeDimensions, updateChartSpec,
 updateEmbeddedObjectPosition, updateEmbeddedObjectBorder.  Other *known*
@@ -93,9 +93,56 @@ Behaviours copied from the real API (see the cassettes):
 * GridRange / DimensionRange outputs omit ``sheetId`` when it is 0 (proto3),
   requests with no ``sheetId`` address sheet 0.
 * Row/column developer metadata is anchored to the row/column object: it
-  moves with insertDimension/deleteDimension/sortRange (full-width sorts) and
-  is deleted with its row.  Conditional-format, protected, merge and named
-  ranges shift on insert/delete.
+  moves with insertDimension/deleteDimension/moveDimension/sortRange
+  (full-width sorts) and is deleted with its row.  Conditional-format,
+  protected, merge and named ranges shift on insert/delete/move.
+
+Fidelity: what each behaviour rests on
+======================================
+A fake encodes beliefs about Google.  Documented = stated on a Sheets API
+reference page (developers.google.com/sheets/api/reference/rest/v4/...);
+assumed = our reading, not stated anywhere we found.  Where an assumption
+decides safety the fake can do both (a flag) and the tests run both.
+
+Documented:
+* Requests over 10 MB are refused: 400 INVALID_ARGUMENT "Request payload size
+  exceeds the limit: 10485760 bytes." (reason badRequest), nothing applied.
+  The figure is not on a reference page; it is Google's own error text,
+  reported in public issue threads (jlolling/talendcomp_tGoogleSheet#1,
+  SCRT-HQ/PSGSuite#62, googleworkspace/dotnet-samples#23); the Usage limits
+  page (/sheets/api/limits) recommends at most 2 MB.  ``max_request_bytes``.
+* Developer metadata on a row/column stays with it as it moves and is deleted
+  with it (DeveloperMetadata); a DeveloperMetadataLookup matches the
+  intersection of the fields given, so a metadataId matches one entry
+  (DeveloperMetadataLookup); a data filter matching several ranges writes all
+  of them (values.batchUpdateByDataFilter, ``data``).
+* ``includeValuesInResponse`` echoes "all values in the requested range
+  (excluding trailing empty rows and columns)" when more was requested than
+  written -- a column anchor echoes its whole column, an A1 range holding only
+  ``null`` echoes its cells and writes nothing (``null`` is skipped:
+  ValueRange.values).  Replies are as big as Google's: pretty-printed JSON,
+  CellData with effectiveFormat and formattedValue unless a field mask says
+  otherwise.
+* deleteConditionalFormatRule answers the rule it deleted
+  (DeleteConditionalFormatRuleResponse); addConditionalFormatRule inserts at
+  ``index`` (AddConditionalFormatRuleRequest); a GridRange without an end is
+  unbounded on that side (GridRange).
+* moveDimension's destinationIndex is in the coordinates before the source is
+  removed (MoveDimensionRequest, with its worked example).
+
+Assumed:
+* A conditional-format rule's ranges and the cell references of its custom
+  formula follow inserted, deleted and moved rows/columns the way cell
+  formulas do (seen in the Sheets UI; no reference page); an unbounded range
+  stays unbounded; a range a move splits keeps its bounds.
+* insertDimension may insert at index == the grid's size (after the last
+  column).
+* duplicateSheet copies the tab's conditional formats but not its protected
+  ranges; whether it copies the tab's developer metadata is unverified:
+  ``duplicate_copies_metadata`` (default False) gives each copy new ids when
+  True.
+* A sort of part of the columns (sortRange over A:N) moves only those cells;
+  row metadata does not move (only full-width sorts move rows).
 
 Python hooks (``SheetsFake``)
 =============================
@@ -108,10 +155,13 @@ Python hooks (``SheetsFake``)
   ``spreadsheet_properties``, ``conditional_formats``, ``protected_ranges``,
   ``developer_metadata``, ``metadata_row``, ``charts``.
 * human edits (1-based rows/columns like the Sheets UI): ``set_cell``,
-  ``set_values``, ``insert_rows``, ``delete_rows``, ``sort_rows``,
-  ``insert_columns``, ``delete_columns``, ``rename_header``, ``add_sheet``,
+  ``set_values``, ``insert_rows``, ``delete_rows``, ``sort_rows`` (whole rows,
+  or ``columns=("A", "N")`` only), ``insert_columns``, ``delete_columns``,
+  ``move_columns``, ``duplicate_sheet``, ``rename_header``, ``add_sheet``,
   ``delete_sheet``, ``rename_sheet``, ``set_note``, ``set_number_format``,
   ``add_developer_metadata``, ``set_access``.
+* a person between the job's read and its write: ``before_write(fn, n=1)``
+  runs ``fn(fake)`` just before the n-th next write request is served.
 * credentials: ``write_service_account``, ``service_account_info``,
   ``credentials``, ``gspread_client``, ``expire_tokens``.
 * log: ``requests`` (list of ``RequestRecord``), ``request_count(kind)``,
@@ -143,7 +193,7 @@ Not emulated: formula evaluation beyond plain arithmetic (cell references,
 functions: the effective value is the formula text), enforcement of protected
 ranges and data-validation rules on writes, filter views, banding replies,
 pivot tables, data sources, slicers, dimension groups, copyPaste/cutPaste/
-findReplace/autoFill/insertRange/deleteRange/moveDimension/textToColumns,
+findReplace/autoFill/insertRange/deleteRange/textToColumns,
 sheets.copyTo, Drive writes (create/copy/delete/permissions), per-user
 sharing (access is per spreadsheet: writer/reader/none), JWT signature
 checks, quotas other than ``set_rate_limit``.
@@ -1843,6 +1893,32 @@ def _shift_gr(gr: JSON, dimension: str, fn: _RangeFn) -> bool:
     return True
 
 
+_FORMULA_REF = re.compile(r"(\$?)([A-Z]{1,3})(\$?)([0-9]+)")
+
+
+def shift_refs(formula: str, dimension: str, move: Callable[[int], int | None]) -> str:
+    """A formula whose A1 references follow their rows (``dimension`` ROWS) or columns
+    (COLUMNS) to ``move(index)``, 0-based; None (a deleted row/column) gives ``#REF!``. String
+    literals are left alone. Sheets does this to a conditional-format rule's custom formula when
+    rows or columns are inserted, deleted or moved, as it does to cell formulas (assumed: seen in
+    the Sheets UI, no reference page describes it).
+
+    >>> shift_refs('=AND($U2="[C2]",B$3>0)', "COLUMNS", lambda c: c + 1 if c >= 2 else c)
+    '=AND($V2="[C2]",B$3>0)'
+    """
+    parts = formula.split('"')
+
+    def one(m: re.Match[str]) -> str:
+        d1, letters, d2, digits = m.groups()
+        if dimension == "COLUMNS":
+            to = move(col_index(letters))
+            return "#REF!" if to is None else f"{d1}{col_letters(to)}{d2}{digits}"
+        to = move(int(digits) - 1)
+        return "#REF!" if to is None else f"{d1}{letters}{d2}{to + 1}"
+
+    return '"'.join(p if i % 2 else _FORMULA_REF.sub(one, p) for i, p in enumerate(parts))
+
+
 def _check_ev(value: Any) -> JSON:
     if not isinstance(value, dict) or len(value) != 1:
         raise _ReqError(
@@ -1907,6 +1983,8 @@ class _Engine:
         self.caller = caller
         self.metadata_size_limit = metadata_size_limit
         self.changed = False
+        #: duplicateSheet copies the source tab's developer metadata (with new ids).
+        self.duplicate_copies_metadata = False
 
     # -- ids ------------------------------------------------------------------
     def _new_id(self, used: set[int]) -> int:
@@ -2164,6 +2242,18 @@ class _Engine:
             gr["sheetId"] = int(sid)
         new.protected_ranges = []
         new.charts = []
+        if self.duplicate_copies_metadata:
+            # Unverified either way (no reference page says): the tests run both behaviours.
+            used = {m.id for m in self.ss.metas}
+            for m in [m for m in self.ss.metas if m.sheet is src]:
+                dim: _Row | _Col | None = None
+                if m.kind == "ROW":
+                    dim = new.rows[next(i for i, r in enumerate(src.rows) if r is m.dim)]
+                elif m.kind == "COLUMN":
+                    dim = new.cols[next(i for i, c in enumerate(src.cols) if c is m.dim)]
+                mid = self._new_id(used)
+                used.add(mid)
+                self.ss.metas.append(_Meta(mid, m.key, m.value, m.visibility, m.kind, new, dim))
         index = body.get("insertSheetIndex")
         index = (
             len(self.ss.sheets) if index is None else max(0, min(int(index), len(self.ss.sheets)))
@@ -2245,6 +2335,34 @@ class _Engine:
         if sheet.basic_filter and "range" in sheet.basic_filter:
             out.append(sheet.basic_filter["range"])
         return out
+
+    def _shift_rule_formulas(
+        self, sheet: _Sheet, dimension: str, move: Callable[[int], int | None]
+    ) -> None:
+        """Conditional-format custom formulas follow the rows/columns they point at."""
+        for rule in sheet.conditional_formats:
+            condition = (rule.get("booleanRule") or {}).get("condition") or {}
+            for v in condition.get("values") or []:
+                text = v.get("userEnteredValue")
+                if isinstance(text, str) and text.startswith("="):
+                    v["userEnteredValue"] = shift_refs(text, dimension, move)
+
+    def _remap_sheet_ranges(self, sheet: _Sheet, dimension: str, new_pos: dict[int, int]) -> None:
+        """After a move: a range whose cells all land side by side follows them; one the move
+        splits keeps its bounds (assumed)."""
+        k0, k1 = _DIM_KEYS[dimension]
+        grs = self._sheet_grid_ranges(sheet) + [
+            nr["range"]
+            for nr in self.ss.named_ranges
+            if int(nr["range"].get("sheetId", 0)) == sheet.sheet_id
+        ]
+        for gr in grs:
+            a, b = gr.get(k0), gr.get(k1)
+            if a is None or b is None or b <= a:
+                continue
+            moved = sorted(new_pos.get(x, x) for x in range(int(a), int(b)))
+            if moved[-1] - moved[0] == len(moved) - 1:
+                gr[k0], gr[k1] = moved[0], moved[-1] + 1
 
     def _shift_sheet_ranges(self, sheet: _Sheet, dimension: str, fn: _RangeFn) -> None:
         for rule in list(sheet.conditional_formats):
@@ -2335,6 +2453,7 @@ class _Engine:
                 _Col(_jcopy(src_col.props) if src_col else {}) for _ in range(n)
             ]
         self._shift_sheet_ranges(sheet, dimension, _insert_fn(start, n))
+        self._shift_rule_formulas(sheet, dimension, lambda x: x + n if x >= start else x)
 
     def delete_dim(
         self, sheet: _Sheet, dimension: str, start: int, end: int, allow_all: bool = False
@@ -2364,6 +2483,12 @@ class _Engine:
         if frozen > start:
             gp[key] = max(start, frozen - (min(frozen, end) - start))
         self._shift_sheet_ranges(sheet, dimension, _delete_fn(start, end))
+        n = end - start
+        self._shift_rule_formulas(
+            sheet,
+            dimension,
+            lambda x: None if start <= x < end else (x - n if x >= end else x),
+        )
 
     def r_insertDimension(self, body: JSON) -> None:
         sheet, dimension, start, end = self._dim_range(body.get("range"))
@@ -2372,6 +2497,41 @@ class _Engine:
     def r_deleteDimension(self, body: JSON) -> None:
         sheet, dimension, start, end = self._dim_range(body.get("range"))
         self.delete_dim(sheet, dimension, start, end)
+
+    def r_moveDimension(self, body: JSON) -> None:
+        """Documented (Sheets API reference, MoveDimensionRequest): ``destinationIndex`` is in
+        the coordinates before the source is removed (rows [1, 3) to 4 turns 0,1,2,3,4 into
+        0,3,1,2,4). Row/column metadata moves with its row/column (documented: DeveloperMetadata,
+        "will remain associated at those locations as they move around"); rule, protected and
+        merge ranges and rule formulas follow the cells (assumed)."""
+        sheet, dimension, start, end = self._dim_range(body.get("source"))
+        count = sheet.nrows if dimension == "ROWS" else sheet.ncols
+        if end > count or end <= start:
+            raise _ReqError(f"Invalid source range [{start}, {end}) for a sheet of {count}.")
+        if body.get("destinationIndex") is None:
+            raise _ReqError("destinationIndex must be set.")
+        dest = int(body["destinationIndex"])
+        if not 0 <= dest <= count:
+            raise _ReqError(f"Invalid destinationIndex {dest}: the sheet has {count}.")
+        if start <= dest <= end:
+            return
+        order = list(range(count))
+        block = order[start:end]
+        del order[start:end]
+        at = dest - (end - start) if dest > start else dest
+        order[at:at] = block
+        if dimension == "ROWS":
+            sheet.rows = [sheet.rows[i] for i in order]
+        else:
+            for row in sheet.rows:
+                cells = row.cells + [{} for _ in range(count - len(row.cells))]
+                row.cells = [cells[i] for i in order]
+                while row.cells and not row.cells[-1]:
+                    row.cells.pop()
+            sheet.cols = [sheet.cols[i] for i in order]
+        new_pos = {old: new for new, old in enumerate(order)}
+        self._remap_sheet_ranges(sheet, dimension, new_pos)
+        self._shift_rule_formulas(sheet, dimension, lambda x: new_pos.get(x, x))
 
     def r_appendDimension(self, body: JSON) -> None:
         sheet = self.ss.sheet_by_id(body.get("sheetId", 0))
@@ -3475,8 +3635,12 @@ class SheetsFake:
         strict: bool = True,
         metadata_size_limit: int | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        duplicate_copies_metadata: bool = False,
     ) -> None:
         self.host = host
+        #: Whether duplicateSheet copies the tab's developer metadata (Google's behaviour is
+        #: not documented; tests that depend on it run both).
+        self.duplicate_copies_metadata = duplicate_copies_metadata
         #: Request bodies larger than this answer Google's payload-size 400 (nothing applied).
         self.max_request_bytes = max_request_bytes
         self.port = port
@@ -3818,6 +3982,7 @@ class SheetsFake:
                 raise ApiError(403, MSG_NO_PERMISSION)
             target = copy.deepcopy(ss) if write else ss
             eng = _Engine(target, self._rng, email, self.metadata_size_limit)
+            eng.duplicate_copies_metadata = self.duplicate_copies_metadata
             result = self._run(kind, eng, info, query, q1, body)
             if write and eng.changed:
                 target.modified = _now_rfc3339()
@@ -4181,7 +4346,9 @@ class SheetsFake:
                 return sid
 
     def _engine(self, ss: _Spreadsheet) -> _Engine:
-        return _Engine(ss, self._rng, "human@example.com", self.metadata_size_limit)
+        eng = _Engine(ss, self._rng, "human@example.com", self.metadata_size_limit)
+        eng.duplicate_copies_metadata = self.duplicate_copies_metadata
+        return eng
 
     def add_spreadsheet(
         self,
@@ -4795,6 +4962,36 @@ class SheetsFake:
         with self._edit(spreadsheet_id) as eng:
             eng.delete_dim(eng.ss.sheet_named(tab), "ROWS", start - 1, end)
 
+    def move_columns(
+        self, spreadsheet_id: str, tab: str, first: int | str, last: int | str, to: int | str
+    ) -> None:
+        """Drag columns ``first``..``last`` (1-based or letters) to before column ``to``
+        (moveDimension)."""
+
+        def index(c: int | str) -> int:
+            return col_index(c) if isinstance(c, str) else c - 1
+
+        with self._edit(spreadsheet_id) as eng:
+            sheet = eng.ss.sheet_named(tab)
+            eng.r_moveDimension(
+                {
+                    "source": {
+                        "sheetId": sheet.sheet_id,
+                        "dimension": "COLUMNS",
+                        "startIndex": index(first),
+                        "endIndex": index(last) + 1,
+                    },
+                    "destinationIndex": index(to),
+                }
+            )
+
+    def duplicate_sheet(self, spreadsheet_id: str, tab: str, new_title: str) -> None:
+        """A person duplicates a tab (copying its developer metadata or not, as the fake's
+        ``duplicate_copies_metadata`` says)."""
+        with self._edit(spreadsheet_id) as eng:
+            sid = eng.ss.sheet_named(tab).sheet_id
+            eng.r_duplicateSheet({"sourceSheetId": sid, "newSheetName": new_title})
+
     def insert_columns(
         self, spreadsheet_id: str, tab: str, at_col: int | str, count: int = 1
     ) -> None:
@@ -4818,20 +5015,31 @@ class SheetsFake:
         end_row: int,
         key_col: int | str,
         descending: bool = False,
+        *,
+        columns: tuple[int | str, int | str] | None = None,
     ) -> None:
         """Sort rows ``start_row``..``end_row`` (1-based, inclusive) by ``key_col`` (1-based or letter),
-        moving whole rows (and their metadata), like Data > Sort range on full rows."""
-        kc = col_index(key_col) if isinstance(key_col, str) else key_col - 1
+        moving whole rows (and their metadata), like Data > Sort range on full rows; with
+        ``columns`` (first, last: 1-based or letters) only those columns' cells move -- a person
+        who selected A:N and sorted it, leaving the columns to the right where they were."""
+
+        def index(c: int | str) -> int:
+            return col_index(c) if isinstance(c, str) else c - 1
+
+        kc = index(key_col)
         with self._edit(spreadsheet_id) as eng:
             sheet = eng.ss.sheet_named(tab)
+            c0, c1 = (
+                (0, sheet.ncols) if columns is None else (index(columns[0]), index(columns[1]) + 1)
+            )
             eng.r_sortRange(
                 {
                     "range": {
                         "sheetId": sheet.sheet_id,
                         "startRowIndex": start_row - 1,
                         "endRowIndex": end_row,
-                        "startColumnIndex": 0,
-                        "endColumnIndex": sheet.ncols,
+                        "startColumnIndex": c0,
+                        "endColumnIndex": c1,
                     },
                     "sortSpecs": [
                         {

@@ -1620,3 +1620,126 @@ def test_a_data_filter_write_echoes_the_whole_requested_range(
     assert first["updatedData"]["values"] == [["k"], ["one"], ["2"], ["3"]]
     assert second["updatedData"]["values"] == [["a"], ["b"], ["c"]]
     assert fake.values(sid, "T") == [["h", "k"], ["a", "one"], ["b", "2"], ["c", "3"]]
+
+
+# ---------------------------------------------------------------------------
+# the adversarial fake: people's structural edits, duplicates, the write hook
+# ---------------------------------------------------------------------------
+
+
+def _rule(formula: str, c0: int, c1: int, r0: int = 1) -> dict[str, Any]:
+    return {
+        "ranges": [
+            {"sheetId": 0, "startRowIndex": r0, "startColumnIndex": c0, "endColumnIndex": c1}
+        ],
+        "booleanRule": {
+            "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": formula}]},
+            "format": {"backgroundColor": {"red": 1}},
+        },
+    }
+
+
+def _rules(fake: SheetsFake, sid: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            r["ranges"][0].get("startRowIndex"),
+            r["ranges"][0].get("endRowIndex"),
+            r["ranges"][0].get("startColumnIndex"),
+            r["ranges"][0].get("endColumnIndex"),
+            r["booleanRule"]["condition"]["values"][0]["userEnteredValue"],
+        )
+        for r in fake.conditional_formats(sid, "T")
+    ]
+
+
+def test_move_dimension_follows_googles_worked_example(fake: SheetsFake) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [[0], [1], [2], [3], [4]]})
+    fake.apply_requests(
+        sid,
+        [
+            {
+                "moveDimension": {
+                    "source": {"sheetId": 0, "dimension": "ROWS", "startIndex": 1, "endIndex": 3},
+                    "destinationIndex": 4,
+                }
+            }
+        ],
+    )
+    assert [r[0] for r in fake.values(sid, "T")] == [0, 3, 1, 2, 4]
+
+
+def test_moved_columns_take_their_metadata_rules_and_references_along(fake: SheetsFake) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [["a", "b", "c", "d"], [1, 2, 3, 4]]})
+    fake.add_developer_metadata(sid, "anchor", "d", tab="T", column="D")
+    fake.apply_requests(
+        sid, [{"addConditionalFormatRule": {"rule": _rule('=$D2="x"', 3, 4), "index": 0}}]
+    )
+    fake.move_columns(sid, "T", "D", "D", "B")  # drag D to before B
+    assert fake.values(sid, "T")[0] == ["a", "d", "b", "c"]
+    meta = fake.developer_metadata(sid, "T", key="anchor")[0]
+    assert meta["location"]["dimensionRange"]["startIndex"] == 1
+    assert _rules(fake, sid) == [(1, None, 1, 2, '=$B2="x"')]
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        # a column inserted at B: ranges and references right of it move one column right
+        (lambda f, s: f.insert_columns(s, "T", "B", 1), [(1, None, 0, 5, '=$E2="x"')]),
+        # a row inserted above the rule: its first row and its references move down
+        (lambda f, s: f.insert_rows(s, "T", 2, [["new"]]), [(2, None, 0, 4, '=$D3="x"')]),
+        # a row inserted inside it: an unbounded rule does not change at all
+        (lambda f, s: f.insert_rows(s, "T", 3, [["new"]]), [(1, None, 0, 4, '=$D2="x"')]),
+        # the column a reference points at deleted: #REF!, like a cell formula
+        (lambda f, s: f.delete_columns(s, "T", "D"), [(1, None, 0, 3, '=#REF!="x"')]),
+    ],
+    ids=["insert-column", "insert-row-above", "insert-row-inside", "delete-referenced-column"],
+)
+def test_rule_ranges_and_formulas_follow_inserted_and_deleted_rows_and_columns(
+    fake: SheetsFake, edit: Any, expected: list[tuple[Any, ...]]
+) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [["a", "b", "c", "d"], [1, 2, 3, "x"], [5, 6, 7, 8]]})
+    fake.apply_requests(
+        sid, [{"addConditionalFormatRule": {"rule": _rule('=$D2="x"', 0, 4), "index": 0}}]
+    )
+    edit(fake, sid)
+    assert _rules(fake, sid) == expected
+
+
+@pytest.mark.parametrize("copies", [False, True])
+def test_duplicate_sheet_copies_developer_metadata_only_when_told(copies: bool) -> None:
+    with SheetsFake(duplicate_copies_metadata=copies) as fake:
+        sid = fake.add_spreadsheet(sheets={"T": [["a", "b"]]})
+        original = fake.add_developer_metadata(sid, "anchor", "b", tab="T", column="B")
+        fake.duplicate_sheet(sid, "T", "Copy")
+        copied = fake.developer_metadata(sid, "Copy", key="anchor")
+        assert fake.developer_metadata(sid, "T", key="anchor")[0]["metadataId"] == original
+        if copies:
+            assert len(copied) == 1 and copied[0]["metadataId"] != original
+            assert copied[0]["location"]["dimensionRange"]["startIndex"] == 1
+        else:
+            assert copied == []
+
+
+def test_a_sort_of_some_columns_moves_only_their_cells(fake: SheetsFake) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [["k", "v", "id"], ["b", 2, "B"], ["a", 1, "A"]]})
+    row_meta = fake.add_developer_metadata(sid, "row", "B", tab="T", row=2)
+    fake.sort_rows(sid, "T", 2, 3, "A", columns=("A", "B"))
+    # the id column C stayed where it was: each id now sits beside another row's cells
+    assert fake.values(sid, "T") == [["k", "v", "id"], ["a", 1, "B"], ["b", 2, "A"]]
+    assert fake.metadata_row(sid, row_meta) == 2, "row metadata stays: the row did not move"
+
+
+def test_before_write_runs_just_before_the_next_write_not_a_read(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    sid = fake.add_spreadsheet(sheets={"T": [["a"]]})
+    seen: list[str] = []
+    fake.before_write(lambda f: seen.append(f.values(sid, "T")[0][0]))
+    session.get(f"{fake.sheets_base_url}/{sid}")
+    assert seen == []
+    session.post(
+        f"{fake.sheets_base_url}/{sid}/values:batchUpdate",
+        json={"valueInputOption": "RAW", "data": [{"range": "T!A1", "values": [["b"]]}]},
+    )
+    assert seen == ["a"] and fake.values(sid, "T") == [["b"]]
