@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .config import Config, load_config
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     AccessDenied,
     BackendUnavailable,
@@ -15,11 +16,43 @@ from .errors import (
     TrackerSyncError,
     WouldLoseContent,
 )
-from .model import Grid, Snapshot, WritePlan
-from .pipeline import RunResult, plan_run
-from .report import report
-from .rules import RuleSet, load_rules, shipped_rules_dir
-from .run import sync
+
+if TYPE_CHECKING:
+    from .config import Config, load_config
+    from .model import Grid, Snapshot, WritePlan
+    from .pipeline import RunResult, plan_run
+    from .report import report
+    from .rules import RuleSet, load_rules, shipped_rules_dir
+    from .run import sync
+
+#: Where each public name lives; imported on first use (``import sync`` stays light, so the
+#: command line prints --help without loading pandas).
+_LAZY = {
+    "Config": "config",
+    "load_config": "config",
+    "Grid": "model",
+    "Snapshot": "model",
+    "WritePlan": "model",
+    "RunResult": "pipeline",
+    "plan_run": "pipeline",
+    "report": "report",
+    "RuleSet": "rules",
+    "load_rules": "rules",
+    "shipped_rules_dir": "rules",
+    "sync": "run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sync' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

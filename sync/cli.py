@@ -9,18 +9,65 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .config import Config, load_config
 from .defaults import DEFAULT_CONFIG, DEFAULT_LOCALE, LOCALES
 from .errors import TrackerSyncError
-from .pipeline import RunResult
-from .report import plan_lines, report
-from .rules import load_rules, shipped_rules_dir
-from .run import init_spreadsheet, sync
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .pipeline import RunResult
+    from .rules import RuleSet
+
+
+# The library is imported when a command runs, not to print --help or --version (pandas and
+# the config models cost most of a second): these stand in for its entry points.
+
+
+def load_config(path: Path) -> Config:
+    from .config import load_config as load
+
+    return load(path)
+
+
+def sync(config: Config, **kwargs: Any) -> RunResult:
+    from .run import sync as run_sync
+
+    return run_sync(config, **kwargs)
+
+
+def init_spreadsheet(spreadsheet: str, base: Config | None, **kwargs: Any) -> str:
+    from .run import init_spreadsheet as init
+
+    return init(spreadsheet, base, **kwargs)
+
+
+def report(result: RunResult, **kwargs: Any) -> dict[str, Any]:
+    from .report import report as build
+
+    return build(result, **kwargs)
+
+
+def plan_lines(plan: dict[str, Any], limit: int) -> list[str]:
+    from .report import plan_lines as lines
+
+    return lines(plan, limit)
+
+
+def load_rules(folders: list[Path]) -> RuleSet:
+    from .rules import load_rules as load
+
+    return load(folders)
+
+
+def shipped_rules_dir() -> Path:
+    from .rules import shipped_rules_dir as shipped
+
+    return shipped()
+
 
 SHOWN_FINDINGS = 20
 SHOWN_CELLS = 40

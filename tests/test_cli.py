@@ -189,3 +189,23 @@ def test_every_command_help_has_an_example(command: str) -> None:
     r = invoke(command, "--help")
     assert r.exit_code == 0
     assert "Example" in r.output
+
+
+def test_help_and_version_load_no_heavy_library() -> None:
+    """`tracker-sync --help` stays instant: the command line imports the library (pandas, the
+    config models, backends) only when a command runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from sync.cli import cli\n"
+        "for args in (['--help'], ['--version'], ['run', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
+        "heavy = sorted(m for m in ('pandas', 'numpy', 'pydantic', 'openpyxl', 'gspread', 'lxml')"
+        " if m in sys.modules)\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
