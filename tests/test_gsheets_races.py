@@ -11,6 +11,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sync.config import Config
 from sync.rules import RuleSet
 
@@ -122,3 +124,120 @@ def test_a_rule_added_while_the_job_replaces_its_rules_is_put_back(
     assert len(persons_rules(fake, sheet)) == 1
     assert job_rule_count(fake, sheet) == wanted + 1  # + the 王丽 rule, a person's
     settled(fake, sheet, config, sa, ruleset)
+
+
+# ---------------------------------------------------------------------------- steady state
+
+
+def with_history(config: Config, tmp_path: Path) -> Config:
+    """The run store on: IDs follow their tasks by what it remembers."""
+    history = Config.model_validate(
+        {"tracker": {"path": "x"}, "history": {"path": str(tmp_path / "h.sqlite")}}
+    ).history
+    return config.model_copy(update={"history": history})
+
+
+def task_ids(fake: SheetsFake, sheet: str, tab: str = TAB) -> dict[str, Any]:
+    """Task name (核心任务) -> its ⚙ 任务ID."""
+    values = fake.values(sheet, tab)
+    head = values[0]
+    t, i = head.index("核心任务"), head.index("⚙ 任务ID")
+    return {row[t]: row[i] for row in values[1:] if len(row) > i and row[t]}
+
+
+def test_the_human_columns_sorted_alone_between_read_and_write(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, tmp_path: Path
+) -> None:
+    """A person selects A:N and sorts it (the ⚙ columns stay put) right before the write: the
+    values request's own reply shows the rows' key cells changed, so the cells it wrote are
+    cleared and the run starts over; IDs then follow their tasks by content."""
+    config = with_history(make_config(fake, sheet, sa), tmp_path)
+    run(config, sa)
+    before = task_ids(fake, sheet)
+    fake.set_cell(sheet, TAB, 2, 10, "70%")
+    expected: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        f.sort_rows(sheet, TAB, 2, 5, "C", descending=True, columns=("A", "N"))
+        expected.extend(first_14(f, sheet))
+
+    fake.before_write(person)
+    result = run(config, sa)
+    assert result.requests["read"] == 2, "the run noticed and read again"
+    assert first_14(fake, sheet) == expected
+    assert task_ids(fake, sheet) == before, "every ID back on its own task"
+    settled(fake, sheet, config, sa, ruleset)
+
+
+def test_a_column_inserted_at_c_between_read_and_write_in_steady_state(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet
+) -> None:
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    fake.set_cell(sheet, TAB, 3, 10, "90%")
+    expected: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        f.insert_columns(sheet, TAB, "C", 1)
+        f.set_cell(sheet, TAB, 1, 3, "预算")
+        f.set_cell(sheet, TAB, 3, 3, 5000)
+        expected.extend(_humans(f, sheet))
+
+    fake.before_write(person)
+    run(config, sa)
+    assert _humans(fake, sheet) == expected
+    settled(fake, sheet, config, sa, ruleset)
+
+
+@pytest.mark.parametrize("scenario", ["first-run", "steady"])
+def test_a_rule_added_between_read_and_write_survives(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, scenario: str
+) -> None:
+    from .test_gsheets import person_rule, persons_rules
+
+    config = make_config(fake, sheet, sa)
+    if scenario == "steady":
+        run(config, sa)
+        fake.set_cell(sheet, TAB, 2, 10, "70%")
+    fake.before_write(
+        lambda f: f.apply_requests(
+            sheet, [{"addConditionalFormatRule": {"rule": person_rule(), "index": 0}}]
+        )
+    )
+    run(config, sa)
+    assert len(persons_rules(fake, sheet)) == 1
+    settled(fake, sheet, config, sa, ruleset)
+
+
+@pytest.mark.parametrize("copies_metadata", [False, True], ids=["plain-copy", "copy-with-metadata"])
+def test_the_tab_duplicated_between_read_and_write(
+    ruleset: RuleSet, tmp_path: Path, copies_metadata: bool
+) -> None:
+    """Whether Google copies a tab's developer metadata on duplicate is not documented: with
+    either, the writes reach the tracker tab only, and later runs keep ignoring the copy."""
+    from sync.demo import SEED_ROWS
+
+    with SheetsFake(duplicate_copies_metadata=copies_metadata) as fake:
+        sheet = fake.add_spreadsheet(
+            title="L", sheets={TAB: [header(ruleset), *[list(r) for r in SEED_ROWS]]}
+        )
+        sa = fake.write_service_account(tmp_path / "sa.json")
+        config = make_config(fake, sheet, sa)
+        run(config, sa)
+        fake.set_cell(sheet, TAB, 4, 10, "20%")
+        copy: list[list[Any]] = []
+
+        def person(f: SheetsFake) -> None:
+            f.duplicate_sheet(sheet, TAB, "副本")
+            copy.extend(f.values(sheet, "副本"))
+
+        fake.before_write(person)
+        run(config, sa)
+        assert fake.values(sheet, "副本") == copy, "the copy got nothing"
+        assert len(fake.developer_metadata(sheet, "副本", key="tracker_sync.column")) == (
+            8 if copies_metadata else 0
+        )
+        fake.set_cell(sheet, TAB, 5, 10, "30%")
+        run(config, sa)
+        assert fake.values(sheet, "副本") == copy, "nor on the next run"
+        settled(fake, sheet, config, sa, ruleset)
