@@ -11,7 +11,5 @@ FILL_DELAYED = "F8D7DA"
 FILL_AMBER = "FFF3CD"
 #: A task on hold (paused: neither late nor progressing).
 FILL_ON_HOLD = "E2E3E5"
-#: Every fill of the job's highlight rules (Google Sheets tells the job's rules by them).
-JOB_FILLS = frozenset({FILL_FINDING, FILL_DELAYED, FILL_AMBER, FILL_ON_HOLD})
 #: The generated columns' header cells.
 GENERATED_HEADER_FILL = "D9D9D9"
