@@ -190,6 +190,11 @@ def cli(verbose: int, log_format: str) -> None:
     is_flag=True,
     help="(.xlsx) Write even though an Excel/LibreOffice lock file says the tracker is open.",
 )
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    help="Send no alerts or digests this run (the next run sends what is then due).",
+)
 @_handle_errors
 def run(
     config_path: Path | None,
@@ -199,12 +204,15 @@ def run(
     dry_run: bool,
     output: Path | None,
     ignore_lock: bool,
+    no_notify: bool,
 ) -> None:
     """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
 
     Exits 0 after a successful sync, even when rows have findings. --today / --at set the
     run's clock for every stage (history too); a run dated before the last recorded run is
-    refused unless --dry-run, which writes nothing anywhere and lists the cells it would write.
+    refused unless --dry-run, which writes nothing anywhere and lists the cells it would write
+    and the messages it would send. With notify: channels, alerts and digests go out after the
+    sync (--no-notify: none this run); a failing channel never fails the sync.
 
     \b
     Examples:
@@ -221,7 +229,7 @@ def run(
         changes["ignore_lock"] = True
     if changes:
         config = config.model_copy(update={"tracker": config.tracker.model_copy(update=changes)})
-    result = sync(config, write=not dry_run, **_clock(today, at))
+    result = sync(config, write=not dry_run, notify=not no_notify, **_clock(today, at))
     _print(result, as_json, config)
 
 
@@ -240,7 +248,7 @@ def check(
       tracker-sync check --json > findings.json
     """
     config = _load(config_path)
-    result = sync(config, write=False, **_clock(today, at))
+    result = sync(config, write=False, notify=False, **_clock(today, at))
     _print(result, as_json, config, checking=True)
     if result.has_errors:
         sys.exit(1)
@@ -384,6 +392,22 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
         click.echo(
             f"  wrote {result.applied.cells_written} cells" + _parts(result) + f" to {where}"
         )
+    _print_notifications(result)
+
+
+def _print_notifications(result: RunResult) -> None:
+    for n in result.notifications:
+        rows = f"{len(n.task_rows)} tasks" if n.task_rows else "no tasks"
+        if result.dry_run:
+            click.echo(f"  would notify {n.channel}: {n.kind} ({rows})")
+            for line in n.text.splitlines():
+                click.echo(f"    | {line}")
+        elif n.delivered:
+            click.echo(f"  notified {n.channel}: {n.kind} ({rows}) — {n.title}")
+        else:
+            click.echo(
+                f"  not delivered to {n.channel}: {n.kind} ({rows}); the next run retries: {n.error}"
+            )
 
 
 def _parts(result: RunResult) -> str:
@@ -522,10 +546,20 @@ def history_cmd(config_path: Path | None, limit: int, as_json: bool) -> None:
     try:
         runs = store.runs(limit)
         owner = store.tracker()
+        deliveries = store.deliveries(limit=limit)
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps([r.__dict__ for r in runs], ensure_ascii=False, indent=2))
+        by_run: dict[int, list[dict[str, Any]]] = {}
+        for d in deliveries:
+            by_run.setdefault(d.last_run_id or d.run_id or 0, []).append(_delivery_json(d))
+        click.echo(
+            json.dumps(
+                [r.__dict__ | {"deliveries": by_run.get(r.id, [])} for r in runs],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     click.echo(f"run store {store.path} — tracker {owner or '(not recorded)'}")
     click.echo(
@@ -538,6 +572,24 @@ def history_cmd(config_path: Path | None, limit: int, as_json: bool) -> None:
             f"{_n(r.warnings):>4}  {_n(r.cells_written):>6}  {_n(r.requests_read) + '/' + _n(r.requests_write):<7}  {where}"
             + (f"  {r.message}" if r.message else "")
         )
+    if deliveries:
+        click.echo("\ndeliveries (newest first)")
+        click.echo(
+            f"{'id':>5}  {'run':>5}  {'updated':<19}  {'channel':<12}  {'kind':<6}  "
+            f"{'status':<10}  {'tries':>5}  tasks  title"
+        )
+        for d in deliveries:
+            click.echo(
+                f"{d.id:>5}  {_n(d.last_run_id):>5}  {d.updated_at[:19]:<19}  {d.channel:<12}  "
+                f"{d.kind:<6}  {d.status:<10}  {d.attempts:>5}  {len(d.task_rows):>5}  {d.title}"
+                + (f"  — {d.error}" if d.error and d.status != "delivered" else "")
+            )
+
+
+def _delivery_json(d: Any) -> dict[str, Any]:
+    """A delivery as ``history --json`` lists it under its run."""
+    keys = ("id", "channel", "kind", "slot", "task_rows", "title", "status", "attempts", "error")
+    return {k: getattr(d, k) for k in keys} | {"delivered_at": d.delivered_at}
 
 
 def _n(v: int | None) -> str:
@@ -644,3 +696,43 @@ def baseline(
     click.echo(
         f"baseline reset: {moved} tasks had moved; the next run shows 0 days against the new baseline"
     )
+
+
+@cli.group()
+def notify() -> None:
+    """Alerts and digests to Feishu/Lark, WeCom, DingTalk, Slack and e-mail (notify: in the
+    config); `run` sends them, `history` lists the deliveries.
+
+    \b
+    Example:
+      tracker-sync notify test -c config.yaml
+    """
+
+
+@notify.command("test")
+@_config_file
+@_handle_errors
+def notify_test(config_path: Path | None) -> None:
+    """Send a sample message to every configured channel; exit 1 if any could not be reached.
+
+    Checks the webhook URL, signing secret, SMTP login and the owner directory without waiting
+    for an alert. Nothing is recorded.
+
+    \b
+    Example:
+      FEISHU_BOT_SECRET=... tracker-sync notify test -c config.yaml
+    """
+    from .notify.deliver import send_test
+
+    config = _load(config_path)
+    if not config.notify.channels:
+        raise click.UsageError("no notify.channels in this config; see the README's Notify section")
+    failed = 0
+    for name, error in send_test(config):
+        if error is None:
+            click.echo(f"{name}: delivered")
+        else:
+            failed += 1
+            click.echo(f"{name}: not delivered: {error}")
+    if failed:
+        sys.exit(1)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import yamlio
 from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE, HISTORY_DIR, Locale, shipped_rules_dir
 from .errors import ConfigError
+from .notify.config import NotifyConfig
 from .registry import registered
 
 BUILTIN_RULES = "builtin"
@@ -122,6 +123,7 @@ class Config(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     google: GoogleConfig = Field(default_factory=GoogleConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
 

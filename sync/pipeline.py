@@ -26,6 +26,21 @@ from .validate import validate
 
 
 @dataclass(frozen=True)
+class Notification:
+    """One message a run sent (or, in a dry run, would send) to one channel (sync.notify)."""
+
+    channel: str
+    kind: str  # alert | digest
+    task_rows: tuple[int, ...]
+    #: False when sending failed (the next run retries) and in a dry run (nothing is sent)
+    delivered: bool
+    title: str = ""
+    #: the message as plain text (dry runs show it)
+    text: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class RunResult:
     """Everything one run produced; ``applied`` is None when nothing was written. ``now`` is
     the run's clock (``as_of`` is its day), the same for every stage."""
@@ -45,6 +60,8 @@ class RunResult:
     now: dt.datetime | None = None
     #: enabled rules that did not run: the sheet lacks columns they need (listed once per run)
     inactive_rules: tuple[InactiveRule, ...] = ()
+    #: messages sent (or, dry run, that would be sent) after the run; see sync.notify
+    notifications: tuple[Notification, ...] = ()
 
     @property
     def has_errors(self) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .pipeline import RunResult
+from .pipeline import Notification, RunResult
 
 
 def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
@@ -44,6 +44,7 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "requests": result.requests,
         "dry_run": result.dry_run,
         "planned_cells": result.plan.cell_count,
+        "notifications": [_notification(n, result.dry_run) for n in result.notifications],
     }
     if plan:
         out["plan"] = result.plan.to_dict()
@@ -77,6 +78,23 @@ def plan_lines(plan: dict[str, Any], limit: int = 40) -> list[str]:
     if plan["metadata"]:
         lines.append("the job's metadata: updated")
     return lines
+
+
+def _notification(n: Notification, dry_run: bool) -> dict[str, Any]:
+    """``{channel, kind, task_rows, delivered}`` (+ title; the error when it failed; the text
+    in a dry run)."""
+    out: dict[str, Any] = {
+        "channel": n.channel,
+        "kind": n.kind,
+        "task_rows": list(n.task_rows),
+        "delivered": n.delivered,
+        "title": n.title,
+    }
+    if n.error:
+        out["error"] = n.error
+    if dry_run:
+        out["text"] = n.text
+    return out
 
 
 def _show(v: Any) -> str:

@@ -95,13 +95,16 @@ def sync(
     write: bool = True,
     backend: Backend | None = None,
     history: RunStore | None = None,
+    notify: bool = True,
 ) -> RunResult:
     """Read the tracker, run the pipeline and (if ``write``) apply the plan in one atomic step,
-    then record the run in the run store.
+    then record the run in the run store and (``notify``) send the alerts and digests due
+    (:mod:`sync.notify`; a failing channel never fails the sync).
 
     ``as_of`` / ``now`` pin the run's clock (:func:`run_clock`); ``backend`` and ``history``
     replace the configured ones (the caller keeps ownership of what it passes in). Without
-    ``write`` nothing is written anywhere: the store is opened read-only.
+    ``write`` nothing is written or sent anywhere: the store is opened read-only, and
+    ``result.notifications`` lists the messages a writing run would send.
 
     >>> from sync import load_config
     >>> result = sync(load_config("demo/config.yaml"), write=False)  # doctest: +SKIP
@@ -112,11 +115,16 @@ def sync(
         backend.reset_request_counts()  # counts are per run
     with _store(config, history, readonly=not write) as store:
         if store is None:
+            if notify and config.notify.channels:
+                log.warning(
+                    "notify: history is off, so nothing is sent (alerts need the run store)"
+                )
             return _sync(config, ruleset, backend, HistoryView(), as_of=as_of, now=now, write=write)
         store.claim(config.tracker.identity(), write=write)
         if not write:
             view = store.view()
-            return _sync(config, ruleset, backend, view, as_of=as_of, now=now, write=False)
+            result = _sync(config, ruleset, backend, view, as_of=as_of, now=now, write=False)
+            return _notify(config, store, result, None) if notify else result
         with store.lock(backend.target):
             view = store.view()
             try:
@@ -141,8 +149,29 @@ def sync(
                     target=backend.target,
                 )
                 raise
-            _record(store, result, view)
-            return result
+            run_id = _record(store, result, view)
+            return _notify(config, store, result, run_id) if notify else result
+
+
+def _notify(config: Config, store: RunStore, result: RunResult, run_id: int | None) -> RunResult:
+    """Send (or, without a run id, preview) the run's messages; never fails the sync."""
+    if not config.notify.channels:
+        return result
+    if not hasattr(store, "record_notices"):
+        log.warning("notify: this run store cannot record deliveries, so nothing is sent")
+        return result
+    from .notify.deliver import notify_run, preview
+
+    deliveries: Any = store  # the SQLite store has the notify tables (sync.history)
+    try:
+        if run_id is None:
+            sent = preview(config, deliveries, result)
+        else:
+            sent = notify_run(config, deliveries, result, run_id)
+    except Exception:
+        log.exception("notify: could not decide or record the messages; the sync itself is done")
+        return result
+    return _replace(result, notifications=sent)
 
 
 @contextlib.contextmanager
@@ -164,7 +193,7 @@ def _changed_states(new: dict[str, TaskState], old: dict[str, TaskState]) -> dic
     return {tid: s for tid, s in new.items() if old.get(tid) != s}
 
 
-def _record(store: RunStore, result: RunResult, view: HistoryView) -> None:
+def _record(store: RunStore, result: RunResult, view: HistoryView) -> int:
     table, summary = result.table, result.summary
     generated = set(result.desired.positions.values()) | set(table.generated_cols.values())
     counts = dict(summary.findings_by_severity)
@@ -201,6 +230,7 @@ def _record(store: RunStore, result: RunResult, view: HistoryView) -> None:
         events=step_.events if step_ else (),
     )
     log.info("recorded run %d (%d events)", run_id, len(step_.events) if step_ is not None else 0)
+    return run_id
 
 
 def _sync(

@@ -87,8 +87,11 @@ class ChannelConfig(_Strict):
     @model_validator(mode="after")
     def _complete(self) -> ChannelConfig:
         if self.type == "email":
-            if self.smtp is None or not self.from_:
-                raise ValueError("an email channel needs smtp: {host: ...} and from:")
+            if self.smtp is None or not self.from_ or not self.to:
+                raise ValueError(
+                    "an email channel needs smtp: {host: ...}, from: and to: [...] (digests go "
+                    "to `to`; alerts to the owners' addresses, else to `to`)"
+                )
             if self.url or self.url_env or self.secret_env or self.secret_file:
                 raise ValueError("an email channel takes smtp:, from: and to:, not url or secret")
         else:
