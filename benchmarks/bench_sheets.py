@@ -1,31 +1,34 @@
-"""Requests and bytes on the wire: tracker-sync vs. a hand-written gspread ``update_cell`` loop.
+"""Google Sheets: requests, bytes and the largest request per run, against the local Sheets fake.
 
 Usage::
 
-    python benchmarks/bench_sheets.py                         # 1k, 10k, 100k task rows
-    python benchmarks/bench_sheets.py --sizes 1000,10000 --edit-fraction 0.01 --seed 7
+    python benchmarks/bench_sheets.py                        # 1k, 10k, 50k, 100k task rows
+    python benchmarks/bench_sheets.py --rows 1000,10000 --edit-fraction 0.01 --seed 7
 
 For each size N (each in its own process), against the local Sheets API fake
-(``tests/sheets_fake.py``, real gspread + google-auth over HTTP on 127.0.0.1):
+(``tests/sheets_fake.py``: real gspread + google-auth over HTTP on 127.0.0.1; it refuses any
+request over Google's 10 MB, as Google does), with the run store on (IDs follow their tasks by
+what it remembers) and the default ``google.*`` settings (30 s time-out, 2 MB requests), one
+tracker goes through six runs in a row:
 
-1. load an N-row synthetic tracker (``benchmarks/synth.py``), run tracker-sync once (bootstrap)
-   and once more with no edits;
-2. edit ``--edit-fraction`` of the task rows like a person would (type a new progress such as
-   ``60%`` and a matching status into the progress and status cells), clone the spreadsheet in
-   that state, and run tracker-sync on the original;
-3. on the clone, run "the obvious hand-written alternative": open the spreadsheet with gspread,
-   ``get_all_values()`` the tracker tab, then ``Worksheet.update_cell`` once per generated cell
-   that tracker-sync changed in step 2 (its ``RunResult.plan.cells``: the tracker tab); then,
-   counted apart, once per summary-tab cell whose value tracker-sync changed. Finally count the
-   cells in which the two spreadsheets' tracker and summary tabs differ.
+1. **first run** -- an N-row synthetic tracker (``benchmarks/synth.py``) never synced;
+2. **no change** -- the same again;
+3. **1 % edits** -- ``--edit-fraction`` of the task rows edited the way a person would
+   (progress typed as ``60%`` and a matching status);
+4. **row insert** -- a person inserts a new task row in the middle;
+5. **row delete** -- a person deletes a task row in the middle;
+6. **human-columns sort** -- a person selects the human columns only (A:N) and sorts them by
+   task, leaving the ⚙ columns where they were (so every ID sits beside another task until the
+   run puts it back).
 
-"Bytes sent" is the sum of HTTP request *body* sizes the fake logged for a run (Content-Length),
-OAuth token requests excluded; request lines and headers (URL, Authorization, ...) are not in it.
-Wall times are for a fake served by the same process (2 threads sharing one GIL), so only their
-ratios mean anything. By default the fake's copy-on-write of the whole spreadsheet on every
-write request (its emulation of atomic writes, O(sheet size) per request) is switched off so that
-thousands of ``update_cell`` calls stay affordable; ``--atomic-fake`` keeps it.
-Prints Markdown tables.
+For each run it prints the requests (read + write), the bytes of the read replies, the bytes
+sent (request bodies), the largest request body, the bytes received and the wall time, and after
+the sort how many IDs are back beside their own tasks, and whether every
+request stayed within ``google.max_request_bytes``. Bytes are HTTP bodies as the fake logged
+them (OAuth token requests excluded). Wall times are for a fake served by the same process (two
+threads sharing one GIL): compare them with each other, not with Google. By default the fake's
+copy-on-write of the whole spreadsheet per write request (its emulation of atomic writes, O(sheet
+size) per request) is switched off; ``--atomic-fake`` keeps it.
 """
 
 from __future__ import annotations
@@ -50,6 +53,23 @@ sys.path.insert(0, str(HERE))
 AS_OF = dt.date(2026, 6, 15)  # synth.synthetic_grid's default "today"
 NOW = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.UTC)
 TIME_ZONE = "Asia/Shanghai"
+RUNS = ["first run", "no change", "1 % edits", "row insert", "row delete", "human-columns sort"]
+NEW_TASK = [
+    "预热期(第3-4周)",
+    "小红书",
+    "新增任务",
+    "新增的任务：补拍一组产品图",
+    "张伟",
+    "2026-06-01",
+    "2026-06-20",
+    "-",
+    "-",
+    "30%",
+    "进行中",
+    "-",
+    "-",
+    "-",
+]
 
 
 def _traffic(fake: Any) -> dict[str, Any]:
@@ -57,75 +77,16 @@ def _traffic(fake: Any) -> dict[str, Any]:
     from tests.sheets_fake import kind_matches
 
     recs = [r for r in fake.requests if r.kind != "token"]
+    reads = [r for r in recs if kind_matches("read", r.kind)]
     return {
-        "read": sum(1 for r in recs if kind_matches("read", r.kind)),
+        "read": len(reads),
         "write": sum(1 for r in recs if kind_matches("write", r.kind)),
-        "requests": len(recs),
+        "read_bytes": sum(r.response_size for r in reads),
         "bytes_sent": sum(r.body_size for r in recs),
         "bytes_received": sum(r.response_size for r in recs),
-        "kinds": sorted({r.kind for r in recs}),
+        "largest_request": max((r.body_size for r in recs), default=0),
         "failed": sum(1 for r in recs if r.status is None or r.status >= 400),
     }
-
-
-class WireMeter:
-    """Client-side size of every request a ``requests`` session sends, as HTTP/1.1 would put it
-    on the wire uncompressed: request line + headers (incl. ``Host``, which ``http.client`` adds)
-    + body. Hooked into the session, so OAuth token requests (another session) are not seen."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-        self.requests = 0
-
-    def attach(self, session: Any) -> None:
-        session.hooks.setdefault("response", []).append(self._hook)
-
-    def _hook(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        from urllib.parse import urlsplit
-
-        req = response.request
-        head = f"{req.method} {req.path_url} HTTP/1.1\r\nHost: {urlsplit(req.url).netloc}\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in req.headers.items()) + "\r\n"
-        body = req.body or b""
-        self.bytes += len(head.encode("latin-1", "replace")) + len(
-            body if isinstance(body, bytes) else body.encode()
-        )
-        self.requests += 1
-        return response
-
-
-def _plain(v: Any) -> Any:
-    """A JSON-serializable scalar (numpy scalars -> Python; None -> "" which clears the cell)."""
-    if v is None:
-        return ""
-    item = getattr(v, "item", None)
-    return item() if callable(item) else v
-
-
-def _changed_cells(result: Any) -> tuple[list[tuple[str, int, int, Any]], int, int]:
-    """The cells tracker-sync changed in a run, as (tab, row, col, value) with 1-based row/col:
-    every cell of ``plan.cells`` (tracker tab) and every summary-tab cell whose value differs."""
-    from sync.cells import same_value
-
-    plan = result.plan
-    tab = plan.tracker_title
-    cells: list[tuple[str, int, int, Any]] = []
-    for col, series in sorted(plan.cells.items()):
-        for row0, value in series.items():
-            cells.append((tab, int(row0) + 1, int(col) + 1, _plain(value)))
-    tracker_cells = len(cells)
-    if plan.summary is not None:
-        have = result.snapshot.summary.rows if result.snapshot.summary is not None else []
-        want = plan.summary.rows
-        for r in range(max(len(have), len(want))):
-            old = have[r] if r < len(have) else []
-            new = want[r] if r < len(want) else []
-            for c in range(max(len(old), len(new))):
-                a = old[c] if c < len(old) else None
-                b = new[c] if c < len(new) else None
-                if not same_value(a, b):
-                    cells.append((plan.summary.title, r + 1, c + 1, _plain(b)))
-    return cells, tracker_cells, len(cells) - tracker_cells
 
 
 def _person_edits(result: Any, fraction: float, rng: random.Random) -> list[tuple[int, str, str]]:
@@ -149,26 +110,29 @@ def _person_edits(result: Any, fraction: float, rng: random.Random) -> list[tupl
     return edits
 
 
-def _differences(a: list[list[Any]], b: list[list[Any]]) -> list[tuple[int, int, Any, Any]]:
-    """(row, col, a's value, b's value), 1-based, for every cell in which two value grids differ."""
-    out = []
-    for r in range(max(len(a), len(b))):
-        ra = a[r] if r < len(a) else []
-        rb = b[r] if r < len(b) else []
-        for c in range(max(len(ra), len(rb))):
-            va = ra[c] if c < len(ra) else ""
-            vb = rb[c] if c < len(rb) else ""
-            if va != vb:
-                out.append((r + 1, c + 1, va, vb))
-    return out
+def _ids_by_task(values: list[list[Any]]) -> dict[tuple[Any, ...], Any]:
+    """Each task's ⚙ 任务ID by its phase, channel and description (the identity the job
+    re-matches IDs by), for tasks whose three cells are unique."""
+    head = next(r for r in values if "⚙ 任务ID" in r)
+    col = head.index("⚙ 任务ID")
+    rows = values[values.index(head) + 1 :]
+    keys = [(r[0], r[1], r[3]) for r in rows]
+    seen: dict[tuple[Any, ...], int] = {}
+    for k in keys:
+        seen[k] = seen.get(k, 0) + 1
+    return {
+        k: (r[col] if col < len(r) else None)
+        for k, r in zip(keys, rows, strict=True)
+        if seen[k] == 1
+    }
 
 
 def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float) -> dict[str, Any]:
-    from synth import synthetic_grid
+    from synth import HEADER, synthetic_grid
 
     from sync.backends.gsheets import SheetsBackend
+    from sync.cells import col_letter
     from sync.config import Config
-    from sync.render import col_letter
     from sync.run import sync
     from tests import sheets_fake
     from tests.sheets_fake import SheetsFake
@@ -177,7 +141,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
         # Writes mutate in place instead of on a deep copy of the whole spreadsheet.
         sheets_fake._Spreadsheet.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
 
-    out: dict[str, Any] = {"rows": n}
+    out: dict[str, Any] = {"rows": n, "runs": {}}
     grid = synthetic_grid(n, today=AS_OF, seed=seed)
     tab = grid.title
     percent = {f"{col_letter(c)}{r + 1}": "PERCENT" for r, c in grid.percent_cells}
@@ -191,21 +155,21 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
         )
         out["load_s"] = time.perf_counter() - t0
         sa = fake.write_service_account(Path(tmp) / "sa.json")
-        google = {
-            "credentials": str(sa),
-            "api_endpoint": fake.api_endpoint,
-            "timeout": timeout,
-            "retry": {"attempts": 1, "max_seconds": 600},  # a retry would skew the counts
-        }
         config = Config.model_validate(
             {
                 "tracker": {"backend": "gsheets", "spreadsheet": key, "worksheet": tab},
-                "google": google,
+                "google": {
+                    "credentials": str(sa),
+                    "api_endpoint": fake.api_endpoint,
+                    "timeout": timeout,
+                },
+                "history": {"path": str(Path(tmp) / "history.sqlite")},
             }
         )
+        out["budget"] = config.google.max_request_bytes
 
-        def run(label: str) -> Any:
-            backend = SheetsBackend(
+        def backend() -> SheetsBackend:
+            return SheetsBackend(
                 key,
                 worksheet=tab,
                 summary_title=config.summary_title(),
@@ -213,78 +177,46 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
                 credentials_path=sa,
                 sleep=lambda s: None,
             )
-            meter = WireMeter()
-            meter.attach(backend.client.http_client.session)  # builds the client, no request
+
+        def run(label: str) -> Any:
+            b = backend()
+            b.client  # noqa: B018 -- the token request, before the count starts
             fake.reset_log()
             start = time.perf_counter()
-            result = sync(config, as_of=AS_OF, backend=backend, now=NOW)
+            result = sync(config, as_of=AS_OF, backend=b, now=NOW)
             traffic = _traffic(fake) | {"seconds": time.perf_counter() - start}
-            traffic["wire_bytes"] = meter.bytes
             traffic["reported"] = dict(result.requests)
-            out[label] = traffic
-            print(f"  {n:,} rows: {label} done in {traffic['seconds']:.1f} s", file=sys.stderr)
+            out["runs"][label] = traffic
+            print(
+                f"  {n:,} rows: {label}: {traffic['read']} + {traffic['write']} requests, "
+                f"{traffic['seconds']:.1f} s",
+                file=sys.stderr,
+            )
             return result
 
-        first = run("bootstrap")
-        run("no_edit")
+        first = run("first run")
+        run("no change")
 
-        # a person edits some rows: types a new progress ("60%") and a matching status
         edits = _person_edits(first, fraction, random.Random(seed))
-        t0 = time.perf_counter()
         prog_col = first.table.positions["progress"] + 1
         status_col = first.table.positions["status"] + 1
         for row, progress, status in edits:
             fake.set_cell(key, tab, row, prog_col, progress, user_entered=True)
             fake.set_cell(key, tab, row, status_col, status, user_entered=True)
         out["edited_rows"] = len(edits)
-        out["edit_s"] = time.perf_counter() - t0
+        run("1 % edits")
 
-        # the same pre-sync state, for the hand-written alternative
-        resource_ = fake.snapshot(key)
-        resource_.pop("spreadsheetId", None)
-        clone = fake.add_spreadsheet_resource(resource_)
-        del resource_
-
-        result = run("edit")
-        cells, tracker_cells, summary_cells = _changed_cells(result)
-        out["changed_cells"] = {"tracker": tracker_cells, "summary": summary_cells}
-        out["changed_columns"] = sorted(
-            k for k, c in result.plan.columns.items() if c in result.plan.cells
-        )
-
-        # the obvious hand-written alternative, on the clone: read, then one update_cell per
-        # changed generated cell of the tracker tab ...
-        fake.reset_log()
-        start = time.perf_counter()
-        gc = fake.gspread_client()
-        meter = WireMeter()
-        meter.attach(gc.http_client.session)
-        sh = gc.open_by_key(clone)
-        worksheets = {ws.title: ws for ws in sh.worksheets()}
-        worksheets[tab].get_all_values()
-        for title, row, col, value in cells[:tracker_cells]:
-            worksheets[title].update_cell(row, col, value)
-        alt = _traffic(fake) | {"seconds": time.perf_counter() - start, "wire_bytes": meter.bytes}
-        out["update_cell"] = alt
-        print(f"  {n:,} rows: update_cell done in {alt['seconds']:.1f} s", file=sys.stderr)
-        # ... and, counted apart, one more per changed summary-tab cell
-        fake.reset_log()
-        meter.bytes = meter.requests = 0
-        start = time.perf_counter()
-        for title, row, col, value in cells[tracker_cells:]:
-            worksheets[title].update_cell(row, col, value)
-        extra = _traffic(fake) | {"seconds": time.perf_counter() - start, "wire_bytes": meter.bytes}
-        out["update_cell_summary"] = extra
-        print(
-            f"  {n:,} rows: summary update_cell done in {extra['seconds']:.1f} s", file=sys.stderr
-        )
-
-        summary = config.summary_title()
-        diffs = {
-            t: _differences(fake.values(key, t), fake.values(clone, t)) for t in (tab, summary)
-        }
-        out["end_state_diff"] = {t: len(d) for t, d in diffs.items()}
-        out["end_state_examples"] = [[t, *d] for t, ds in diffs.items() for d in ds[:5]]
+        middle = n // 2 + 3  # a task row (the title row and the header come first)
+        fake.insert_rows(key, tab, middle, [NEW_TASK], user_entered=True)
+        run("row insert")
+        fake.delete_rows(key, tab, middle + 7)
+        run("row delete")
+        before = _ids_by_task(fake.values(key, tab))
+        last = len(fake.values(key, tab))
+        fake.sort_rows(key, tab, 3, last, "C", columns=("A", col_letter(len(HEADER) - 1)))
+        run("human-columns sort")
+        after = _ids_by_task(fake.values(key, tab))
+        out["ids_follow"] = [sum(after.get(k) == v for k, v in before.items()), len(before)]
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -299,90 +231,42 @@ def _kb(n: int) -> str:
     )
 
 
-def _rw(t: dict[str, Any]) -> str:
-    return f"{t['requests']:,} ({t['read']}+{t['write']:,})"
-
-
-def _ratio(a: float, b: float) -> str:
-    r = a / b if b else float("inf")
-    return f"{r:,.0f}×" if r >= 10 else f"{r:.2f}×"
-
-
 def report(results: list[dict[str, Any]], fraction: float) -> str:
     lines = [
-        f"Edit run: {fraction:.2%} of the task rows edited (progress + status cell each). "
-        "update_cell = read (open_by_key, worksheets(), get_all_values) + one update_cell per "
-        "changed generated cell of the tracker tab; '+ summary' adds one update_cell per changed "
-        "summary-tab cell (tracker-sync writes both in its one values request). "
-        "Bytes sent = request bodies logged by the fake, token requests excluded; "
-        "ratio = update_cell ÷ tracker-sync.",
+        f"Runs in a row on one tracker ({fraction:.0%} edits = that share of task rows, progress "
+        "+ status each). requests = read + write; read bytes = the read replies; largest = the "
+        "largest request body; bytes as the fake logged the HTTP bodies (tokens excluded).",
         "",
-        "| rows | edited rows | tracker-sync requests (read+write) | tracker-sync bytes sent "
-        "| update_cell requests (read+write) | update_cell bytes sent | ratio requests "
-        "| ratio bytes | update_cell + summary: requests | bytes sent | ratio requests "
-        "| ratio bytes |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rows | run | requests | read bytes | bytes sent | largest request | bytes received "
+        "| seconds |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        ts, uc, us = r["edit"], r["update_cell"], r["update_cell_summary"]
-        both = {
-            "requests": uc["requests"] + us["requests"],
-            "read": uc["read"] + us["read"],
-            "write": uc["write"] + us["write"],
-            "bytes_sent": uc["bytes_sent"] + us["bytes_sent"],
-        }
-        lines.append(
-            f"| {r['rows']:,} | {r['edited_rows']:,} | {_rw(ts)} | {_kb(ts['bytes_sent'])} "
-            f"| {_rw(uc)} | {_kb(uc['bytes_sent'])} "
-            f"| {_ratio(uc['requests'], ts['requests'])} "
-            f"| {_ratio(uc['bytes_sent'], ts['bytes_sent'])} "
-            f"| {_rw(both)} | {_kb(both['bytes_sent'])} "
-            f"| {_ratio(both['requests'], ts['requests'])} "
-            f"| {_ratio(both['bytes_sent'], ts['bytes_sent'])} |"
-        )
+        for label in RUNS:
+            t = r["runs"].get(label)
+            if t is None:
+                continue
+            lines.append(
+                f"| {r['rows']:,} | {label} | {t['read']} + {t['write']} | {_kb(t['read_bytes'])} "
+                f"| {_kb(t['bytes_sent'])} | {_kb(t['largest_request'])} "
+                f"| {_kb(t['bytes_received'])} | {t['seconds']:.1f} |"
+            )
     lines.append("")
     for r in results:
-        b, z = r["bootstrap"], r["no_edit"]
-        lines.append(
-            f"- {r['rows']:,} rows: bootstrap {b['read']} read + {b['write']} write "
-            f"({_kb(b['bytes_sent'])} sent, {b['seconds']:.1f} s); no-edit run {z['read']} read + "
-            f"{z['write']} write ({_kb(z['bytes_sent'])} sent, {z['seconds']:.1f} s)"
-        )
-    lines += [
-        "",
-        "| rows | cells replayed: tracker + summary | generated columns changed "
-        "| wall s: tracker-sync / update_cell / + summary "
-        "| bytes sent incl. request line + headers: tracker-sync / update_cell / + summary "
-        "| bytes received: tracker-sync / update_cell / + summary "
-        "| end state differs (cells) | counts = fake's log, no failed request | peak RSS (MB) |",
-        "|---:|---:|---|---:|---:|---:|---:|---|---:|",
-    ]
-    for r in results:
-        ts, uc, us = r["edit"], r["update_cell"], r["update_cell_summary"]
-        cc = r["changed_cells"]
-        ok = all(
-            r[k]["reported"] == {"read": r[k]["read"], "write": r[k]["write"]}
-            for k in ("bootstrap", "no_edit", "edit")
-        ) and not any(
-            r[k]["failed"]
-            for k in ("bootstrap", "no_edit", "edit", "update_cell", "update_cell_summary")
+        largest = max(t["largest_request"] for t in r["runs"].values())
+        counted = all(
+            t["reported"] == {"read": t["read"], "write": t["write"]} and not t["failed"]
+            for t in r["runs"].values()
         )
         lines.append(
-            f"| {r['rows']:,} | {cc['tracker']:,} + {cc['summary']:,} "
-            f"| {', '.join(r['changed_columns'])} "
-            f"| {ts['seconds']:.2f} / {uc['seconds']:.2f} / {us['seconds']:.2f} "
-            f"| {_kb(ts['wire_bytes'])} / {_kb(uc['wire_bytes'])} / {_kb(us['wire_bytes'])} "
-            f"| {_kb(ts['bytes_received'])} / {_kb(uc['bytes_received'])} "
-            f"/ {_kb(us['bytes_received'])} "
-            f"| {sum(r['end_state_diff'].values())} | {'yes' if ok else 'NO'} "
-            f"| {r['peak_rss_mb']:,.0f} |"
+            f"- {r['rows']:,} rows: largest request {largest:,} B "
+            f"({'within' if largest <= r['budget'] else 'OVER'} google.max_request_bytes "
+            f"{r['budget']:,}); after the sort, IDs back on their tasks: "
+            f"{r['ids_follow'][0]:,} of {r['ids_follow'][1]:,} (tasks with a unique phase + "
+            "channel + description); "
+            f"counts = fake's log, no failed request: {'yes' if counted else 'NO'}; "
+            f"{r['edited_rows']:,} rows edited; peak RSS {r['peak_rss_mb']:,.0f} MB"
         )
-    for r in results:
-        for tab, row, col, a, b in r.get("end_state_examples", []):
-            lines.append(
-                f"- {r['rows']:,} rows, end state differs at {tab}!R{row}C{col}: "
-                f"tracker-sync {a!r}, update_cell {b!r}"
-            )
     return "\n".join(lines)
 
 
@@ -390,7 +274,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated task-row counts")
+    ap.add_argument(
+        "--rows", "--sizes", default="1000,10000,50000,100000", help="comma-separated task rows"
+    )
     ap.add_argument("--edit-fraction", type=float, default=0.01, help="share of task rows edited")
     ap.add_argument("--seed", type=int, default=1, help="seed of the tracker and of the edits")
     ap.add_argument(
@@ -399,7 +285,7 @@ def main() -> None:
         help="keep the fake's deep copy of the spreadsheet on every write (slow for big sheets)",
     )
     ap.add_argument(
-        "--timeout", type=float, default=300, help="google.timeout for tracker-sync (s)"
+        "--timeout", type=float, default=30, help="google.timeout (s); 30 is the default"
     )
     ap.add_argument("--json", type=Path, help="also write the raw results to this file")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -409,7 +295,7 @@ def main() -> None:
         print(json.dumps(res))
         return
     results = []
-    for n in (int(s) for s in args.sizes.split(",") if s.strip()):
+    for n in (int(s) for s in args.rows.split(",") if s.strip()):
         print(f"{n:,} rows ...", file=sys.stderr)
         start = time.perf_counter()
         cmd = [

@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
     "args",
     [
         ["bench.py", "--sizes", "300", "--repeat", "1"],
-        ["bench_sheets.py", "--sizes", "200"],
+        ["bench_sheets.py", "--rows", "200"],
         ["bench_rules.py", "--rows", "300", "--repeat", "1"],
     ],
 )
