@@ -139,11 +139,14 @@ def send(channel: Channel, message: Message) -> str | None:
         retry_if_exception_type,
         stop_after_attempt,
         stop_after_delay,
-        wait_exponential_jitter,
+        wait_exponential,
+        wait_random,
     )
 
     policy = RETRY
-    backoff = wait_exponential_jitter(initial=policy.first_wait, max=policy.max_wait)
+    backoff = wait_exponential(multiplier=policy.first_wait, max=policy.max_wait) + wait_random(
+        0, policy.first_wait
+    )
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
