@@ -736,3 +736,115 @@ def notify_test(config_path: Path | None) -> None:
             click.echo(f"{name}: not delivered: {error}")
     if failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--spreadsheet", help="A Google spreadsheet's key or URL (credentials from -c).")
+@click.option("--worksheet", help="The tracker's tab (default: the first visible tab).")
+@click.option(
+    "--output-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(DEFAULT_CONFIG),
+    show_default=True,
+    help="The config to write; the rule folder goes beside it.",
+)
+@click.option(
+    "--rules-dir", default="team-rules", show_default=True, help="Its rule folder's name."
+)
+@click.option("--force", is_flag=True, help="Overwrite existing files instead of showing the diff.")
+@_config_file
+@click.option("--json", "as_json", is_flag=True, help="Print the proposal as one JSON object.")
+@_handle_errors
+def adopt(
+    path: Path | None,
+    spreadsheet: str | None,
+    worksheet: str | None,
+    output_config: Path,
+    rules_dir: str,
+    force: bool,
+    config_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Adopt a team's own tracker: map its columns and status words onto the known ones and
+    write a config plus a rule folder (column aliases, status words, columns it lacks made
+    optional) to read and edit. Never writes to the tracker. Run again on an adopted config and
+    it shows the differences instead of overwriting (--force to overwrite).
+
+    \b
+    Examples:
+      tracker-sync adopt ours.xlsx
+      tracker-sync adopt ours.xlsx --worksheet 排期 --output-config ours/config.yaml
+      tracker-sync adopt --spreadsheet 1AbC... -c credentials-only.yaml --json
+    """
+    import difflib
+
+    from .adopt import files, lines, propose, relative
+    from .backends import open_backend
+    from .config import Config
+
+    if (path is None) == (spreadsheet is None):
+        raise click.UsageError("give the tracker: a PATH to an .xlsx file, or --spreadsheet KEY")
+    folder = output_config.parent
+    if path is not None:
+        tracker: dict[str, Any] = {"backend": "xlsx", "path": relative(path, folder)}
+        base = Config.model_validate({"tracker": {"backend": "xlsx", "path": str(path.resolve())}})
+    else:
+        tracker = {"backend": "gsheets", "spreadsheet": spreadsheet}
+        found = _load(config_path)
+        base = found.model_copy(
+            update={
+                "tracker": found.tracker.model_copy(
+                    update={"backend": "gsheets", "spreadsheet": spreadsheet}
+                )
+            }
+        )
+    if worksheet:
+        tracker["worksheet"] = worksheet
+        base = base.model_copy(
+            update={"tracker": base.tracker.model_copy(update={"worksheet": worksheet})}
+        )
+    snapshot = open_backend(base).read()
+    ruleset = load_rules([shipped_rules_dir()])
+    adoption = propose(snapshot.tracker, ruleset)
+    tracker.setdefault("worksheet", adoption.worksheet)
+    text = files(
+        adoption,
+        ruleset,
+        tracker=tracker,
+        rules_dir=rules_dir,
+        source=str(path or spreadsheet),
+        today=dt.date.today(),
+    )
+    targets = {
+        "config": output_config,
+        "columns": folder / rules_dir / "columns.yaml",
+    }
+    diffs: list[str] = []
+    for key, target in targets.items():
+        if target.exists() and not force:
+            old = target.read_text(encoding="utf-8")
+            strip = [ln for ln in old.splitlines() if not ln.startswith("# written by")]
+            new = [ln for ln in text[key].splitlines() if not ln.startswith("# written by")]
+            diffs += difflib.unified_diff(strip, new, str(target), "proposed", lineterm="")
+    written: list[str] = []
+    if not any(t.exists() for t in targets.values()) or force:
+        for key, target in targets.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text[key], encoding="utf-8")
+            written.append(str(target))
+    if as_json:
+        out = adoption.to_dict() | {"written": written, "diff": diffs}
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    for line in lines(adoption):
+        click.echo(line)
+    if written:
+        click.echo("wrote " + " and ".join(written))
+        click.echo(f"next: tracker-sync check -c {output_config}")
+    elif diffs:
+        click.echo("already adopted; what adopt would change now (--force writes it):")
+        for line in diffs:
+            click.echo(line)
+    else:
+        click.echo(f"already adopted: {output_config} and its rule folder match this proposal")

@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("checks", {"checks"}),
     ("rules", {"rules"}),
     ("parse", {"parse"}),
-    ("stages", {"validate", "compute", "timeline", "summarize", "render", "plan"}),
+    ("stages", {"validate", "compute", "timeline", "summarize", "render", "plan", "adopt"}),
     ("pure core", {"pipeline", "report"}),
     # notify decides from the run store and sends: a seam beside history
     ("seams", {"backends", "backends.*", "history", "notify", "notify.*"}),
