@@ -9,8 +9,9 @@ delayed    the computed status is delayed (past the planned finish, or the start
            progress and no actual start)
 risk       a risk still has no countermeasure after its 24 hours (rule risk-response-overdue)
 stale_key  a key task was not updated for more than a day (rule stale-key-task)
-fake_done  the sheet says 已完成 and a truthfulness rule fails (completed-truthful,
-           fake-completion)
+fake_done  the sheet says 已完成 but progress is below 100 % or there is no actual finish
+           (rule completed-truthful; fake-completion, a jump from below 50 %, stays true
+           after the task is really done, so it is not an alert)
 ========== ==============================================================================
 
 Alerts are sent on state changes only: when (task, kind) becomes true it *opens* (one
@@ -38,7 +39,7 @@ ALERT_KINDS = ("delayed", "risk", "stale_key", "fake_done")
 ALERT_RULES: dict[str, tuple[str, ...]] = {
     "risk": ("risk-response-overdue",),
     "stale_key": ("stale-key-task",),
-    "fake_done": ("completed-truthful", "fake-completion"),
+    "fake_done": ("completed-truthful",),
 }
 #: a task within this many days of its planned start or finish counts as key (as stale-key-task)
 KEY_WINDOW_DAYS = 3
