@@ -434,9 +434,11 @@ def _narrowed(rule: RuleSpec, available: set[str]) -> RuleSpec | None:
     when = None if rule.when is None else prune(rule.when, available)
     if rule.when is not None and when is None:
         return None
-    params = rule.params.for_columns(available) if isinstance(rule.params, Params) else None
-    if isinstance(rule.params, Params) and params is None:
-        return None
+    params = rule.params
+    if isinstance(params, Params):
+        params = params.for_columns(available)
+        if params is None:
+            return None
     return rule.model_copy(update={"columns": columns, "when": when, "params": params})
 
 
