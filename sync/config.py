@@ -50,8 +50,10 @@ class TrackerConfig(_Strict):
     def _target_given(self) -> TrackerConfig:
         if self.backend == "xlsx" and self.path is None:
             raise ValueError("tracker.path is required when tracker.backend is xlsx")
-        if self.backend == "gsheets" and not self.spreadsheet:
-            raise ValueError("tracker.spreadsheet is required when tracker.backend is gsheets")
+        if self.backend in ("gsheets", "feishu") and not self.spreadsheet:
+            raise ValueError(
+                f"tracker.spreadsheet is required when tracker.backend is {self.backend}"
+            )
         if self.path is None and not self.spreadsheet:
             raise ValueError("tracker.path or tracker.spreadsheet is required")
         if self.summary_worksheet is not None and self.summary_worksheet == self.worksheet:
@@ -106,6 +108,28 @@ class GoogleConfig(_Strict):
         return value.rstrip("/")
 
 
+class FeishuConfig(_Strict):
+    """Feishu / Lark Sheets access (only for ``tracker.backend: feishu``): a custom app's
+    credentials. The secret is never in the config itself: an environment variable or a file."""
+
+    app_id: str | None = None
+    #: Name of the environment variable holding the app secret.
+    app_secret_env: str = "FEISHU_APP_SECRET"
+    #: A file holding the app secret (wins over ``app_secret_env``).
+    app_secret_file: Path | None = None
+    #: ``feishu`` (open.feishu.cn), ``lark`` (open.larksuite.com) or any base URL (tests).
+    domain: str = "feishu"
+    timeout: float = Field(default=30.0, gt=0, le=300)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        if value not in ("feishu", "lark") and not value.startswith(("https://", "http://")):
+            raise ValueError("domain must be feishu, lark or an http(s) base URL")
+        return value.rstrip("/")
+
+
 class HistoryConfig(_Strict):
     """The run store (SQLite)."""
 
@@ -122,6 +146,7 @@ class Config(_Strict):
     timezone: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
     google: GoogleConfig = Field(default_factory=GoogleConfig)
+    feishu: FeishuConfig = Field(default_factory=FeishuConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -14,6 +14,7 @@ GROUP = "tracker_sync.backends"
 _BUILTIN = {
     "xlsx": "sync.backends.xlsx:open_backend",
     "gsheets": "sync.backends.gsheets:open_backend",
+    "feishu": "sync.backends.feishu:open_backend",
 }
 
 
