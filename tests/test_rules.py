@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -484,3 +485,12 @@ def test_a_disabled_rule_is_neither_runnable_nor_inactive() -> None:
         statuses=SHIPPED.statuses,
     )
     assert rs.for_sheet([]) == ([], [])
+
+
+def test_the_readme_names_every_per_column_kind() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("A rule that checks several columns one by one")
+    listed = readme[start : readme.index("runs on those the sheet has", start)]
+    assert {k for k, kind in REGISTRY.items() if kind.per_column} == set(
+        re.findall(r"`(\w+)`", listed)
+    )
