@@ -3514,6 +3514,8 @@ class RequestRecord:
     response_size: int = 0
     started: float = 0.0
     duration: float = 0.0
+    #: Google pretty-prints JSON replies unless asked ``prettyPrint=false``.
+    pretty: bool = True
 
 
 @dataclass
@@ -3733,6 +3735,7 @@ class SheetsFake:
         rec = RequestRecord(
             0, h.command, split.path, query, kind, len(body_bytes), info.get("id"), started=started
         )
+        rec.pretty = (query.get("prettyPrint") or ["true"])[-1].lower() != "false"
         fault: Fault | None = None
         rate_limited = False
         hook_failure: str | None = None
@@ -3818,8 +3821,11 @@ class SheetsFake:
         if isinstance(payload, (bytes, bytearray)):
             data = bytes(payload)
             ctype = "text/plain; charset=UTF-8"
-        else:
+        elif rec.pretty:
             data = json.dumps(payload, indent=2, ensure_ascii=False).encode("utf-8")
+            ctype = "application/json; charset=UTF-8"
+        else:  # ?prettyPrint=false (documented: Google APIs system parameters)
+            data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             ctype = "application/json; charset=UTF-8"
         rec.status = status
         rec.response_size = len(data)

@@ -866,3 +866,29 @@ def test_rules_written_before_the_record_existed_are_recognised(
     assert len(persons_rules(fake, sheet)) == 1
     assert job_rule_count(fake, sheet) == len(snap.conditional_formats)
     assert in_sync(config, sa, ruleset)
+
+
+# ---------------------------------------------------------------------------- lean reads
+
+
+def test_the_read_asks_only_for_what_the_pipeline_uses(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    """One compact read (prettyPrint=false): per cell its value, and the number-format type only
+    where a cell carries a format: about 4.5 times the tabs' size as CSV here (short cells, and
+    each one an object)."""
+    import csv
+    import io
+
+    sheet = big_tracker(fake, ruleset, 300)
+    config = make_config(fake, sheet, sa)
+    run(config, sa)
+    fake.reset_log()
+    assert run(config, sa).requests == {"read": 1, "write": 0}
+    (read,) = [r for r in fake.requests if r.kind == "get"]
+    assert read.query["prettyPrint"] == ["false"]
+    assert "effectiveFormat" not in read.query["fields"][0]
+    text = io.StringIO()
+    for tab in fake.sheet_titles(sheet):
+        csv.writer(text).writerows(fake.values(sheet, tab))
+    assert read.response_size < 5 * len(text.getvalue().encode())

@@ -1743,3 +1743,18 @@ def test_before_write_runs_just_before_the_next_write_not_a_read(
         json={"valueInputOption": "RAW", "data": [{"range": "T!A1", "values": [["b"]]}]},
     )
     assert seen == ["a"] and fake.values(sid, "T") == [["b"]]
+
+
+def test_pretty_print_false_answers_compact_json(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    """Documented (Google APIs system parameters): replies are pretty-printed unless
+    ``prettyPrint=false``."""
+    sid = fake.add_spreadsheet(sheets={"T": [["a", 1]]})
+    pretty = session.get(f"{fake.sheets_base_url}/{sid}/values/T!A1:B1")
+    compact = session.get(
+        f"{fake.sheets_base_url}/{sid}/values/T!A1:B1", params={"prettyPrint": "false"}
+    )
+    assert pretty.json() == compact.json()
+    assert b"\n" in pretty.content and b"\n" not in compact.content
+    assert len(compact.content) < len(pretty.content)

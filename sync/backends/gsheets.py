@@ -86,13 +86,16 @@ PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are o
 HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
 TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
 
+#: The read's field mask: only what the pipeline uses. Per cell, its value and -- present only on
+#: cells a person or the job formatted -- the number-format type that tells a percentage
+#: (``userEnteredFormat``: ``effectiveFormat`` is on every cell, an object even when empty).
 READ_FIELDS = (
     "spreadsheetId,properties(title,locale,timeZone),"
     "developerMetadata(metadataId,metadataKey,metadataValue),"
     "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount)),"
     "conditionalFormats,protectedRanges(protectedRangeId,range,description,warningOnly),charts(chartId),"
     "data(startRow,startColumn,columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue)),"
-    "rowData(values(effectiveValue,effectiveFormat(numberFormat(type))))))"
+    "rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
 )
 
 #: The reply parts a structural batch needs back: the header row, values only.
@@ -134,8 +137,12 @@ class EndpointSession(AuthorizedSession):
         self.attempt = 1
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if self.api_endpoint != GOOGLE_SHEETS and url.startswith(GOOGLE_SHEETS):
-            url = self.api_endpoint + url[len(GOOGLE_SHEETS) :]
+        if url.startswith(GOOGLE_SHEETS):
+            # replies without indentation (documented: Google APIs system parameters,
+            # prettyPrint): a pretty-printed grid is about half whitespace
+            kwargs["params"] = {**(kwargs.get("params") or {}), "prettyPrint": "false"}
+            if self.api_endpoint != GOOGLE_SHEETS:
+                url = self.api_endpoint + url[len(GOOGLE_SHEETS) :]
         t0 = time.perf_counter()
         status: Any = "failed"
         size_in = 0
@@ -1272,11 +1279,8 @@ def _grid(
                     elif "errorValue" in ev:
                         value = "#" + str(ev["errorValue"].get("type", "ERROR"))
                 out[c] = value
-                if (
-                    value is not None
-                    and cell.get("effectiveFormat", {}).get("numberFormat", {}).get("type")
-                    == "PERCENT"
-                ):
+                fmt = cell.get("userEnteredFormat") or cell.get("effectiveFormat") or {}
+                if value is not None and (fmt.get("numberFormat") or {}).get("type") == "PERCENT":
                     percent.add((r, c))
             while out and out[-1] is None:
                 out.pop()
