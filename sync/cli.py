@@ -45,6 +45,12 @@ def init_spreadsheet(spreadsheet: str, base: Config | None, **kwargs: Any) -> st
     return init(spreadsheet, base, **kwargs)
 
 
+def init_feishu(folder: str, base: Config, **kwargs: Any) -> tuple[str, str, str]:
+    from .run import init_feishu as init
+
+    return init(folder, base, **kwargs)
+
+
 def report(result: RunResult, **kwargs: Any) -> dict[str, Any]:
     from .report import report as build
 
@@ -262,6 +268,14 @@ def check(
     help="Add the tracker tab to this Google spreadsheet (key or URL) instead of writing a file.",
 )
 @click.option(
+    "--feishu",
+    "feishu_folder",
+    default=None,
+    metavar="FOLDER_TOKEN",
+    help="Create a Feishu / Lark spreadsheet holding the tracker in this folder (the app of the "
+    "config's feishu: section must be able to write there).",
+)
+@click.option(
     "--worksheet",
     default=None,
     help="Name of the new tab (default: tracker.worksheet, else 推广进度表 / Tracker).",
@@ -277,11 +291,13 @@ def check(
 def init(
     path: Path | None,
     spreadsheet: str | None,
+    feishu_folder: str | None,
     worksheet: str | None,
     config_path: Path | None,
     locale: str | None,
 ) -> None:
-    """Create an empty tracker from the seed template: an .xlsx file, or a tab in a Google Sheet.
+    """Create an empty tracker from the seed template: an .xlsx file, a tab in a Google Sheet,
+    or a new Feishu / Lark spreadsheet in a folder.
 
     Headers, a frozen header row, a status dropdown, date formats and column widths. In a
     Google spreadsheet the generated columns are added too, protected warning-only.
@@ -290,11 +306,23 @@ def init(
     Examples:
       tracker-sync init launch-tracker.xlsx
       tracker-sync init --spreadsheet 1AbC...xyz -c config.yaml
+      tracker-sync init --feishu fldcnAbC...xyz -c config.yaml
     """
     from .demo import init_tracker
 
-    if (path is None) == (spreadsheet is None):
-        raise click.UsageError("give either PATH (an .xlsx file) or --spreadsheet KEY")
+    if sum(x is not None for x in (path, spreadsheet, feishu_folder)) != 1:
+        raise click.UsageError(
+            "give one of PATH (an .xlsx file), --spreadsheet KEY or --feishu FOLDER_TOKEN"
+        )
+    if feishu_folder is not None:
+        token, url, tab = init_feishu(
+            feishu_folder, _load(config_path), worksheet=worksheet, locale=locale
+        )
+        click.echo(
+            f"Created spreadsheet {token} ({url}) with tab {tab!r}. Set tracker.spreadsheet: "
+            f"{token} and tracker.worksheet: {tab} in the config and run `tracker-sync run`."
+        )
+        return
     if path is not None:
         created = init_tracker(path, load_rules([shipped_rules_dir()]), locale or DEFAULT_LOCALE)
         click.echo(

@@ -370,6 +370,45 @@ def init_spreadsheet(
     return title
 
 
+def init_feishu(
+    folder: str,
+    base: Config,
+    *,
+    worksheet: str | None = None,
+    locale: str | None = None,
+) -> tuple[str, str, str]:
+    """Create a Feishu / Lark spreadsheet in folder ``folder`` holding a tracker tab from the
+    seed template, then run the first sync on it. ``base`` supplies the feishu: section.
+    Returns (spreadsheet token, its URL, the tab's title)."""
+    from .backends.feishu import create_spreadsheet
+    from .demo import default_tab_title, template_columns, template_statuses
+
+    lang = locale or base.locale
+    title = worksheet or base.tracker.worksheet or default_tab_title(lang)
+    secret_file = base.resolve(base.feishu.app_secret_file) if base.feishu.app_secret_file else None
+    token, url = create_spreadsheet(base.feishu, folder, title, secret_file=secret_file)
+    feishu = base.feishu.model_dump()
+    feishu["app_secret_file"] = secret_file
+    data: dict[str, Any] = {
+        "tracker": {
+            "backend": "feishu",
+            "spreadsheet": token,
+            "worksheet": title,
+            "summary_worksheet": base.tracker.summary_worksheet,
+        },
+        "locale": lang,
+        "feishu": feishu,
+    }
+    config = Config.model_validate(data)
+    backend = open_backend(config)
+    if not isinstance(backend, CreatesTracker):
+        raise TrackerError(f"{backend.target}: this backend cannot create a tracker tab")
+    ruleset = load_rules(config.rule_dirs())
+    backend.create_tracker_tab(title, template_columns(ruleset, lang), template_statuses(lang))
+    sync(config, backend=backend)
+    return token, url, title
+
+
 def _required_store(config: Config, *, readonly: bool = False) -> History:
     store = open_store(config, readonly=readonly)
     if store is None:

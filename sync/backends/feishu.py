@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..cells import col_letter
-from ..errors import ConfigError, RetryRun, TrackerError, TrackerNotFound
+from ..errors import AccessDenied, ConfigError, RetryRun, TrackerError, TrackerNotFound
 from ..i18n import generated_key, text
 from ..model import (
     META_TAB,
@@ -167,13 +167,22 @@ def create_spreadsheet(
     """Create an empty spreadsheet in folder ``folder`` (v3 spreadsheets create); returns its
     token and URL."""
     http = transport(feishu, f"in folder {folder}", secret_file=secret_file)
-    data = http.call(
-        "POST",
-        f"{API}/v3/spreadsheets",
-        kind="write",
-        body={"title": title, "folder_token": folder},
-        in_place=False,
-    )
+    try:
+        data = http.call(
+            "POST",
+            f"{API}/v3/spreadsheets",
+            kind="write",
+            body={"title": title, "folder_token": folder},
+            in_place=False,
+        )
+    except AccessDenied as exc:
+        if "not a collaborator" not in str(exc):
+            raise
+        raise AccessDenied(
+            f"the app ({feishu.app_id}) is not a collaborator of folder {folder}, so it cannot "
+            "create a spreadsheet there: open the folder, Share → add the app (search its name) "
+            "with edit access, then run again; or give a folder the app made itself"
+        ) from None
     sheet = data.get("spreadsheet") or {}
     token = str(sheet.get("spreadsheet_token") or "")
     if not token:
@@ -321,9 +330,7 @@ class FeishuBackend:
             mrows = grids.get(meta_tab.sheet_id, [])
             meta = meta_from_rows(mrows)
             record = meta_from_rows([r[1:2] for r in mrows])
-        summary = self._pick_summary(tabs, tracker, record, grids)
-        if summary is None and meta.get("summary") == self.summary_title:
-            meta = {k: v for k, v in meta.items() if k != "summary"}
+        summary, job_summary = self._pick_summary(tabs, tracker, record, grids)
         rows = grids.get(tracker.sheet_id, [])
         shown = self._read_grid(tracker, formatted=True, cols=_width(rows)) if rows else []
         version = f"{self.key}:{uuid.uuid4().hex}"
@@ -331,7 +338,7 @@ class FeishuBackend:
             version=version,
             tracker=tracker,
             tabs=tabs,
-            summary=summary,
+            summary=job_summary,
             meta_tab=meta_tab,
             record=record,
             doubled=_doubled(rows),
@@ -354,7 +361,7 @@ class FeishuBackend:
             tabs={
                 t.title: Grid(t.title, grids.get(t.sheet_id, []))
                 for t in tabs
-                if t not in (tracker, summary, meta_tab)
+                if t not in (tracker, summary, job_summary, meta_tab)
             },
         )
 
@@ -379,16 +386,19 @@ class FeishuBackend:
         tracker: _Tab,
         record: dict[str, Any],
         grids: dict[str, list[list[Any]]],
-    ) -> _Tab | None:
-        """The tab carrying the summary's title. It is the job's when the record names its sheet
-        id, or when it holds nothing (a tab the job added just before a run was cut short);
-        otherwise it is reported without the job's metadata naming it, and the run refuses it."""
+    ) -> tuple[_Tab | None, _Tab | None]:
+        """The tab carrying the summary's title, as the snapshot shows it and as the job may
+        write it. It is the job's when the record names its sheet id; an empty one is taken
+        over (a tab the job added just before a run was cut short: nothing to lose); any other
+        is a person's: shown, so the run refuses it, and never written."""
         tab = next((t for t in tabs if t.title == self.summary_title and t is not tracker), None)
         if tab is None:
-            return None
-        if record.get("summary") == tab.sheet_id or not grids.get(tab.sheet_id):
-            return tab
-        return None if record.get("summary") else tab
+            return None, None
+        if record.get("summary") == tab.sheet_id:
+            return tab, tab
+        if not grids.get(tab.sheet_id):
+            return None, tab
+        return tab, None
 
     # ------------------------------------------------------------------ restore / init
 
@@ -553,7 +563,7 @@ class FeishuBackend:
         assert st is not None
         want: list[str] = []
         if plan.summary is not None and st.summary is None:
-            if self.summary_title in [t.title for t in st.tabs]:
+            if self.summary_title in [t.title for t in st.tabs if t is not st.tracker]:
                 raise ConfigError(
                     f"spreadsheet {self.key}: the tab {self.summary_title!r} was not made by "
                     "tracker-sync; set tracker.summary_worksheet to a new tab name"
@@ -612,7 +622,7 @@ class FeishuBackend:
         if not problem:
             return
         header = guard.header_now(after)
-        self._undo(snapshot, plan, written, header)
+        self._undo(snapshot, plan, written, header, rows_moved=problem == "rows moved")
         raise RetryRun(f"{problem} while the sync was writing; the cells it wrote were undone")
 
     def _undo(
@@ -621,37 +631,40 @@ class FeishuBackend:
         plan: WritePlan,
         written: dict[int, dict[int, Any]],
         header_now: list[Any],
+        rows_moved: bool,
     ) -> None:
-        """Cells written at positions that now hold something else: a column that is still the
-        job's is cleared; one that now holds a person's column (people inserted or deleted a
-        column in the moment between the guard and the write) gets back what the read saw."""
+        """Undo a write that things moved under. Rows moved: the written cells, all in the
+        job's columns, are cleared. Columns moved (a person inserted or deleted a column in the
+        moment between the guard read and the write): the shift is measured on the human
+        headers left of the job's columns, and each written cell gets back what the read saw in
+        the column that now sits there (a person's cell its value, the job's cell empty)."""
         st = self._state
         assert st is not None
         sid = st.tracker.sheet_id
         hr = plan.header_row
         before = snapshot.tracker.rows[hr] if hr < len(snapshot.tracker.rows) else []
+        first = min(written)
+        shift = 0 if rows_moved else _shift(before, header_now, first)
         entries: list[tuple[str, list[list[Any]]]] = []
-        unknown: list[str] = []
-        for col, cells in written.items():
-            now = header_now[col] if col < len(header_now) else None
-            if generated_key(now) is not None or now in (None, ""):
-                entries += _column_entries(sid, col, dict.fromkeys(cells, None))
-                continue
-            source = [j for j, h in enumerate(before) if h == now]
-            if len(source) != 1:
-                unknown.append(col_letter(col))
-                continue
-            j = source[0]
-            entries += _column_entries(sid, col, {r: snapshot.tracker.value(r, j) for r in cells})
-        if entries:
-            self._write(entries)
-        if unknown:
+        if shift is None:
+            cols = ", ".join(col_letter(c) for c in sorted(written))
             raise TrackerError(
                 f"spreadsheet {self.key}: columns moved on tab {st.tracker.title!r} while the sync "
-                f"was writing; the cells it wrote in column(s) {', '.join(unknown)} could not be "
-                "put back for certain. Check them with the sheet's version history (历史记录) "
-                "and run again."
+                f"was writing, in a way it cannot measure; the cells it wrote in column(s) {cols} "
+                "could not be put back for certain. Check them with the sheet's version history "
+                "(历史记录) and run again."
             )
+        generated = set(plan.columns.values())
+        for col, cells in written.items():
+            source = col - shift
+            if source in generated or generated_key(snapshot.tracker.value(hr, source)):
+                entries += _column_entries(sid, col, dict.fromkeys(cells, None))
+            else:
+                entries += _column_entries(
+                    sid, col, {r: snapshot.tracker.value(r, source) for r in cells}
+                )
+        if entries:
+            self._write(entries)
 
     # .................................................................. styles
 
@@ -834,6 +847,25 @@ _EMPTY = _Empty()
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _shift(before: list[Any], now: list[Any], first: int) -> int | None:
+    """How many columns the header row moved by, left of column ``first`` (the job's first
+    written column): measured on the right-most human header found once in both rows (one the
+    write itself covered is not found, and the next one left tells).
+
+    >>> _shift(["a", "b", "c"], ["a", None, "b", "X"], 3), _shift(["a", "b"], ["a", "b"], 2)
+    (1, 0)
+    """
+    for j in range(min(first, len(before)) - 1, -1, -1):
+        h = before[j]
+        if h in (None, "") or before.count(h) != 1:
+            continue
+        found = [i for i, v in enumerate(now) if v == h]
+        if not found:
+            continue
+        return found[0] - j if len(found) == 1 else None
+    return None
 
 
 def _labels() -> dict[str, set[str]]:
