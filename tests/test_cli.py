@@ -114,7 +114,7 @@ def test_missing_column_exits_3_and_writes_nothing(tracker_file: Path) -> None:
     [
         (
             "tracker:\n  backend: excel\n  path: t.xlsx\n",
-            "config.yaml:2: tracker.backend: no backend named 'excel' is installed (installed: gsheets, xlsx)",
+            "config.yaml:2: tracker.backend: no backend named 'excel' is installed (installed: feishu, gsheets, xlsx)",
         ),
         ("tracker:\n  backend: xlsx\n  pth: t.xlsx\n", "config.yaml:3: tracker.pth: unknown key"),
         ("tracker:\n  backend: xlsx\n", "tracker.path is required when tracker.backend is xlsx"),
