@@ -835,7 +835,7 @@ def test_rules_written_before_the_record_existed_are_recognised(
     """A sheet synced by an earlier version: bounded rule ranges, no record, only the job's
     metadata listing the rules. They are the job's (replaced, not duplicated); a person's rule
     in the same colour is not."""
-    from sync.backends.gsheets import _cf_json
+    from sync.backends.gsheets.build import cf_json as _cf_json
 
     config = make_config(fake, sheet, sa)
     run(config, sa)

@@ -1,0 +1,665 @@
+"""The backend: read a snapshot in one request, apply a plan as one structural batchUpdate and
+size-bounded values writes through the anchors, each checked (see the package docstring)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gspread
+
+from ...config import GoogleConfig
+from ...errors import RetryRun, TrackerError, TrackerNotFound
+from ...model import (
+    META_TAB,
+    ApplyResult,
+    CFRule,
+    Grid,
+    RequestCounter,
+    Snapshot,
+    WritePlan,
+    meta_from_rows,
+)
+from . import build
+from .build import (
+    FORMATS_KEY,
+    HEADER_REPLY_FIELDS,
+    META_KEY,
+    PROTECTION_DESCRIPTION,
+    READ_FIELDS,
+    VALUES_REPLY_FIELDS,
+    Entry,
+    anchor_request,
+    cf_json,
+    column_entries,
+    dumps,
+    formats_value,
+    insert_columns,
+    pack,
+    quote_title,
+    summary_entries,
+    tab_width,
+)
+from .formats import formats_record, legacy_record, own_rules, rule_sig, sans_end
+from .grid import created_anchor_ids, decode_grid, find_anchor_ids, norm_value, reply_sheet
+from .guard import RowGuard
+from .transport import Policy, Transport, spreadsheet_key
+
+if TYPE_CHECKING:
+    from ...config import Config
+
+
+@dataclass
+class ReadState:
+    """What the last read learned that the write needs (never shown to the pipeline)."""
+
+    token: str
+    tracker_id: int
+    tracker_title: str
+    column_count: int
+    row_count: int
+    #: The tracker tab's conditional-format rules as read, and which of them are the job's.
+    cf_rules: list[dict[str, Any]]
+    own_cf_indexes: list[int]
+    own_protections: list[dict[str, Any]]
+    meta_id: int | None
+    summary_id: int | None
+    summary_rows: int
+    summary_cols: int
+    summary_height: int
+    sheet_titles: list[str] = field(default_factory=list)
+    #: Generated column key -> the metadataId of its anchor on the tracker tab: every values
+    #: write addresses an anchor by its id, so it matches exactly that one column.
+    anchor_ids: dict[str, int] = field(default_factory=dict)
+    #: Keys anchored on more than one column of the tracker tab (the run stops before writing).
+    doubled: list[str] = field(default_factory=list)
+    #: The job's record of its rules (developer metadata ``tracker_sync.formats``): its id and
+    #: value as read, and whether a rule of the job's was found moved by people's edits.
+    formats_id: int | None = None
+    formats_raw: str | None = None
+    formats_moved: bool = False
+
+
+def open_backend(config: Config) -> SheetsBackend:
+    """The registered factory (entry point ``gsheets``): ``tracker.spreadsheet`` of the config."""
+    assert config.tracker.spreadsheet is not None  # the config requires it for this backend
+    creds = config.resolve(config.google.credentials) if config.google.credentials else None
+    return SheetsBackend(
+        config.tracker.spreadsheet,
+        worksheet=config.tracker.worksheet,
+        summary_title=config.summary_title(),
+        google=config.google,
+        credentials_path=creds,
+    )
+
+
+class SheetsBackend:
+    """A Google Sheet. ``client`` may be injected (tests); otherwise built from ``google``.
+
+    Capabilities (:mod:`sync.backends.base`): CountsRequests, Replans (rows moved under the
+    write, or a write whose outcome is unknown), AddsTabs, CreatesTracker.
+    """
+
+    def __init__(
+        self,
+        spreadsheet: str,
+        *,
+        worksheet: str | None = None,
+        summary_title: str = "Summary",
+        google: GoogleConfig | None = None,
+        credentials_path: Path | None = None,
+        client: gspread.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.google = google or GoogleConfig()
+        self.key = spreadsheet_key(spreadsheet)
+        self.target = self.key
+        self.worksheet = worksheet
+        self.summary_title = summary_title
+        self.transport = Transport(self.key, self.google, credentials_path, client, sleep)
+        self._state: ReadState | None = None
+
+    # ------------------------------------------------------------------ capabilities
+
+    @property
+    def max_replans(self) -> int:
+        return self.google.retry.attempts
+
+    def request_counts(self) -> dict[str, int]:
+        return self.transport.counter.as_dict()
+
+    def reset_request_counts(self) -> None:
+        self.transport.counter = RequestCounter()
+
+    @property
+    def policy(self) -> Policy:
+        """How requests are retried (tests replace its ``sleep``)."""
+        return self.transport.policy
+
+    @property
+    def client(self) -> gspread.Client:
+        return self.transport.client
+
+    def _post(
+        self,
+        suffix: str,
+        body: dict[str, Any],
+        *,
+        params: dict[str, Any] | None = None,
+        in_place: bool = True,
+    ) -> Any:
+        """POST one write, serialised compactly as UTF-8 (what the size budget counts)."""
+        return self.transport.post(suffix, dumps(body), params=params, in_place=in_place)
+
+    # ------------------------------------------------------------------ read
+
+    def read(self) -> Snapshot:
+        data = self.transport.get({"fields": READ_FIELDS})
+        sheets = data.get("sheets", [])
+        titles = [s["properties"]["title"] for s in sheets]
+        tracker = self._pick_tracker(sheets, titles)
+        props = tracker["properties"]
+        grid_props = props.get("gridProperties", {})
+        rows, percent, anchors = decode_grid(tracker)
+        anchor_ids, doubled = find_anchor_ids(tracker)
+        summary_sheet = next(
+            (
+                s
+                for s in sheets
+                if s["properties"]["title"] == self.summary_title and s is not tracker
+            ),
+            None,
+        )
+        summary = None
+        summary_rows = summary_cols = summary_height = 0
+        if summary_sheet is not None:
+            srows, _, _ = decode_grid(summary_sheet)
+            summary = Grid(self.summary_title, srows)
+            sgp = summary_sheet["properties"].get("gridProperties", {})
+            summary_rows, summary_cols = int(sgp.get("rowCount", 0)), int(sgp.get("columnCount", 0))
+            summary_height = len(srows)
+        tabs = {
+            s["properties"]["title"]: Grid(s["properties"]["title"], decode_grid(s)[0])
+            for s in sheets
+            if s is not tracker and s is not summary_sheet
+        }
+        protections = [
+            p
+            for p in tracker.get("protectedRanges", [])
+            if p.get("description") == PROTECTION_DESCRIPTION
+        ]
+        meta_id, meta = None, {}
+        for m in data.get("developerMetadata", []):
+            if m.get("metadataKey") == META_KEY:
+                meta_id = m.get("metadataId")
+                try:
+                    meta = json.loads(m.get("metadataValue") or "{}")
+                except json.JSONDecodeError:
+                    meta = {}
+        if meta_id is None and META_TAB in tabs:
+            # a tracker synced as .xlsx, then uploaded: the job's metadata came along in its tab
+            meta = meta_from_rows(tabs[META_TAB].rows)
+        meta = meta if isinstance(meta, dict) else {}
+        tracker_id = int(props.get("sheetId", 0))
+        row_count = int(grid_props.get("rowCount", 1000))
+        cf_rules = list(tracker.get("conditionalFormats", []))
+        recorded, formats_id, formats_raw = formats_record(
+            data.get("developerMetadata", []), tracker_id
+        )
+        own = own_rules(
+            tracker_id,
+            cf_rules,
+            recorded if recorded is not None else legacy_record(meta),
+            row_count,
+        )
+        token = f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend, nobody else's
+        self._state = ReadState(
+            token=token,
+            tracker_id=tracker_id,
+            tracker_title=props["title"],
+            column_count=int(grid_props.get("columnCount", 26)),
+            row_count=row_count,
+            cf_rules=cf_rules,
+            own_cf_indexes=list(own.indexes),
+            own_protections=protections,
+            meta_id=meta_id,
+            summary_id=int(summary_sheet["properties"]["sheetId"]) if summary_sheet else None,
+            summary_rows=summary_rows,
+            summary_cols=summary_cols,
+            summary_height=summary_height,
+            sheet_titles=titles,
+            anchor_ids=anchor_ids,
+            doubled=doubled,
+            formats_id=formats_id,
+            formats_raw=formats_raw,
+            formats_moved=own.moved,
+        )
+        return Snapshot(
+            target=self.key,
+            tracker=Grid(props["title"], rows, frozenset(percent)),
+            sheet_titles=tuple(titles),
+            summary=summary,
+            time_zone=data.get("properties", {}).get("timeZone"),
+            conditional_formats=own.rules,
+            meta=meta,
+            version=token,
+            # the job's rules run to the end of the sheet, whatever its size (see cf_json)
+            row_capacity=None,
+            owned_columns=anchors,
+            summary_charts=len(summary_sheet.get("charts") or []) if summary_sheet else 0,
+            tabs=tabs,
+        )
+
+    def _pick_tracker(self, sheets: list[dict[str, Any]], titles: list[str]) -> dict[str, Any]:
+        if self.worksheet:
+            for s in sheets:
+                if s["properties"]["title"] == self.worksheet:
+                    return s
+            tabs = ", ".join(repr(t) for t in titles)
+            raise TrackerNotFound(
+                f"spreadsheet {self.key}: no tab named {self.worksheet!r}; the tabs are: {tabs} (set tracker.worksheet)"
+            )
+        for s in sheets:
+            p = s["properties"]
+            if not p.get("hidden") and p["title"] != self.summary_title:
+                return s
+        raise TrackerNotFound(f"spreadsheet {self.key}: no tracker tab (the tabs are: {titles})")
+
+    # ------------------------------------------------------------------ restore
+
+    def _refuse_existing(self, title: str, advice: str) -> None:
+        """One small read of the tab titles; an existing tab of that name is an error."""
+        data = self.transport.get({"fields": "sheets(properties(title))"})
+        if title in [s["properties"]["title"] for s in data.get("sheets", [])]:
+            raise TrackerError(
+                f"spreadsheet {self.key} already has a tab named {title!r}; {advice}"
+            )
+
+    def add_tab(self, title: str, rows: list[list[Any]]) -> None:
+        """Write ``rows`` into a new tab (refusing an existing one) in one atomic batchUpdate.
+        Dates are written as dates (serial numbers with a date format), text always as text."""
+        self._refuse_existing(title, "choose another name")
+        sid = random.randint(10_000_000, 2_000_000_000)
+        reqs = build.add_tab_requests(sid, title, rows)
+        self._post(":batchUpdate", {"requests": reqs}, in_place=False)
+
+    # ------------------------------------------------------------------ init
+
+    def create_tracker_tab(
+        self, title: str, columns: list[Any], statuses: list[str], rows: int = 1000
+    ) -> None:
+        """Add a tracker tab from the seed template: header row, frozen header, status dropdown,
+        date formats and column widths, in one atomic batchUpdate. Refuses an existing tab."""
+        self._refuse_existing(
+            title, "init never overwrites a tab (choose another name with --worksheet)"
+        )
+        sid = random.randint(10_000_000, 2_000_000_000)
+        reqs = build.tracker_tab_requests(sid, title, columns, statuses, rows)
+        self._post(":batchUpdate", {"requests": reqs}, in_place=False)
+
+    # ------------------------------------------------------------------ write
+
+    def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
+        st = self._state
+        if st is None or st.token != snapshot.version:
+            raise TrackerError("apply() needs the snapshot read by this backend")
+        if plan.is_empty:
+            return ApplyResult(0, requests=0)
+        if st.doubled:
+            raise TrackerError(
+                f"spreadsheet {self.key}: the job's anchor for {', '.join(st.doubled)} is on more "
+                f"than one column of tab {st.tracker_title!r} (a copied column?); nothing was "
+                "written. Delete the copied ⚙ column so each generated column exists once."
+            )
+        writes_before = self.transport.counter.write
+        fresh_cols = sorted(plan.columns[k] for k in plan.new_columns)
+        structural: list[dict[str, Any]] = []
+        restyle = plan.summary is not None and (
+            st.summary_id is None
+            or len(plan.summary.rows) > st.summary_rows
+            or tab_width(plan.summary) > st.summary_cols
+        )
+        summary_id = (
+            st.summary_id
+            if st.summary_id is not None
+            else random.randint(10_000_000, 2_000_000_000)
+        )
+
+        if fresh_cols:
+            structural += insert_columns(st.tracker_id, st.column_count, plan, fresh_cols)
+        if fresh_cols or not st.own_protections:
+            structural += build.protect_requests(
+                st.tracker_id, st.own_protections, list(plan.columns.values())
+            )
+        cf_checks: list[tuple[int, dict[str, Any]]] = []
+        if plan.conditional_formats is not None:
+            reqs, checks = self._formats(st, plan.conditional_formats)
+            cf_checks = [(len(structural) + i, rule) for i, rule in checks]
+            structural += reqs
+        elif st.formats_moved and (structural or plan.meta is not None):
+            # people's edits moved the job's rules where they now stand for what it wants:
+            # bring the record up to date while a structural write goes anyway
+            value = formats_value(st.tracker_id, snapshot.conditional_formats)
+            structural.append(build.formats_record_request(st.formats_id, value))
+        if plan.summary is not None and (restyle or plan.summary_charts):
+            structural += build.summary_structure(
+                summary_id,
+                plan.summary,
+                exists=st.summary_id is not None,
+                grid_rows=st.summary_rows,
+                grid_cols=st.summary_cols,
+                filled=st.summary_height,
+                restyle=restyle,
+                chart=plan.summary_charts,
+            )
+        if plan.meta is not None:
+            structural += build.meta_request(st.meta_id, plan.meta)
+
+        # generated columns found by their header but not anchored yet (e.g. a tracker uploaded
+        # from .xlsx): anchor them, and check in the same reply that they were still there
+        adopt = [
+            k for k in plan.columns if k not in snapshot.owned_columns and k not in plan.new_columns
+        ]
+        adopt_at = len(structural)
+        structural += [anchor_request(st.tracker_id, plan.columns[k], k) for k in adopt]
+
+        if structural:
+            self._write_structure(
+                snapshot, plan, structural, adopt, adopt_at, fresh_cols, cf_checks
+            )
+        self._write_values(snapshot, plan)
+        return ApplyResult(plan.cell_count, requests=self.transport.counter.write - writes_before)
+
+    # .................................................................. structure
+
+    def _write_structure(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        structural: list[dict[str, Any]],
+        adopt: list[str],
+        adopt_at: int,
+        fresh_cols: list[int],
+        cf_checks: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """The one all-or-nothing batchUpdate: no cell values, only structure. When it inserts or
+        adopts columns, its reply carries the header row so a column a person inserted meanwhile
+        is noticed before any value is written."""
+        st = self._state
+        assert st is not None
+        body: dict[str, Any] = {"requests": structural}
+        fields = "replies"
+        if fresh_cols or adopt:
+            hr = plan.header_row + 1
+            body |= {
+                "includeSpreadsheetInResponse": True,
+                "responseIncludeGridData": True,
+                "responseRanges": [f"{quote_title(st.tracker_title)}!{hr}:{hr}"],
+            }
+            fields += "," + HEADER_REPLY_FIELDS
+        try:
+            reply = self._post(":batchUpdate", body, params={"fields": fields}, in_place=False)
+        except RetryRun:
+            raise
+        except TrackerError as exc:
+            # a rule deleted by index that is no longer there: the batch failed as a whole
+            if cf_checks and "conditional format" in str(exc).lower():
+                raise RetryRun(
+                    "the highlight rules changed while the sync was replacing its own "
+                    "(nothing was written)"
+                ) from None
+            raise
+        st.anchor_ids |= created_anchor_ids(structural, reply)
+        if cf_checks:
+            self._verify_formats(structural, reply, cf_checks)
+        if adopt:
+            self._verify_adopted(snapshot, plan, reply, adopt, adopt_at)
+        if fresh_cols:
+            self._verify_headers(snapshot, plan, reply, fresh_cols)
+
+    def _formats(
+        self, st: ReadState, rules: tuple[CFRule, ...]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
+        """Replace the job's own rules (found by its record, never by colour) and record what it
+        made; everyone else's rules stay where they are. Returns the requests and, for each
+        delete by index, (its position among them, the rule the read found at that index): the
+        reply must show that very rule deleted."""
+        sid = st.tracker_id
+        value = formats_value(sid, rules)
+        want = [rule_sig(cf_json(sid, r), st.row_count) for r in rules]
+        have = [rule_sig(st.cf_rules[j], st.row_count) for j in st.own_cf_indexes]
+        if want == have:
+            # the same rules in Sheets' terms (only a row count Sheets does not store moved)
+            return (
+                []
+                if value == st.formats_raw
+                else [build.formats_record_request(st.formats_id, value)]
+            ), []
+        reqs: list[dict[str, Any]] = []
+        checks: list[tuple[int, dict[str, Any]]] = []
+        for j in sorted(st.own_cf_indexes, reverse=True):
+            checks.append((len(reqs), st.cf_rules[j]))
+            reqs.append({"deleteConditionalFormatRule": {"sheetId": sid, "index": j}})
+        start = len(st.cf_rules) - len(st.own_cf_indexes)  # after people's: theirs come first
+        for i, rule in enumerate(rules):
+            reqs.append(
+                {"addConditionalFormatRule": {"rule": cf_json(sid, rule), "index": start + i}}
+            )
+        reqs.append(build.formats_record_request(st.formats_id, value))
+        return reqs, checks
+
+    def _verify_formats(
+        self,
+        structural: list[dict[str, Any]],
+        reply: dict[str, Any],
+        checks: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """Each rule deleted by index must be the job's (documented: a delete's reply holds the
+        rule it deleted -- Sheets API reference, DeleteConditionalFormatRuleResponse). A person
+        who added or removed a rule between the read and the write shifts the indexes; then the
+        batch's rule changes are undone -- the job's new rules deleted, every deleted rule put
+        back where it was, the record as it was -- and the run starts over."""
+        st = self._state
+        assert st is not None
+        replies = reply.get("replies", []) if isinstance(reply, dict) else []
+        deleted: list[tuple[int, dict[str, Any]]] = []
+        wrong = False
+        for pos, expected in checks:
+            got = ((replies[pos] if pos < len(replies) else {}) or {}).get(
+                "deleteConditionalFormatRule", {}
+            ).get("rule") or {}
+            index = structural[pos]["deleteConditionalFormatRule"]["index"]
+            deleted.append((int(index), got))
+            wrong = wrong or sans_end(rule_sig(got)) != sans_end(rule_sig(expected))
+        if not wrong:
+            return
+        sid = st.tracker_id
+        added = [
+            (p, q["addConditionalFormatRule"])
+            for p, q in enumerate(structural)
+            if "addConditionalFormatRule" in q
+        ]
+        undo: list[dict[str, Any]] = [
+            {"deleteConditionalFormatRule": {"sheetId": sid, "index": int(q["index"])}}
+            for _, q in sorted(added, key=lambda a: -int(a[1]["index"]))
+        ]
+        for index, rule in reversed(deleted):
+            back = copy.deepcopy(rule)
+            for g in back.get("ranges") or []:
+                g["sheetId"] = sid
+            undo.append({"addConditionalFormatRule": {"rule": back, "index": index}})
+        for p, q in enumerate(structural):
+            made = q.get("createDeveloperMetadata", {}).get("developerMetadata", {})
+            if made.get("metadataKey") == FORMATS_KEY:
+                mid = (
+                    (replies[p] or {})
+                    .get("createDeveloperMetadata", {})
+                    .get("developerMetadata", {})
+                    .get("metadataId")
+                )
+                undo.append(
+                    {
+                        "deleteDeveloperMetadata": {
+                            "dataFilter": {"developerMetadataLookup": {"metadataId": mid}}
+                        }
+                    }
+                )
+            elif "updateDeveloperMetadata" in q and q["updateDeveloperMetadata"]["dataFilters"] == [
+                {"developerMetadataLookup": {"metadataId": st.formats_id}}
+            ]:
+                undo.append(build.formats_record_request(st.formats_id, st.formats_raw))
+        back_reply = self._post(":batchUpdate", {"requests": undo}, params={"fields": "replies"})
+        ours = {sans_end(rule_sig(q["rule"])) for _, q in added}
+        for r in back_reply.get("replies", [])[: len(added)]:
+            rule = (r or {}).get("deleteConditionalFormatRule", {}).get("rule") or {}
+            if sans_end(rule_sig(rule)) not in ours:
+                raise TrackerError(
+                    f"spreadsheet {self.key}: the conditional-format rules of tab "
+                    f"{st.tracker_title!r} kept changing while the sync was putting a person's "
+                    "rule back; check them (Format → Conditional formatting) and run again"
+                )
+        raise RetryRun(
+            "a highlight rule was added or removed while the sync was replacing its own; "
+            "every rule was put back"
+        )
+
+    # .................................................................. values
+
+    def _write_values(self, snapshot: Snapshot, plan: WritePlan) -> None:
+        """Every value through the anchors, in requests of at most ``google.max_request_bytes``;
+        each request carries a row guard and its reply is checked before the next is sent."""
+        st = self._state
+        assert st is not None
+        budget = self.google.max_request_bytes
+        guard = RowGuard.for_plan(snapshot, plan, st.tracker_title, st.anchor_ids, budget)
+        entries = self._value_entries(snapshot, plan, budget - guard.reserve)
+        if not entries:
+            return
+        for chunk in pack(entries, budget - guard.reserve):
+            extra = guard.entries(chunk)
+            body: dict[str, Any] = {
+                "valueInputOption": "RAW",
+                "data": [e.body for e in chunk] + [e.body for e in extra],
+            }
+            if extra:
+                body |= {
+                    "includeValuesInResponse": True,
+                    "responseValueRenderOption": "UNFORMATTED_VALUE",
+                }
+            reply = self._post(
+                "/values:batchUpdateByDataFilter", body, params={"fields": VALUES_REPLY_FIELDS}
+            )
+            problem = guard.check(chunk, extra, reply)
+            if problem:
+                self._clear(chunk, budget)
+                raise RetryRun(f"{problem}; the cells just written were cleared")
+
+    def _value_entries(self, snapshot: Snapshot, plan: WritePlan, budget: int) -> list[Entry]:
+        """The values entries of a plan: the ID column first (later requests check rows by it),
+        then the other generated columns, then the summary tab."""
+        st = self._state
+        assert st is not None
+        out: list[Entry] = []
+        for key in sorted(plan.columns, key=lambda k: (k != "gen_id", plan.columns[k])):
+            series = plan.cells.get(plan.columns[key])
+            if series is None or not len(series):
+                continue
+            mid = st.anchor_ids.get(key)
+            if mid is None:
+                raise TrackerError(
+                    f"spreadsheet {self.key}: the job's column {key} has no anchor on tab "
+                    f"{st.tracker_title!r}; its values were not written. Run again."
+                )
+            cells = dict(zip(series.index.tolist(), series.tolist(), strict=True))
+            out += column_entries(key, mid, cells, budget)
+        if plan.summary is not None:
+            out += summary_entries(snapshot.summary, plan, budget)
+        return out
+
+    def _clear(self, chunk: list[Entry], budget: int) -> None:
+        """'Or not at all': empty the tracker cells a chunk just wrote (they may sit beside the
+        wrong task); the run then reads again and rewrites them."""
+        entries: list[Entry] = []
+        for e in chunk:
+            if e.key is not None and e.metadata_id is not None and e.cells:
+                entries += column_entries(e.key, e.metadata_id, dict.fromkeys(e.cells, ""), budget)
+        for part in pack(entries, budget):
+            self._post(
+                "/values:batchUpdateByDataFilter",
+                {"valueInputOption": "RAW", "data": [e.body for e in part]},
+                params={"fields": "totalUpdatedCells"},
+            )
+
+    # .................................................................. checks
+
+    def _verify_headers(
+        self, snapshot: Snapshot, plan: WritePlan, reply: dict[str, Any], fresh: list[int]
+    ) -> None:
+        """After inserting columns: every header the read saw must sit where the insert put it.
+        A person who inserted or moved a column meanwhile shifts them; the new columns are
+        anchored and still empty, so the run simply starts over from a fresh read."""
+        after, _, _ = decode_grid(reply_sheet(reply, snapshot.tracker.title))
+        hr = plan.header_row
+        head_after = after[hr] if hr < len(after) else []
+        head_before = snapshot.tracker.rows[hr] if hr < len(snapshot.tracker.rows) else []
+        for c, name in enumerate(head_before):
+            if norm_value(name) is None:
+                continue
+            shift = 0
+            for f in fresh:
+                if f <= c + shift:
+                    shift += 1
+            now = head_after[c + shift] if c + shift < len(head_after) else None
+            if norm_value(now) != norm_value(name):
+                raise RetryRun(
+                    "columns moved while the sync was inserting its own (nothing written yet)"
+                )
+
+    def _verify_adopted(
+        self,
+        snapshot: Snapshot,
+        plan: WritePlan,
+        reply: dict[str, Any],
+        keys: list[str],
+        first: int,
+    ) -> None:
+        """The columns just anchored must still carry the job's headers; else undo the anchors."""
+        from ...i18n import generated_key
+
+        sheet = reply_sheet(reply, snapshot.tracker.title)
+        after, _, _ = decode_grid(sheet)
+        head = after[plan.header_row] if plan.header_row < len(after) else []
+        wrong = [
+            i
+            for i, k in enumerate(keys)
+            if generated_key(head[plan.columns[k]] if plan.columns[k] < len(head) else None) != k
+        ]
+        if not wrong:
+            return
+        replies = reply.get("replies", [])
+        ids = [
+            replies[first + i]
+            .get("createDeveloperMetadata", {})
+            .get("developerMetadata", {})
+            .get("metadataId")
+            for i in wrong
+        ]
+        undo = [
+            {
+                "deleteDeveloperMetadata": {
+                    "dataFilter": {"developerMetadataLookup": {"metadataId": m}}
+                }
+            }
+            for m in ids
+            if m
+        ]
+        if undo:
+            self._post(":batchUpdate", {"requests": undo}, in_place=False)
+        raise RetryRun("columns moved while the sync was anchoring its own; anchors undone")

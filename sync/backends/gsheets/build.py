@@ -1,0 +1,755 @@
+"""Pure request builders: every request body the backend sends, built from plain data (no HTTP,
+no state), and the size arithmetic that keeps each request within the budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...cells import col_letter
+from ...model import CFRule, ChartSpec, Grid, SummaryTab, WritePlan
+
+COLUMN_KEY = "tracker_sync.column"
+
+META_KEY = "tracker_sync.meta"
+
+#: The job's record of the highlight rules it made (which tab, each rule's range, formula, fill).
+FORMATS_KEY = "tracker_sync.formats"
+
+PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are overwritten)"
+
+HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
+
+TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
+
+#: The read's field mask: only what the pipeline uses. Per cell, its value and -- present only on
+#: cells a person or the job formatted -- the number-format type that tells a percentage
+#: (``userEnteredFormat``: ``effectiveFormat`` is on every cell, an object even when empty).
+READ_FIELDS = (
+    "spreadsheetId,properties(title,locale,timeZone),"
+    "developerMetadata(metadataId,metadataKey,metadataValue),"
+    "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount)),"
+    "conditionalFormats,protectedRanges(protectedRangeId,range,description,warningOnly),charts(chartId),"
+    "data(startRow,startColumn,columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue)),"
+    "rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
+)
+
+#: The reply parts a structural batch needs back: the header row, values only.
+HEADER_REPLY_FIELDS = (
+    "updatedSpreadsheet(sheets(properties(title),"
+    "data(startRow,startColumn,rowData(values(effectiveValue)))))"
+)
+
+#: The reply parts a values write needs back: which filter matched, and the echoed cells.
+VALUES_REPLY_FIELDS = "totalUpdatedCells,responses(dataFilter,updatedData(majorDimension,values))"
+
+#: Bytes of a values request around its entries.
+ENVELOPE = 256
+
+
+def dumps(body: Any) -> bytes:
+    """A request body as sent: compact JSON, UTF-8 (the bytes the size budget counts)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+@dataclass
+class Entry:
+    """One DataFilterValueRange of a values write, its size in bytes and what it writes."""
+
+    body: dict[str, Any]
+    size: int
+    #: Generated column key and its anchor's metadataId (tracker columns only).
+    key: str | None = None
+    metadata_id: int | None = None
+    #: Row -> value written (tracker columns only).
+    cells: dict[int, Any] = field(default_factory=dict)
+    #: First and last row of a row guard's A1 range.
+    rows: tuple[int, int] | None = None
+
+
+def wire_value(value: Any) -> Any:
+    """A cell value as sent: None clears the cell ("")."""
+    return "" if value is None else value
+
+
+def column_entry(key: str, cells: dict[int, Any], metadata_id: int) -> dict[str, Any]:
+    """A values entry for one anchored column: row r's value at index r, null where unchanged
+    (``null`` is skipped, documented: Sheets API reference, ValueRange.values)."""
+    height = max(cells, default=-1) + 1
+    values: list[Any] = [None] * height
+    for r, v in cells.items():
+        values[r] = wire_value(v)
+    # a lookup selects the metadata matching all the fields given (documented, Sheets API
+    # reference: DeveloperMetadataLookup); the id pins the one anchor the read found on the
+    # tracker tab, never a copy on another tab
+    lookup = {
+        "metadataKey": COLUMN_KEY,
+        "metadataValue": key,
+        "locationType": "COLUMN",
+        "metadataId": metadata_id,
+    }
+    return {
+        "dataFilter": {"developerMetadataLookup": lookup},
+        "majorDimension": "COLUMNS",
+        "values": [values or [None]],
+    }
+
+
+def column_entries(key: str, metadata_id: int, cells: dict[int, Any], budget: int) -> list[Entry]:
+    """One anchored column's values as entries of at most ``budget`` bytes each.
+
+    An anchor addresses the whole column, so an entry starts at row 1: a piece holding rows
+    from ``lo`` on sends ``null`` (5 bytes) for every row above ``lo``. A single row whose
+    entry is larger than ``budget`` still goes, alone.
+
+    >>> [(e.cells, e.size) for e in column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 208)]
+    [({1: 'T-1', 2: 'T-2'}, 201), ({3: 'T-3'}, 205)]
+    """
+    rows = sorted(cells)
+    base = len(dumps(column_entry(key, {}, metadata_id)))
+    out: list[Entry] = []
+    i = 0
+    while i < len(rows):
+        size = base + 5 * rows[i]
+        prev = rows[i] - 1
+        j = i
+        while j < len(rows):
+            r = rows[j]
+            add = 5 * (r - prev - 1) + len(dumps(wire_value(cells[r]))) + 1
+            if j > i and size + add > budget:
+                break
+            size += add
+            prev = r
+            j += 1
+        piece = {r: cells[r] for r in rows[i:j]}
+        body = column_entry(key, piece, metadata_id)
+        out.append(Entry(body, len(dumps(body)), key, metadata_id, piece))
+        i = j
+    return out
+
+
+def pack(entries: list[Entry], budget: int) -> list[list[Entry]]:
+    """Entries in order, packed into requests of at most ``budget`` bytes (an entry larger than
+    ``budget`` alone in its request).
+
+    >>> [[e.size for e in c] for c in pack([Entry({}, s) for s in (900, 900, 100)], 2100)]
+    [[900, 900], [100]]
+    """
+    chunks: list[list[Entry]] = []
+    current: list[Entry] = []
+    size = ENVELOPE
+    for e in entries:
+        if current and size + e.size + 1 > budget:
+            chunks.append(current)
+            current, size = [], ENVELOPE
+        current.append(e)
+        size += e.size + 1
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def merge_runs(rows: list[int], gap: int, most: int) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs, joining runs less than ``gap`` rows apart and then
+    the closest ones until at most ``most`` remain.
+
+    >>> merge_runs([1, 2, 3, 10, 40, 41, 90], gap=5, most=2)
+    [(1, 41), (90, 90)]
+    """
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and r - runs[-1][1] <= gap:
+            runs[-1] = (runs[-1][0], r)
+        else:
+            runs.append((r, r))
+    if len(runs) > most:
+        gaps = sorted(range(len(runs) - 1), key=lambda i: (runs[i + 1][0] - runs[i][1], i))
+        join = set(gaps[: len(runs) - most])
+        merged = [runs[0]]
+        for i in range(1, len(runs)):
+            if i - 1 in join:
+                merged[-1] = (merged[-1][0], runs[i][1])
+            else:
+                merged.append(runs[i])
+        runs = merged
+    return runs
+
+
+def summary_entries(current: Grid | None, plan: WritePlan, budget: int) -> list[Entry]:
+    """The summary tab's changed cells as A1 ranges of whole rows, at most ``budget`` bytes
+    each: "" to clear, null where unchanged."""
+    assert plan.summary is not None
+    have = current.rows if current is not None else []
+    height = max(len(plan.summary.rows), len(have))
+    width = max(tab_width(plan.summary), max((len(r) for r in have), default=0))
+    rows: list[list[Any]] = [[None] * width for _ in range(height)]
+    for (r, c), (_, new) in plan.summary_changes.items():
+        rows[r][c] = wire_value(new)
+    title = quote_title(plan.summary.title)
+    last = col_letter(width - 1)
+
+    def block(r0: int, r1: int) -> Entry | None:
+        part = rows[r0:r1]
+        if all(v is None for row in part for v in row):
+            return None
+        body = {
+            "dataFilter": {"a1Range": f"{title}!A{r0 + 1}:{last}{r1}"},
+            "majorDimension": "ROWS",
+            "values": part,
+        }
+        return Entry(body, len(dumps(body)))
+
+    out: list[Entry | None] = []
+    base = 120 + len(title.encode())
+    start, size = 0, 0
+    for r, row in enumerate(rows):
+        n = len(dumps(row)) + 1
+        if r > start and base + size + n > budget:
+            out.append(block(start, r))
+            start, size = r, 0
+        size += n
+    if height:
+        out.append(block(start, height))
+    return [e for e in out if e is not None]
+
+
+def insert_columns(
+    sheet_id: int, column_count: int, plan: WritePlan, cols: list[int]
+) -> list[dict[str, Any]]:
+    """Brand-new generated columns, *inserted* at their index (so they can never be a column that
+    holds a person's cell), anchored with developer metadata and given the generated header's
+    look — all inside the one atomic batch, where positions cannot shift under it. No values:
+    those are written through the anchors afterwards."""
+    reqs: list[dict[str, Any]] = []
+    if cols[0] > column_count:  # only empty room up to the first new column
+        reqs.append(
+            {
+                "appendDimension": {
+                    "sheetId": sheet_id,
+                    "dimension": "COLUMNS",
+                    "length": cols[0] - column_count,
+                }
+            }
+        )
+    for lo, hi in col_runs(cols):
+        reqs.append(
+            {
+                "insertDimension": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "dimension": "COLUMNS",
+                        "startIndex": lo,
+                        "endIndex": hi + 1,
+                    },
+                    "inheritFromBefore": False,
+                }
+            }
+        )
+    by_col = {c: k for k, c in plan.columns.items()}
+    reqs += [anchor_request(sheet_id, c, by_col[c]) for c in cols]
+    hr = plan.header_row
+    for lo, hi in col_runs(cols):
+        reqs.append(
+            {
+                "repeatCell": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "startRowIndex": hr,
+                        "endRowIndex": hr + 1,
+                        "startColumnIndex": lo,
+                        "endColumnIndex": hi + 1,
+                    },
+                    "cell": {
+                        "userEnteredFormat": {
+                            "textFormat": {"bold": True},
+                            "backgroundColor": HEADER_FILL,
+                        }
+                    },
+                    "fields": "userEnteredFormat(textFormat.bold,backgroundColor)",
+                }
+            }
+        )
+    return reqs
+
+
+def bold_request(sheet_id: int, r0: int, r1: int, c0: int, c1: int, on: bool) -> dict[str, Any]:
+    """Bold (or not) a block of cells, their values untouched."""
+    return {
+        "repeatCell": {
+            "range": {
+                "sheetId": sheet_id,
+                "startRowIndex": r0,
+                "endRowIndex": r1,
+                "startColumnIndex": c0,
+                "endColumnIndex": c1,
+            },
+            "cell": {"userEnteredFormat": {"textFormat": {"bold": on}}},
+            "fields": "userEnteredFormat.textFormat.bold",
+        }
+    }
+
+
+def anchor_request(sheet_id: int, col: int, key: str) -> dict[str, Any]:
+    """Column-anchored developer metadata naming a generated column (it moves with the column)."""
+    location = {
+        "dimensionRange": {
+            "sheetId": sheet_id,
+            "dimension": "COLUMNS",
+            "startIndex": col,
+            "endIndex": col + 1,
+        }
+    }
+    return {
+        "createDeveloperMetadata": {
+            "developerMetadata": {
+                "metadataKey": COLUMN_KEY,
+                "metadataValue": key,
+                "location": location,
+                "visibility": "DOCUMENT",
+            }
+        }
+    }
+
+
+def cf_json(sheet_id: int, rule: CFRule, *, bounded: bool = False) -> dict[str, Any]:
+    """The Sheets rule for a CFRule. Its rows run to the end of the sheet (no ``endRowIndex``:
+    "missing indexes indicate the range is unbounded", documented: Sheets API reference,
+    GridRange), so rows people insert or delete never change it; ``bounded`` gives the form
+    versions before 0.3 wrote (rows ending at ``last_row``)."""
+    fmt: dict[str, Any] = {"backgroundColor": to_rgb(rule.fill)}
+    if rule.font:
+        fmt["textFormat"] = {"foregroundColor": to_rgb(rule.font)}
+    rng: dict[str, Any] = {"sheetId": sheet_id, "startRowIndex": rule.first_row}
+    if bounded:
+        rng["endRowIndex"] = rule.last_row + 1
+    rng |= {"startColumnIndex": rule.first_col, "endColumnIndex": rule.last_col + 1}
+    return {
+        "ranges": [rng],
+        "booleanRule": {
+            "condition": {
+                "type": "CUSTOM_FORMULA",
+                "values": [{"userEnteredValue": "=" + rule.formula}],
+            },
+            "format": fmt,
+        },
+    }
+
+
+def formats_record_request(record_id: int | None, value: str | None) -> dict[str, Any]:
+    """Create, update or (``value`` None) delete the job's record of its rules."""
+    lookup = {"developerMetadataLookup": {"metadataId": record_id}}
+    if value is None:
+        return {"deleteDeveloperMetadata": {"dataFilter": lookup}}
+    if record_id is None:
+        return {
+            "createDeveloperMetadata": {
+                "developerMetadata": {
+                    "metadataKey": FORMATS_KEY,
+                    "metadataValue": value,
+                    "location": {"spreadsheet": True},
+                    "visibility": "DOCUMENT",
+                }
+            }
+        }
+    return {
+        "updateDeveloperMetadata": {
+            "dataFilters": [lookup],
+            "developerMetadata": {"metadataValue": value},
+            "fields": "metadataValue",
+        }
+    }
+
+
+def formats_value(sheet_id: int, rules: tuple[CFRule, ...]) -> str:
+    return json.dumps(
+        {"sheetId": sheet_id, "rules": [r.to_json() for r in rules]},
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def chart_request(sheet_id: int, spec: ChartSpec) -> dict[str, Any]:
+    def source(col: int, r0: int, r1: int) -> dict[str, Any]:
+        return {
+            "sourceRange": {
+                "sources": [
+                    {
+                        "sheetId": sheet_id,
+                        "startRowIndex": r0,
+                        "endRowIndex": r1 + 1,
+                        "startColumnIndex": col,
+                        "endColumnIndex": col + 1,
+                    }
+                ]
+            }
+        }
+
+    cat_col, cat_r0, cat_r1 = spec.categories
+    val_col, val_r0, val_r1 = spec.values
+    return {
+        "addChart": {
+            "chart": {
+                "spec": {
+                    "title": spec.title,
+                    "basicChart": {
+                        "chartType": {"bar": "COLUMN", "line": "LINE"}.get(spec.kind, "PIE"),
+                        "legendPosition": "NO_LEGEND",
+                        "headerCount": 1,
+                        "domains": [{"domain": source(cat_col, cat_r0 - 1, cat_r1)}],
+                        "series": [
+                            {"series": source(val_col, val_r0, val_r1), "targetAxis": "LEFT_AXIS"}
+                        ],
+                    },
+                },
+                "position": {
+                    "overlayPosition": {
+                        "anchorCell": {
+                            "sheetId": sheet_id,
+                            "rowIndex": spec.anchor[0],
+                            "columnIndex": spec.anchor[1],
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+
+def meta_request(meta_id: int | None, meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Create or update the job's metadata (developer metadata ``tracker_sync.meta``)."""
+    value = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+    if meta_id is None:
+        return [
+            {
+                "createDeveloperMetadata": {
+                    "developerMetadata": {
+                        "metadataKey": META_KEY,
+                        "metadataValue": value,
+                        "location": {"spreadsheet": True},
+                        "visibility": "DOCUMENT",
+                    }
+                }
+            }
+        ]
+    return [
+        {
+            "updateDeveloperMetadata": {
+                "dataFilters": [{"developerMetadataLookup": {"metadataId": meta_id}}],
+                "developerMetadata": {"metadataValue": value},
+                "fields": "metadataValue",
+            }
+        }
+    ]
+
+
+def quote_title(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def tab_width(tab: SummaryTab) -> int:
+    return max((len(r) for r in tab.rows), default=1)
+
+
+def col_runs(cols: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for c in cols:
+        if runs and c == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], c)
+        else:
+            runs.append((c, c))
+    return runs
+
+
+def to_rgb(hex_: str) -> dict[str, float]:
+    return {
+        "red": int(hex_[0:2], 16) / 255,
+        "green": int(hex_[2:4], 16) / 255,
+        "blue": int(hex_[4:6], 16) / 255,
+    }
+
+
+def to_hex(color: dict[str, Any] | None) -> str | None:
+    if not color:
+        return None
+    return "".join(f"{round(float(color.get(k, 0)) * 255):02X}" for k in ("red", "green", "blue"))
+
+
+def cell_data(value: Any) -> dict[str, Any]:
+    """CellData for a value: text is always a stringValue, never a formula."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if isinstance(value, int | float):
+        return {"userEnteredValue": {"numberValue": value}}
+    return {"userEnteredValue": {"stringValue": str(value)}}
+
+
+def typed_cell_data(value: Any) -> dict[str, Any]:
+    """CellData keeping a date a date (serial number + date format)."""
+    if isinstance(value, dt.datetime | dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        serial: float = (day - dt.date(1899, 12, 30)).days
+        if isinstance(value, dt.datetime):
+            serial += (value - dt.datetime.combine(day, dt.time())).total_seconds() / 86400
+        pattern = (
+            "yyyy-mm-dd hh:mm:ss"
+            if isinstance(value, dt.datetime) and value.time() != dt.time()
+            else "yyyy-mm-dd"
+        )
+        return {
+            "userEnteredValue": {"numberValue": serial},
+            "userEnteredFormat": {"numberFormat": {"type": "DATE", "pattern": pattern}},
+        }
+    return cell_data(value)
+
+
+def add_tab_requests(sid: int, title: str, rows: list[list[Any]]) -> list[dict[str, Any]]:
+    """A new tab ``title`` holding ``rows``: dates as dates (serial numbers with a date format),
+    text always as text."""
+    width = max((len(r) for r in rows), default=1)
+    grid_rows = [{"values": [typed_cell_data(v) for v in row]} for row in rows]
+    reqs: list[dict[str, Any]] = [
+        {
+            "addSheet": {
+                "properties": {
+                    "sheetId": sid,
+                    "title": title,
+                    "gridProperties": {
+                        "rowCount": max(len(rows) + 10, 100),
+                        "columnCount": max(width, 26),
+                    },
+                }
+            }
+        }
+    ]
+    if rows:
+        reqs.append(
+            {
+                "updateCells": {
+                    "range": {
+                        "sheetId": sid,
+                        "startRowIndex": 0,
+                        "endRowIndex": len(rows),
+                        "startColumnIndex": 0,
+                        "endColumnIndex": width,
+                    },
+                    "rows": grid_rows,
+                    "fields": "userEnteredValue,userEnteredFormat.numberFormat",
+                }
+            }
+        )
+    return reqs
+
+
+def tracker_tab_requests(
+    sid: int, title: str, columns: list[Any], statuses: list[str], rows: int
+) -> list[dict[str, Any]]:
+    """A tracker tab from the seed template: header row, frozen header, status dropdown, date
+    formats and column widths."""
+    width = max(len(columns), 26)
+    reqs: list[dict[str, Any]] = [
+        {
+            "addSheet": {
+                "properties": {
+                    "sheetId": sid,
+                    "title": title,
+                    "gridProperties": {
+                        "rowCount": rows,
+                        "columnCount": width,
+                        "frozenRowCount": 1,
+                    },
+                }
+            }
+        },
+        {
+            "updateCells": {
+                "range": {
+                    "sheetId": sid,
+                    "startRowIndex": 0,
+                    "endRowIndex": 1,
+                    "startColumnIndex": 0,
+                    "endColumnIndex": len(columns),
+                },
+                "rows": [
+                    {
+                        "values": [
+                            cell_data(col.title)
+                            | {
+                                "userEnteredFormat": {
+                                    "textFormat": {"bold": True},
+                                    "backgroundColor": TEMPLATE_HEADER_FILL,
+                                    "wrapStrategy": "WRAP",
+                                }
+                            }
+                            for col in columns
+                        ]
+                    }
+                ],
+                "fields": "userEnteredValue,userEnteredFormat",
+            }
+        },
+    ]
+    for i, col in enumerate(columns):
+        body_range = {
+            "sheetId": sid,
+            "startRowIndex": 1,
+            "endRowIndex": rows,
+            "startColumnIndex": i,
+            "endColumnIndex": i + 1,
+        }
+        reqs.append(
+            {
+                "updateDimensionProperties": {
+                    "range": {
+                        "sheetId": sid,
+                        "dimension": "COLUMNS",
+                        "startIndex": i,
+                        "endIndex": i + 1,
+                    },
+                    "properties": {"pixelSize": int(col.width * 7)},
+                    "fields": "pixelSize",
+                }
+            }
+        )
+        if col.type == "date":
+            reqs.append(
+                {
+                    "repeatCell": {
+                        "range": body_range,
+                        "cell": {
+                            "userEnteredFormat": {
+                                "numberFormat": {"type": "DATE", "pattern": "yyyy-mm-dd"}
+                            }
+                        },
+                        "fields": "userEnteredFormat.numberFormat",
+                    }
+                }
+            )
+        if col.type == "status":
+            reqs.append(
+                {
+                    "setDataValidation": {
+                        "range": body_range,
+                        "rule": {
+                            "condition": {
+                                "type": "ONE_OF_LIST",
+                                "values": [{"userEnteredValue": s} for s in statuses],
+                            },
+                            "showCustomUi": True,
+                            "strict": False,  # teams write synonyms too; the rules report unknown values
+                        },
+                    }
+                }
+            )
+    return reqs
+
+
+def protect_requests(
+    sheet_id: int, own: list[dict[str, Any]], columns: list[int]
+) -> list[dict[str, Any]]:
+    """Warning-only protection over the generated columns (people may still edit after a
+    warning), replacing the job's own (``own``, as read)."""
+    reqs: list[dict[str, Any]] = [
+        {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}} for p in own
+    ]
+    for lo, hi in col_runs(sorted(columns)):
+        reqs.append(
+            {
+                "addProtectedRange": {
+                    "protectedRange": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "startColumnIndex": lo,
+                            "endColumnIndex": hi + 1,
+                        },
+                        "description": PROTECTION_DESCRIPTION,
+                        "warningOnly": True,
+                    }
+                }
+            }
+        )
+    return reqs
+
+
+def summary_structure(
+    sid: int,
+    tab: SummaryTab,
+    *,
+    exists: bool,
+    grid_rows: int,
+    grid_cols: int,
+    filled: int,
+    restyle: bool,
+    chart: bool,
+) -> list[dict[str, Any]]:
+    """The summary tab's structure: the tab (or room for more rows / columns), column widths,
+    bold rows, charts; its values go with the values write. ``grid_rows`` x ``grid_cols`` is
+    its grid now and ``filled`` the rows holding something."""
+    reqs: list[dict[str, Any]] = []
+    height = max(len(tab.rows) + 50, 200)
+    width = max(tab_width(tab), 10)
+    if not exists:
+        reqs.append(
+            {
+                "addSheet": {
+                    "properties": {
+                        "sheetId": sid,
+                        "title": tab.title,
+                        "gridProperties": {
+                            "rowCount": height,
+                            "columnCount": width,
+                            "frozenRowCount": 1,
+                        },
+                    }
+                }
+            }
+        )
+        for c, w in tab.widths.items():
+            reqs.append(
+                {
+                    "updateDimensionProperties": {
+                        "range": {
+                            "sheetId": sid,
+                            "dimension": "COLUMNS",
+                            "startIndex": c,
+                            "endIndex": c + 1,
+                        },
+                        "properties": {"pixelSize": int(w * 7)},
+                        "fields": "pixelSize",
+                    }
+                }
+            )
+    else:
+        if height > grid_rows:
+            reqs.append(
+                {
+                    "appendDimension": {
+                        "sheetId": sid,
+                        "dimension": "ROWS",
+                        "length": height - grid_rows,
+                    }
+                }
+            )
+        if width > grid_cols:
+            reqs.append(
+                {
+                    "appendDimension": {
+                        "sheetId": sid,
+                        "dimension": "COLUMNS",
+                        "length": width - grid_cols,
+                    }
+                }
+            )
+    if restyle:
+        rows = max(len(tab.rows), filled, 1)
+        reqs.append(bold_request(sid, 0, rows, 0, width, False))
+        for r in sorted(tab.bold_rows):
+            if r < len(tab.rows) and tab.rows[r]:
+                reqs.append(bold_request(sid, r, r + 1, 0, tab_width(tab), True))
+    if chart:
+        reqs += [chart_request(sid, spec) for spec in tab.charts]
+    return reqs

@@ -1,0 +1,114 @@
+"""Grid decoding: the cells, percent cells and the job's column anchors from Sheets' replies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...i18n import GENERATED_KEYS
+from .build import COLUMN_KEY
+
+
+def decode_grid(
+    sheet: dict[str, Any] | None,
+) -> tuple[list[list[Any]], set[tuple[int, int]], dict[str, int]]:
+    """Sheets grid data -> raw rows, percent cells, and the job's column anchors."""
+    rows: list[list[Any]] = []
+    percent: set[tuple[int, int]] = set()
+    anchors: dict[str, int] = {}
+    if not sheet:
+        return rows, percent, anchors
+    for block in sheet.get("data", []):
+        r0, c0 = int(block.get("startRow", 0)), int(block.get("startColumn", 0))
+        for i, meta in enumerate(block.get("columnMetadata", []) or []):
+            for m in meta.get("developerMetadata", []) or []:
+                if m.get("metadataKey") == COLUMN_KEY and m.get("metadataValue") in GENERATED_KEYS:
+                    anchors[m["metadataValue"]] = c0 + i
+        for i, row in enumerate(block.get("rowData", []) or []):
+            r = r0 + i
+            while len(rows) <= r:
+                rows.append([])
+            out = rows[r]
+            for j, cell in enumerate(row.get("values", []) or []):
+                c = c0 + j
+                while len(out) <= c:
+                    out.append(None)
+                ev = cell.get("effectiveValue")
+                value: Any = None
+                if ev:
+                    if "numberValue" in ev:
+                        value = ev["numberValue"]
+                    elif "stringValue" in ev:
+                        value = ev["stringValue"]
+                    elif "boolValue" in ev:
+                        value = ev["boolValue"]
+                    elif "errorValue" in ev:
+                        value = "#" + str(ev["errorValue"].get("type", "ERROR"))
+                out[c] = value
+                fmt = cell.get("userEnteredFormat") or cell.get("effectiveFormat") or {}
+                if value is not None and (fmt.get("numberFormat") or {}).get("type") == "PERCENT":
+                    percent.add((r, c))
+            while out and out[-1] is None:
+                out.pop()
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows, percent, anchors
+
+
+def reply_sheet(reply: dict[str, Any], title: str) -> dict[str, Any] | None:
+    sheets = reply.get("updatedSpreadsheet", {}).get("sheets", [])
+    return next((s for s in sheets if s.get("properties", {}).get("title") == title), None)
+
+
+def find_anchor_ids(sheet: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
+    """The tracker tab's anchors by key -> metadataId, and the keys found on several columns."""
+    ids: dict[str, int] = {}
+    doubled: list[str] = []
+    for block in sheet.get("data", []):
+        for meta in block.get("columnMetadata", []) or []:
+            for m in meta.get("developerMetadata", []) or []:
+                key = m.get("metadataValue")
+                if m.get("metadataKey") != COLUMN_KEY or key not in GENERATED_KEYS:
+                    continue
+                if key in ids and key not in doubled:
+                    doubled.append(key)
+                ids[key] = int(m.get("metadataId", 0))
+    return ids, doubled
+
+
+def created_anchor_ids(requests: list[dict[str, Any]], reply: dict[str, Any]) -> dict[str, int]:
+    """Key -> metadataId of the column anchors a batchUpdate just created (its replies are in
+    request order)."""
+    out: dict[str, int] = {}
+    replies = reply.get("replies", []) if isinstance(reply, dict) else []
+    for request, answer in zip(requests, replies, strict=False):
+        made = request.get("createDeveloperMetadata", {}).get("developerMetadata", {})
+        if made.get("metadataKey") != COLUMN_KEY:
+            continue
+        meta = (answer or {}).get("createDeveloperMetadata", {}).get("developerMetadata", {})
+        if meta.get("metadataId") is not None:
+            out[str(made.get("metadataValue"))] = int(meta["metadataId"])
+    return out
+
+
+def echoed_column(response: dict[str, Any]) -> list[Any]:
+    data = response.get("updatedData", {})
+    values = data.get("values", [])
+    if data.get("majorDimension") == "COLUMNS":
+        return list(values[0]) if values else []
+    return [row[0] if row else None for row in values]
+
+
+def norm_value(v: Any) -> Any:
+    if v is None or v == "":
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def same_key(now: Any, before: Any) -> bool:
+    """A key cell as the values reply shows it vs. as the read saw it (an error value is
+    rendered differently by the two, so it is not compared)."""
+    if isinstance(before, str) and before.startswith("#"):
+        return True
+    return bool(norm_value(now) == norm_value(before))

@@ -1,0 +1,202 @@
+"""The Sheets backend's pure parts, without HTTP: request builders, their size arithmetic, rule
+identity and grid decoding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sync.backends.gsheets.build import (
+    ENVELOPE,
+    Entry,
+    cf_json,
+    column_entries,
+    dumps,
+    formats_record_request,
+    insert_columns,
+    merge_runs,
+    pack,
+    summary_entries,
+)
+from sync.backends.gsheets.formats import own_rules
+from sync.backends.gsheets.grid import decode_grid, find_anchor_ids
+from sync.model import CFRule, SummaryTab, WritePlan
+
+RULE = CFRule(1, 499, 0, 21, '$O2="延期"', "F8D7DA")
+
+
+# ---------------------------------------------------------------------------- sizes
+
+
+@pytest.mark.parametrize("budget", [300, 1_000, 10_000])
+def test_column_entries_stay_within_the_budget_and_cover_every_cell(budget: int) -> None:
+    cells = {r: f"任务-{r:05d}" for r in range(1, 400, 3)}
+    entries = column_entries("gen_id", 42, cells, budget)
+    assert {r: v for e in entries for r, v in e.cells.items()} == cells
+    assert all(e.size == len(dumps(e.body)) for e in entries)
+    assert all(e.size <= budget for e in entries if len(e.cells) > 1)
+    first = entries[-1].body
+    lookup = first["dataFilter"]["developerMetadataLookup"]
+    assert lookup["metadataId"] == 42 and lookup["metadataValue"] == "gen_id"
+    values = first["values"][0]
+    lo = min(entries[-1].cells)
+    assert values[:lo] == [None] * lo, "rows above a piece are null: skipped, not cleared"
+
+
+def test_a_cleared_cell_is_an_empty_string_and_an_unchanged_one_null() -> None:
+    (entry,) = column_entries("gen_status", 1, {2: None, 4: "延期"}, 10_000)
+    assert entry.body["values"] == [[None, None, "", None, "延期"]]
+
+
+def test_pack_keeps_order_and_the_budget() -> None:
+    entries = [Entry({}, size) for size in (400, 300, 500, 200, 900)]
+    chunks = pack(entries, 1_200)
+    assert [e.size for c in chunks for e in c] == [400, 300, 500, 200, 900]
+    assert all(ENVELOPE + sum(e.size + 1 for e in c) <= 1_200 for c in chunks)
+
+
+@pytest.mark.parametrize(
+    ("rows", "gap", "most", "expected"),
+    [
+        ([5], 50, 10, [(5, 5)]),
+        ([1, 2, 3, 60, 61], 50, 10, [(1, 3), (60, 61)]),
+        ([1, 2, 3, 60, 61], 100, 10, [(1, 61)]),  # close enough: one range
+        ([1, 100, 110, 400], 5, 2, [(1, 110), (400, 400)]),  # the two closest joined first
+    ],
+)
+def test_merge_runs(rows: list[int], gap: int, most: int, expected: list[tuple[int, int]]) -> None:
+    assert merge_runs(rows, gap, most) == expected
+
+
+def test_summary_entries_split_by_rows_within_the_budget() -> None:
+    rows: list[list[Any]] = [[f"指标{i}", i, i * 1.5] for i in range(300)]
+    tab = SummaryTab("推广概览", rows)
+    changes = {(r, c): (None, v) for r, row in enumerate(rows) for c, v in enumerate(row)}
+    plan = WritePlan("进度表", summary=tab, summary_changes=changes, summary_exists=False)
+    entries = summary_entries(None, plan, 2_000)
+    assert len(entries) > 1 and all(e.size <= 2_000 for e in entries)
+    ranges = [e.body["dataFilter"]["a1Range"] for e in entries]
+    assert ranges[0].startswith("'推广概览'!A1:C") and ranges[-1].endswith(":C300")
+
+
+# ---------------------------------------------------------------------------- structure
+
+
+def test_new_columns_are_inserted_anchored_and_styled_without_any_value() -> None:
+    plan = WritePlan(
+        "进度表",
+        cells={14: pd.Series(["⚙ 计算状态", "延期"], index=[0, 1], dtype=object)},
+        columns={"gen_status": 14, "gen_id": 15},
+        new_columns=("gen_status", "gen_id"),
+    )
+    reqs = insert_columns(7, 14, plan, [14, 15])
+    kinds = [next(iter(r)) for r in reqs]
+    assert kinds == [
+        "insertDimension",
+        "createDeveloperMetadata",
+        "createDeveloperMetadata",
+        "repeatCell",
+    ]
+    assert reqs[0]["insertDimension"]["range"] == {
+        "sheetId": 7,
+        "dimension": "COLUMNS",
+        "startIndex": 14,
+        "endIndex": 16,
+    }
+    assert "userEnteredValue" not in json.dumps(reqs), "values go through the anchors"
+
+
+def test_rules_run_to_the_end_of_the_sheet_unless_asked_for_the_old_bounded_form() -> None:
+    assert "endRowIndex" not in cf_json(0, RULE)["ranges"][0]
+    assert cf_json(0, RULE, bounded=True)["ranges"][0]["endRowIndex"] == 500
+
+
+@pytest.mark.parametrize(
+    ("record_id", "value", "kind"),
+    [
+        (None, "{}", "createDeveloperMetadata"),
+        (9, "{}", "updateDeveloperMetadata"),
+        (9, None, "deleteDeveloperMetadata"),
+    ],
+)
+def test_the_rules_record_is_created_updated_or_deleted(
+    record_id: int | None, value: str | None, kind: str
+) -> None:
+    assert next(iter(formats_record_request(record_id, value))) == kind
+
+
+# ---------------------------------------------------------------------------- rule identity
+
+
+def _person(formula: str, fill: dict[str, float]) -> dict[str, Any]:
+    return {
+        "ranges": [
+            {"startRowIndex": 1, "endRowIndex": 99, "startColumnIndex": 0, "endColumnIndex": 14}
+        ],
+        "booleanRule": {
+            "condition": {"type": "CUSTOM_FORMULA", "values": [{"userEnteredValue": formula}]},
+            "format": {"backgroundColor": fill},
+        },
+    }
+
+
+def test_the_jobs_rule_is_found_by_its_record_and_a_persons_rule_in_its_colour_is_not() -> None:
+    same_fill = cf_json(0, RULE)["booleanRule"]["format"]["backgroundColor"]
+    rules = [_person('=$K2="进行中"', same_fill), cf_json(0, RULE)]
+    found = own_rules(0, rules, [RULE], rows=1000)
+    assert found.indexes == (1,) and found.rules == (RULE,) and not found.moved
+
+
+def test_a_rule_moved_by_an_inserted_column_is_still_the_jobs() -> None:
+    moved = cf_json(0, CFRule(1, 499, 0, 22, '$P2="延期"', "F8D7DA"))
+    found = own_rules(0, [moved], [RULE], rows=1000)
+    assert found.indexes == (0,) and found.moved
+    assert found.rules[0].formula == '$P2="延期"' and found.rules[0].last_col == 22
+
+
+def test_a_range_google_reports_clamped_to_the_grid_is_the_unbounded_rule() -> None:
+    clamped = cf_json(0, RULE)
+    clamped["ranges"][0]["endRowIndex"] = 1000  # the grid's rowCount
+    assert own_rules(0, [clamped], [RULE], rows=1000).rules == (RULE,)
+
+
+# ---------------------------------------------------------------------------- decoding
+
+
+def test_grid_decoding_reads_values_percent_cells_and_anchors() -> None:
+    sheet = {
+        "data": [
+            {
+                "columnMetadata": [
+                    {},
+                    {
+                        "developerMetadata": [
+                            {
+                                "metadataId": 5,
+                                "metadataKey": "tracker_sync.column",
+                                "metadataValue": "gen_id",
+                            }
+                        ]
+                    },
+                ],
+                "rowData": [
+                    {"values": [{"effectiveValue": {"stringValue": "a"}}]},
+                    {
+                        "values": [
+                            {
+                                "effectiveValue": {"numberValue": 0.6},
+                                "userEnteredFormat": {"numberFormat": {"type": "PERCENT"}},
+                            },
+                            {"effectiveValue": {"errorValue": {"type": "REF"}}},
+                        ]
+                    },
+                ],
+            }
+        ]
+    }
+    rows, percent, anchors = decode_grid(sheet)
+    assert rows == [["a"], [0.6, "#REF"]] and percent == {(1, 0)} and anchors == {"gen_id": 1}
+    assert find_anchor_ids(sheet) == ({"gen_id": 5}, [])
