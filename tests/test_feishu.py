@@ -564,3 +564,16 @@ def test_spreadsheet_token_from_url() -> None:
     assert spreadsheet_token("https://x.feishu.cn/sheets/shtcnAb12?sheet=Q7") == "shtcnAb12"
     assert spreadsheet_token("https://x.larksuite.com/sheets/shtAb12") == "shtAb12"
     assert spreadsheet_token(" shtcnAb12 ") == "shtcnAb12"
+
+
+def test_the_request_benchmark_runs() -> None:
+    """benchmarks/bench_feishu.py at 200 rows (the README quotes it at 1k and 10k)."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_feishu.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--rows", "200"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| 200 | no change | **3** (3 + 0)" in done.stdout

@@ -443,9 +443,12 @@ class FeishuBackend:
             body={"requests": [{"updateSheet": {"properties": {"sheetId": sheet_id, **props}}}]},
         )
 
-    def _grow(self, tab: _Tab, rows: int, cols: int) -> None:
-        """Room for ``rows`` x ``cols`` cells: rows / columns appended (dimension_range)."""
+    def _grow(self, tab: _Tab, rows: int, cols: int, *, slack: int = 0) -> None:
+        """Room for ``rows`` x ``cols`` cells: rows / columns appended (dimension_range), rows
+        with ``slack`` more, so a tab that grows a little each run is not grown each run."""
         for dim, have, want in (("ROWS", tab.rows, rows), ("COLUMNS", tab.cols, cols)):
+            if dim == "ROWS" and want > have:
+                want += slack
             while want > have:
                 n = min(want - have, MAX_ROWS)
                 self.http.call(
@@ -589,7 +592,10 @@ class FeishuBackend:
             self._grow(tracker, 0, max(plan.columns.values()) + 1)
         if plan.summary is not None and summary is not None:
             self._grow(
-                summary, len(plan.summary.rows), max((len(r) for r in plan.summary.rows), default=1)
+                summary,
+                len(plan.summary.rows),
+                max((len(r) for r in plan.summary.rows), default=1),
+                slack=100,
             )
         if meta_tab is not None:
             meta = plan.meta if plan.meta is not None else snapshot.meta
