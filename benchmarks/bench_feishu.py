@@ -82,11 +82,7 @@ def measure(n: int, fraction: float, seed: int) -> list[dict[str, Any]]:
             result = sync(config, as_of=AS_OF, now=NOW)
             seconds = time.perf_counter() - t0
             kinds = Counter(r.kind for r in fake.requests if r.kind != "token")
-            sent = sum(
-                len(json.dumps(r.body, ensure_ascii=False).encode())
-                for r in fake.requests
-                if r.body and r.kind != "token"
-            )
+            sent = sum(_size(r.body) for r in fake.requests if r.body and r.kind != "token")
             out.append(
                 {
                     "rows": n,
@@ -100,6 +96,13 @@ def measure(n: int, fraction: float, seed: int) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def _size(body: Any) -> int:
+    """Bytes of a request body (an upload's file counted as its bytes)."""
+    if isinstance(body, dict) and any(isinstance(v, bytes) for v in body.values()):
+        return sum(len(v) if isinstance(v, bytes) else len(str(v).encode()) for v in body.values())
+    return len(json.dumps(body, ensure_ascii=False).encode())
 
 
 def report(results: list[dict[str, Any]]) -> str:

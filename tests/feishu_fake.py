@@ -12,6 +12,9 @@ Endpoints (paths as on open.feishu.cn; ``:t`` is a spreadsheet token)::
     PUT  /open-apis/sheets/v2/spreadsheets/:t/styles_batch_update
     POST /open-apis/sheets/v2/spreadsheets/:t/sheets_batch_update (addSheet, deleteSheet, updateSheet)
     POST /open-apis/sheets/v2/spreadsheets/:t/dimension_range
+    POST /open-apis/drive/v1/medias/upload_all                  (multipart: a sheet image)
+    POST /open-apis/sheets/v3/spreadsheets/:t/sheets/:sid/float_images
+    DELETE /open-apis/sheets/v3/spreadsheets/:t/sheets/:sid/float_images/:id
 
 Fidelity — what each behaviour rests on. Documented = stated on an open-platform reference page
 (named by its path under open.feishu.cn/document or open.larksuite.com/document); assumed = our
@@ -47,6 +50,12 @@ Documented:
 * D10 error codes (sheets-v3 tables): 1310213 Permission Fail (the app is not a collaborator),
   1310214 SpreadSheet Not Found, 1310215 Sheet Id Not Found, 1310217 Too Many Request, 1310251
   Invalid Parameters — all HTTP 400.
+* D12 float images (uUDN04SN0QjL1QDN/sheets-v3/spreadsheet-sheet-float_image/create, as the
+  SDKs' generated models and docs comments quote it): POST ``{float_image_token, range (one
+  cell), width, height (>= 20 px), offset_x, offset_y}`` -> ``{float_image: {float_image_id,
+  ...}}``; the token comes from uploading the image to the sheet (drive-v1 media upload_all,
+  multipart ``file_name, parent_type=sheet_image, parent_node=<spreadsheet token>, size,
+  file`` -> ``{file_token}``); at most 4,000 images in a spreadsheet; DELETE by id.
 * D11 frequency control (server-docs/api-call-guide/frequency-control, as quoted by the issue and
   public clients): over a limit, HTTP 429 with code 99991400 and headers
   ``x-ogw-ratelimit-limit`` / ``x-ogw-ratelimit-reset`` (seconds to wait).
@@ -66,6 +75,7 @@ Assumed:
   dateTimeRenderOption=FormattedString; "" clears a cell.
 * A5 the revision goes up by one per write request and per person's edit, spreadsheet-wide.
 * A6 adding tabs is limited to 20 a minute (the issue's figure; page not read).
+* A8 an upload of at most 20 MB; deleting an image id that is not there is 1310246 (code assumed).
 * A7 a created spreadsheet holds one tab "Sheet1" and its creator app is a collaborator; creating
   in a folder the app cannot reach is 1310213.
 """
@@ -142,6 +152,7 @@ class Sheet:
     hidden: bool = False
     frozen_rows: int = 0
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,6 +211,8 @@ class FeishuFake:
         self.tokens: dict[str, tuple[str, float]] = {}
         self.spreadsheets: dict[str, Spreadsheet] = {}
         self.folders: dict[str, set[str]] = {}
+        #: uploaded media: file_token -> (spreadsheet token, bytes)
+        self.media: dict[str, tuple[str, bytes]] = {}
         self.requests: list[Request] = []
         self.faults: list[_Fault] = []
         self.hooks: list[_Hook] = []
@@ -249,6 +262,9 @@ class FeishuFake:
 
             def do_PUT(self) -> None:
                 self._serve("PUT")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -453,11 +469,15 @@ class FeishuFake:
     ) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(path)
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        route = self._route(method, parts.path)
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         try:
-            body = json.loads(raw) if raw else None
+            if ctype.startswith("multipart/form-data"):
+                body = _multipart(ctype, raw)
+            else:
+                body = json.loads(raw) if raw else None
         except ValueError:
             return 400, {}, {"code": 1310251, "msg": "Invalid Parameters: body is not JSON"}
-        route = self._route(method, parts.path)
         kind = route[0] if route else "unknown"
         with self.lock:
             self.requests.append(Request(kind, method, parts.path, params, body))
@@ -509,6 +529,18 @@ class FeishuFake:
             return "token", None
         if method == "POST" and path == "/open-apis/sheets/v3/spreadsheets":
             return "create", None
+        if method == "POST" and path == "/open-apis/drive/v1/medias/upload_all":
+            return "upload", None
+        m = re.fullmatch(
+            r"/open-apis/sheets/v3/spreadsheets/([A-Za-z0-9]+)/sheets/([A-Za-z0-9]+)/float_images(?:/([A-Za-z0-9]+))?",
+            path,
+        )
+        if m and method in ("POST", "DELETE"):
+            token, sid, image = m.groups()
+            if method == "POST" and image is None:
+                return "float_image_create", f"{token}/{sid}"
+            if method == "DELETE" and image is not None:
+                return "float_image_delete", f"{token}/{sid}/{image}"
         m = re.fullmatch(r"/open-apis/sheets/(v2|v3)/spreadsheets/([A-Za-z0-9]+)/(.+)", path)
         if not m:
             return None
@@ -554,7 +586,10 @@ class FeishuFake:
             )
         if kind == "create":
             return self._create(app, body or {})
+        if kind == "upload":
+            return self._upload(app, body or {})
         assert token is not None
+        token, _, rest = token.partition("/")
         ss = self.spreadsheets.get(token)
         if ss is None:
             raise Fail(400, 1310214, "SpreadSheet Not Found")
@@ -562,6 +597,8 @@ class FeishuFake:
             raise Fail(400, 1310213, "Permission Fail")
         self._limit(app, "query" if kind == "query" else "values")
         self._app = app
+        if kind.startswith("float_image"):
+            return getattr(self, "_" + kind)(ss, rest, body or {})
         handler = getattr(self, "_" + kind)
         return handler(ss, params, body or {}) if kind != "query" else handler(ss)
 
@@ -704,6 +741,53 @@ class FeishuFake:
             raise _bad("majorDimension")
         ss.revision += 1
         return {"addCount": n, "majorDimension": dim.get("majorDimension")}
+
+    # ------------------------------------------------------------------ images
+
+    def _upload(self, app: str, form: dict[str, Any]) -> dict[str, Any]:
+        data = form.get("file")
+        if form.get("parent_type") != "sheet_image" or not isinstance(data, bytes):
+            raise _bad("parent_type must be sheet_image with a file")
+        if str(len(data)) != str(form.get("size")) or len(data) > 20 * 1024 * 1024:
+            raise _bad("size")
+        ss = self.spreadsheets.get(str(form.get("parent_node")))
+        if ss is None:
+            raise Fail(400, 1310214, "SpreadSheet Not Found")
+        if app not in ss.collaborators:
+            raise Fail(400, 1310213, "Permission Fail")
+        token = "box" + self._new_id(20)
+        self.media[token] = (ss.token, data)
+        return {"file_token": token}
+
+    def _float_image_create(
+        self, ss: Spreadsheet, rest: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        sheet = ss.by_id(rest.split("/")[0])
+        media = self.media.get(str(body.get("float_image_token")))
+        if media is None or media[0] != ss.token:
+            raise _bad("float_image_token")
+        _, top, bottom, a, b = self._box(ss, str(body.get("range")))
+        if top != bottom or a != b:
+            raise _bad("range must be one cell")
+        if min(int(body.get("width", 20)), int(body.get("height", 20))) < 20:
+            raise _bad("width and height must be at least 20")
+        if sum(len(s.images) for s in ss.sheets) >= 4000:
+            raise _bad("at most 4000 images in a spreadsheet")
+        image_id = self._new_id(10)
+        sheet.images[image_id] = {"float_image_id": image_id, **body, "png": media[1]}
+        ss.revision += 1
+        return {"float_image": {k: v for k, v in sheet.images[image_id].items() if k != "png"}}
+
+    def _float_image_delete(
+        self, ss: Spreadsheet, rest: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        sid, image_id = rest.split("/")
+        sheet = ss.by_id(sid)
+        if image_id not in sheet.images:
+            raise Fail(400, 1310246, "Float Image Not Found")
+        del sheet.images[image_id]
+        ss.revision += 1
+        return {}
 
     # ------------------------------------------------------------------ values
 
@@ -858,6 +942,22 @@ class FeishuFake:
             "totalUpdatedCells": total,
             "responses": [],
         }
+
+
+def _multipart(ctype: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body as {field: text, file: bytes}."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    msg = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw
+    )
+    out: dict[str, Any] = {}
+    for part in msg.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        out[str(name)] = payload if part.get_filename() else payload.decode()
+    return out
 
 
 def main() -> None:

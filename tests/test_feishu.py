@@ -116,8 +116,9 @@ def test_first_run_then_steady_state_request_budget(
     first = run(config)
     kinds = Counter(r.kind for r in fake.requests if r.kind != "token")
     # read: sheet list + values + formatted values; write: the two tabs, hiding the metadata
-    # tab, grid room, then guard read, tracker values, verify read, summary + metadata, styles
-    assert first.requests == {"read": 6, "write": 6}
+    # tab, grid room, then guard read, tracker values, verify read, two charts (upload + float
+    # image each), summary + metadata, styles
+    assert first.requests == {"read": 6, "write": 10}
     assert kinds == {
         "query": 2,
         "values_batch_get": 4,
@@ -125,6 +126,8 @@ def test_first_run_then_steady_state_request_budget(
         "dimension_range": 1,
         "values_batch_update": 2,
         "styles_batch_update": 1,
+        "upload": 2,
+        "float_image_create": 2,
     }
     values = fake.values(sheet, TAB)
     assert values[0][14:] == [
@@ -149,15 +152,20 @@ def test_first_run_then_steady_state_request_budget(
     assert in_sync(config, ruleset)
 
 
-def test_an_edit_costs_a_guard_read_a_verify_read_and_two_writes(
+def test_an_edit_costs_a_guard_read_a_verify_read_and_the_writes_it_needs(
     fake: FeishuFake, sheet: str
 ) -> None:
     config = make_config(fake, sheet)
     run(config)
-    fake.set_cell(sheet, TAB, 3, 10, "80%")  # progress of the second task
+    fake.set_cell(sheet, TAB, 4, 10, "40%")  # progress of the third task: no count moves
     result = run(config)
-    assert result.requests == {"read": 5, "write": 3}, "values, summary + metadata, styles"
-    assert fake.values(sheet, TAB)[2][9] == 0.8
+    # tracker values, summary + metadata values; status and health stay: no fill changes
+    assert result.requests == {"read": 5, "write": 2}
+    assert fake.values(sheet, TAB)[3][9] == 0.4
+    fake.set_cell(sheet, TAB, 3, 10, "80%")  # the completed second task reopened: counts move
+    result = run(config)
+    # + each chart's upload, new float image and the old one deleted
+    assert result.requests == {"read": 5, "write": 9}
 
 
 def test_highlights_are_fills_on_the_jobs_own_cells_only(fake: FeishuFake, sheet: str) -> None:
@@ -577,3 +585,54 @@ def test_the_request_benchmark_runs() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "| 200 | no change | **3** (3 + 0)" in done.stdout
+
+
+# ---------------------------------------------------------------------------- the chart
+
+
+def images(fake: FeishuFake, token: str) -> dict[str, dict[str, Any]]:
+    return fake.sheet(token, "推广概览").images
+
+
+def test_the_summary_charts_are_png_float_images_replaced_when_their_data_change(
+    fake: FeishuFake, sheet: str
+) -> None:
+    pytest.importorskip("matplotlib")
+    config = make_config(fake, sheet)
+    run(config)
+    first = dict(images(fake, sheet))
+    assert len(first) == 2 and all(i["png"].startswith(b"\x89PNG") for i in first.values())
+    record = fake.values(sheet, "_tracker_sync")[0][1]
+    assert all(i in record for i in first), "the job records the images it made"
+    summary = fake.sheet(sheet, "推广概览")
+    summary.images["mine000001"] = {"float_image_id": "mine000001", "range": "x!A1:A1"}
+    fake.requests.clear()
+    run(config)
+    assert fake.count("upload") == 0, "nothing changed: no new image"
+    fake.set_cell(sheet, TAB, 2, 9, "2024-03-01")  # the delayed task is completed: counts move
+    run(config)
+    now = images(fake, sheet)
+    assert len(now) == 3 and "mine000001" in now, "a person's image is never touched"
+    assert not set(first) & set(now), "the job's old images were replaced"
+
+
+def test_without_matplotlib_there_is_no_chart_and_the_run_goes_on(
+    fake: FeishuFake, sheet: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.backends import feishu_chart
+
+    monkeypatch.setattr(feishu_chart, "chart_png", lambda tab, spec: None)
+    result = run(make_config(fake, sheet))
+    assert result.applied is not None and not images(fake, sheet)
+    assert fake.count("upload") == 0
+
+
+def test_a_refused_upload_leaves_the_chart_out_with_a_warning(
+    fake: FeishuFake, sheet: str, ruleset: RuleSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    pytest.importorskip("matplotlib")
+    fake.inject(400, 99991672, kind="upload")
+    config = make_config(fake, sheet)
+    run(config)
+    assert "the summary chart was not drawn" in caplog.text
+    assert in_sync(config, ruleset), "the values are all there"

@@ -14,8 +14,8 @@ Requests of a run (see the README's "Feishu / Lark setup" for the measured count
   about to be written (anything moved since the read: the run starts over, nothing written);
   the generated cells through ``values_batch_update`` (ranges of at most 5,000 rows x 100
   columns); a verify read of the same cells (rows moved in between: the cells just written are
-  cleared and the run starts over); then the summary and metadata values and the highlight
-  styles (``styles_batch_update``).
+  cleared and the run starts over); the charts (when their data changed); then the summary and
+  metadata values and the highlight styles (``styles_batch_update``).
 
 Feishu has no developer metadata and no conditional write, so the job's own things are
 identified without them: its tabs by the sheet ids it recorded in the hidden metadata tab (a
@@ -23,7 +23,8 @@ person's tab named like the summary is refused), its columns by their ``⚙`` he
 immediately before and after every write. Highlights are static fills on the job's own ⚙ cells
 (never on a person's cell), not conditional formats: Feishu allows 20 conditional formats per
 sheet, shared with the team's own, and the job's rules need one per human column plus three.
-The summary chart is not drawn (Feishu has no chart endpoint; a PNG float image is left undone).
+The summary's charts are PNG float images (Feishu has no chart endpoint): drawn with matplotlib
+(:mod:`.feishu_chart`, an optional extra), uploaded, placed, and replaced by the ids recorded.
 """
 
 from __future__ import annotations
@@ -551,7 +552,13 @@ class FeishuBackend:
         tail: list[tuple[str, list[list[Any]]]] = []
         if plan.summary is not None and summary is not None:
             tail += _summary_entries(summary.sheet_id, plan)
-        record = {"tracker": st.tracker.sheet_id, "summary": summary.sheet_id if summary else None}
+        record: dict[str, Any] = {
+            "tracker": st.tracker.sheet_id,
+            "summary": summary.sheet_id if summary else None,
+            "charts": list(st.record.get("charts") or []),
+        }
+        if summary is not None and plan.summary is not None:
+            record["charts"] = self._charts(plan, summary, record["charts"])
         if meta_tab is not None and (plan.meta is not None or record != st.record):
             meta = plan.meta if plan.meta is not None else snapshot.meta
             tail += _meta_entries(meta_tab.sheet_id, meta, record, st.meta_rows)
@@ -601,6 +608,79 @@ class FeishuBackend:
             meta = plan.meta if plan.meta is not None else snapshot.meta
             self._grow(meta_tab, max(len(_split(_dumps(meta))) + 1, st.meta_rows), 2)
         return summary, meta_tab
+
+    # .................................................................. chart
+
+    def _charts(self, plan: WritePlan, summary: _Tab, drawn: list[str]) -> list[str]:
+        """The summary's charts as PNG float images (Feishu has no chart endpoint): drawn when
+        the tab is new, when none is recorded, or when a cell they show changed; the image the
+        job recorded is then replaced (deleted by its id: a person's images are never touched).
+        Returns the float image ids to record. Best effort: without matplotlib, or when Feishu
+        refuses the upload, the summary's values are written all the same."""
+        tab = plan.summary
+        assert tab is not None
+        if not tab.charts:
+            return drawn
+        shown = set()
+        for spec in tab.charts:
+            col, r0, r1 = spec.categories
+            vcol, h, v1 = spec.values
+            shown |= {(r, col) for r in range(r0, r1 + 1)} | {(r, vcol) for r in range(h, v1 + 1)}
+        if drawn and not plan.summary_charts and not shown & set(plan.summary_changes):
+            return drawn
+        from .feishu_chart import HEIGHT_PX, WIDTH_PX, chart_png
+
+        made: list[str] = []
+        try:
+            for spec in tab.charts:
+                png = chart_png(tab, spec)
+                if png is None:
+                    return drawn
+                name = "tracker-sync-chart.png"
+                up = self.http.call(
+                    "POST",
+                    "/open-apis/drive/v1/medias/upload_all",
+                    kind="write",
+                    upload=(
+                        {
+                            "file_name": name,
+                            "parent_type": "sheet_image",
+                            "parent_node": self.key,
+                            "size": str(len(png)),
+                        },
+                        (name, png, "image/png"),
+                    ),
+                    in_place=False,
+                )
+                cell = f"{col_letter(spec.anchor[1])}{spec.anchor[0] + 1}"
+                data = self.http.call(
+                    "POST",
+                    self._path(f"/sheets/{summary.sheet_id}/float_images", "v3"),
+                    kind="write",
+                    body={
+                        "float_image_token": up.get("file_token"),
+                        "range": f"{summary.sheet_id}!{cell}:{cell}",
+                        "width": WIDTH_PX,
+                        "height": HEIGHT_PX,
+                        "offset_x": 0,
+                        "offset_y": 0,
+                    },
+                    in_place=False,
+                )
+                made.append(str((data.get("float_image") or {}).get("float_image_id")))
+        except (AccessDenied, RetryRun) as exc:
+            log.warning("spreadsheet %s: the summary chart was not drawn: %s", self.key, exc)
+            return drawn + made
+        for old in drawn:
+            try:
+                self.http.call(
+                    "DELETE",
+                    self._path(f"/sheets/{summary.sheet_id}/float_images/{old}", "v3"),
+                    kind="write",
+                )
+            except TrackerError as exc:  # a person deleted it already
+                log.info("spreadsheet %s: the old chart %s was not deleted: %s", self.key, old, exc)
+        return made
 
     # .................................................................. tracker values
 

@@ -214,12 +214,14 @@ class Transport:
         params: dict[str, Any] | None = None,
         body: Any = None,
         in_place: bool = True,
+        upload: tuple[dict[str, str], tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         """Send one request and return its ``data``. Retries 429 / 99991400 (waiting
         ``x-ogw-ratelimit-reset``), 5xx, time-outs and dropped connections within the budget;
         a rejected token is fetched again once. ``in_place=False`` (a write that must not be
         repeated blindly, like adding a tab): a failure whose outcome is unknown raises
-        RetryRun so the run reads again first."""
+        RetryRun so the run reads again first. ``upload`` = (form fields, (file name, bytes,
+        type)) sends multipart/form-data instead of JSON."""
         start = self.clock()
         attempt = 0
         refreshed = False
@@ -234,7 +236,7 @@ class Transport:
             self.counts.by_path[key] = self.counts.by_path.get(key, 0) + 1
             exc: BaseException
             try:
-                return self._once(method, path, params, data, attempt)
+                return self._once(method, path, params, data, attempt, upload)
             except FeishuAPIError as err:
                 if err.code in BAD_TOKEN and not refreshed:
                     refreshed = True
@@ -272,20 +274,30 @@ class Transport:
         params: dict[str, Any] | None,
         data: bytes | None,
         attempt: int,
+        upload: tuple[dict[str, str], tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
-        headers = {
-            "Authorization": f"Bearer {self.token()}",
-            "Content-Type": "application/json; charset=utf-8",
-        }
+        headers = {"Authorization": f"Bearer {self.token()}"}
         t0 = time.perf_counter()
-        r = self.session.request(
-            method,
-            self.base + path,
-            params=params,
-            data=data,
-            headers=headers,
-            timeout=self.timeout,
-        )
+        if upload is not None:
+            fields, file = upload
+            r = self.session.request(
+                method,
+                self.base + path,
+                data=fields,
+                files={"file": file},
+                headers=headers,
+                timeout=self.timeout,
+            )
+        else:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            r = self.session.request(
+                method,
+                self.base + path,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+            )
         log.debug(
             "%s %s: %s, %d bytes out, %d bytes in, %.0f ms, try %d",
             method,
