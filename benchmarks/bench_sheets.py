@@ -183,18 +183,27 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
             b.client  # noqa: B018 -- the token request, before the count starts
             fake.reset_log()
             start = time.perf_counter()
-            result = sync(config, as_of=AS_OF, backend=b, now=NOW)
+            try:
+                result = sync(config, as_of=AS_OF, backend=b, now=NOW)
+            except Exception as exc:  # a run that fails is a result too (say, a time-out)
+                result = None
+                error = f"{exc.__class__.__name__}: {exc}"
             traffic = _traffic(fake) | {"seconds": time.perf_counter() - start}
-            traffic["reported"] = dict(result.requests)
+            traffic["reported"] = dict(result.requests) if result is not None else None
+            if result is None:
+                traffic["error"] = error
             out["runs"][label] = traffic
             print(
                 f"  {n:,} rows: {label}: {traffic['read']} + {traffic['write']} requests, "
-                f"{traffic['seconds']:.1f} s",
+                f"{traffic['seconds']:.1f} s" + (f", FAILED: {error}" if result is None else ""),
                 file=sys.stderr,
             )
             return result
 
         first = run("first run")
+        if first is None:
+            out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            return out
         run("no change")
 
         edits = _person_edits(first, fraction, random.Random(seed))
@@ -246,6 +255,8 @@ def report(results: list[dict[str, Any]], fraction: float) -> str:
             t = r["runs"].get(label)
             if t is None:
                 continue
+            if "error" in t:
+                label += f" -- failed after {t['read']} + {t['write']} requests: {t['error'][:120]}"
             lines.append(
                 f"| {r['rows']:,} | {label} | {t['read']} + {t['write']} | {_kb(t['read_bytes'])} "
                 f"| {_kb(t['bytes_sent'])} | {_kb(t['largest_request'])} "
@@ -257,15 +268,23 @@ def report(results: list[dict[str, Any]], fraction: float) -> str:
         counted = all(
             t["reported"] == {"read": t["read"], "write": t["write"]} and not t["failed"]
             for t in r["runs"].values()
+            if "error" not in t
         )
+        failed = [label for label, t in r["runs"].items() if "error" in t]
         lines.append(
             f"- {r['rows']:,} rows: largest request {largest:,} B "
             f"({'within' if largest <= r['budget'] else 'OVER'} google.max_request_bytes "
-            f"{r['budget']:,}); after the sort, IDs back on their tasks: "
-            f"{r['ids_follow'][0]:,} of {r['ids_follow'][1]:,} (tasks with a unique phase + "
-            "channel + description); "
-            f"counts = fake's log, no failed request: {'yes' if counted else 'NO'}; "
-            f"{r['edited_rows']:,} rows edited; peak RSS {r['peak_rss_mb']:,.0f} MB"
+            f"{r['budget']:,}); "
+            + (
+                f"after the sort, IDs back on their tasks: {r['ids_follow'][0]:,} of "
+                f"{r['ids_follow'][1]:,} (tasks with a unique phase + channel + description); "
+                if "ids_follow" in r
+                else ""
+            )
+            + f"counts = fake's log, no failed request in the runs that succeeded: "
+            f"{'yes' if counted else 'NO'}; "
+            + (f"FAILED runs: {', '.join(failed)}; " if failed else "")
+            + f"peak RSS {r['peak_rss_mb']:,.0f} MB"
         )
     return "\n".join(lines)
 
