@@ -32,6 +32,7 @@ import logging
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,12 @@ DOMAINS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.c
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 #: Refresh the token this many seconds before Feishu says it expires.
 TOKEN_MARGIN = 300.0
+#: The app's own pace, below Feishu's limits (documented: 100 values / styles / tab requests a
+#: second, 100 sheet queries a minute): (requests, seconds).
+PACE = {"values": (90, 1.0), "query": (90, 60.0)}
+#: When each app last sent requests, by (base URL, app id, group): shared by every transport of
+#: the process, as Feishu counts per app.
+_SENT: dict[tuple[str, str, str], deque[float]] = {}
 
 RATE_LIMITED = {99991400, 1310217}
 BAD_TOKEN = {99991663, 99991668, 99991661}
@@ -267,6 +274,24 @@ class Transport:
             )
             self.sleep(wait)
 
+    def _pace(self, path: str) -> None:
+        """Wait, if need be, so the app stays under Feishu's per-app limits (a 429 is then the
+        exception, handled by the retries)."""
+        if not path.startswith("/open-apis/sheets/"):
+            return
+        group = "query" if path.endswith("/sheets/query") else "values"
+        most, window = PACE[group]
+        sent = _SENT.setdefault((self.base, self.app_id, group), deque())
+        now = self.clock()
+        while sent and now - sent[0] >= window:
+            sent.popleft()
+        if len(sent) >= most:
+            wait = window - (now - sent[0])
+            log.info("pacing %s requests: waiting %.2f s", group, wait)
+            self.sleep(wait)
+            sent.popleft()
+        sent.append(self.clock())
+
     def _once(
         self,
         method: str,
@@ -277,6 +302,7 @@ class Transport:
         upload: tuple[dict[str, str], tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token()}"}
+        self._pace(path)
         t0 = time.perf_counter()
         if upload is not None:
             fields, file = upload
