@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -41,6 +43,19 @@ _LAZY = {
     "shipped_rules_dir": "rules",
     "sync": "run",
 }
+
+
+class _Package(types.ModuleType):
+    """``sync.report`` is the public function, as it was when this package imported eagerly:
+    importing the submodule of that name (which sets the package's attribute) must not hide it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
