@@ -104,6 +104,8 @@ class Table:
     ambiguous: dict[str, pd.Series] = field(default_factory=dict)
     #: date column -> how it writes numeric days ("dmy" / "mdy"), where its cells settle it
     date_orders: dict[str, str] = field(default_factory=dict)
+    #: sheet rows that repeat the header further down (a copied block): skipped, not tasks
+    repeated_header_rows: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.data)
@@ -741,7 +743,9 @@ def parse(
     frame = _body(grid, header_row, width=max(layout.human, default=0) + 1)
     last_used = _last_used_col(frame, header, layout)
     keep, present_by_col = _task_rows(frame, layout.human)
-    keep &= ~_repeated_header(frame, header, layout.human)
+    repeated = keep & _repeated_header(frame, header, layout.human)
+    keep &= ~repeated
+    repeated_rows = tuple(int(r) for r in frame.index[repeated.to_numpy()])
     frame = frame[keep]
     cells, present = _canonical_cells(frame, keep, present_by_col, ruleset, positions)
     uncalculated = _uncalculated(grid, positions, frame.index)
@@ -768,6 +772,7 @@ def parse(
         duplicate_headers=duplicate_headers(header, positions, ruleset),
         ambiguous=typed.ambiguous,
         date_orders=typed.orders,
+        repeated_header_rows=repeated_rows,
     )
 
 

@@ -319,6 +319,10 @@ def summary_tab(
         for rule in s.inactive_rules:
             add(rule.id, "; ".join(f"{table.headers[c]} ({c})" for c in rule.missing))
 
+    if s.repeated_header_rows:
+        add()
+        add(t("s.repeated_headers"), ", ".join(map(str, s.repeated_header_rows)), strong=True)
+
     charts = [chart]
     if s.extras is not None:
         charts += _extras(add, t, s.extras, locale)

@@ -39,6 +39,7 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "completion_rate": result.summary.completion_rate,
         "findings": findings,
         "inactive_rules": [{"id": r.id, "missing": list(r.missing)} for r in result.inactive_rules],
+        "repeated_header_rows": list(result.summary.repeated_header_rows),
         "tasks": tasks,
         "cells_written": applied.cells_written if applied else 0,
         "requests": result.requests,

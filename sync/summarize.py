@@ -36,6 +36,8 @@ class Summary:
     extras: Extras | None = None
     #: rules that did not run, with the columns they need that the sheet lacks
     inactive_rules: tuple[InactiveRule, ...] = ()
+    #: sheet rows that repeat the header (skipped, not counted as tasks)
+    repeated_header_rows: tuple[int, ...] = ()
 
 
 BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
@@ -138,6 +140,7 @@ def summarize(
         findings_by_rule=by_rule,
         findings_by_severity={s: int(sev_counts.get(s, 0)) for s in SEVERITIES},
         inactive_rules=tuple(inactive_rules),
+        repeated_header_rows=table.repeated_header_rows,
     )
 
 

@@ -146,6 +146,7 @@ def test_a_content_calendar_with_a_title_row_repeated_headers_and_day_first_date
         "Status": "status",
     }
     assert [t["row"] for t in report["tasks"]] == [3, 4, 6, 7], "the repeated header is no task"
+    assert report["repeated_header_rows"] == [5]  # skipped, and said so
     assert [(s["word"], s["status"]) for s in proposal["statuses"]] == [
         ("Draft", "in_progress"),
         ("Published", "completed"),
