@@ -784,6 +784,12 @@ def notify_test(config_path: Path | None) -> None:
     "--rules-dir", default="team-rules", show_default=True, help="Its rule folder's name."
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files instead of showing the diff.")
+@click.option(
+    "--locale",
+    type=click.Choice(LOCALES),
+    default=None,
+    help="The config's locale (default: from the header's language).",
+)
 @_config_file
 @click.option("--json", "as_json", is_flag=True, help="Print the proposal as one JSON object.")
 @_handle_errors
@@ -794,6 +800,7 @@ def adopt(
     output_config: Path,
     rules_dir: str,
     force: bool,
+    locale: str | None,
     config_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -838,6 +845,10 @@ def adopt(
     snapshot = open_backend(base).read()
     ruleset = load_rules([shipped_rules_dir()])
     adoption = propose(snapshot.tracker, ruleset)
+    if locale is not None:
+        import dataclasses
+
+        adoption = dataclasses.replace(adoption, locale=locale)
     tracker.setdefault("worksheet", adoption.worksheet)
     text = files(
         adoption,

@@ -80,6 +80,9 @@ def test_an_english_pm_tracker(tmp_path: Path) -> None:
     }
     assert proposal["not_required"] == ["phase", "channel", "description"]
     assert proposal["locale"] == "en"
+    config = tmp_path / "zh" / "config.yaml"
+    r = invoke("adopt", str(tracker), "--output-config", str(config), "--locale", "zh-CN")
+    assert r.exit_code == 0 and "locale: zh-CN" in config.read_text(encoding="utf-8")
     assert [(s["word"], s["status"]) for s in proposal["statuses"] if not s["known"]] == [
         ("Blocked", "on_hold")
     ]
