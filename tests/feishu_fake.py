@@ -68,8 +68,9 @@ Assumed:
 * A2 a new tab is 200 rows x 20 columns (the sheets/query example); writes outside the grid are
   refused (1310251); ``dimension_range`` ``{dimension: {sheetId, majorDimension, length}}``
   appends rows or columns, at most 5,000 a call.
-* A3 value ranges come back in the order asked; ``values`` covers the range clipped to the
-  grid, empty cells as null.
+* A3 value ranges come back in the order asked (``reverse_ranges`` answers them reversed; the
+  backend matches them by their ``range`` and is tested both ways); ``values`` covers the range
+  clipped to the grid, empty cells as null.
 * A4 cell storage: a number typed as "60%" is 0.6 shown as "60%" (format "0%"); UnformattedValue
   gives 0.6, FormattedValue "60%"; a date-formatted number comes back as its formatted text with
   dateTimeRenderOption=FormattedString; "" clears a cell.
@@ -224,6 +225,8 @@ class FeishuFake:
         self._app = ""
         #: requests refused for a rate limit
         self.refused = 0
+        #: A3 turned around: value ranges answered in reverse order (tests run both)
+        self.reverse_ranges = False
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -857,6 +860,8 @@ class FeishuFake:
                     "values": values,
                 }
             )
+        if self.reverse_ranges:  # A3 the other way: the reply's order is not the order asked
+            out.reverse()
         reply = {
             "revision": ss.revision,
             "spreadsheetToken": ss.token,

@@ -429,6 +429,25 @@ def test_a_column_inserted_between_guard_and_write_puts_the_persons_cells_back(
     assert in_sync(config, ruleset)
 
 
+@pytest.mark.parametrize("edit", ["insert", "column"])
+def test_value_ranges_answered_out_of_order_are_matched_by_their_range(
+    fake: FeishuFake, sheet: str, ruleset: RuleSet, edit: str
+) -> None:
+    """A3 the other way round: the guard and verify reads still compare the right cells."""
+    fake.reverse_ranges = True
+    config = make_config(fake, sheet)
+    run(config)
+    fake.set_cell(sheet, TAB, 3, 10, "70%")
+    ids = ids_by_task(fake, sheet)
+    fake.on_request(1, lambda f: EDITS[edit](f, sheet), kind="values_batch_update")
+    run(config)
+    offset = 1 if edit == "column" else 0
+    for row in fake.values(sheet, TAB)[1:]:
+        if row[2 + offset] in ids and ids[row[2 + offset]]:
+            assert row[ID_COL + offset] == ids[row[2 + offset]]
+    assert in_sync(config, ruleset)
+
+
 # ---------------------------------------------------------------------------- ownership
 
 

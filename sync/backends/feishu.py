@@ -256,7 +256,8 @@ class FeishuBackend:
         return sorted(out, key=lambda t: t.index)
 
     def _get(self, ranges: list[str], *, formatted: bool = False) -> list[dict[str, Any]]:
-        """One values_batch_get; the value ranges in the order asked (assumed, as Google does)."""
+        """One values_batch_get; the value ranges matched to the ranges asked by where each
+        starts (its ``range``, documented), in the order asked where that cannot tell."""
         params = {
             "ranges": ",".join(ranges),
             "valueRenderOption": "FormattedValue" if formatted else "UnformattedValue",
@@ -268,7 +269,7 @@ class FeishuBackend:
             raise TrackerError(
                 f"spreadsheet {self.key}: Feishu answered {len(got)} ranges for {len(ranges)} asked"
             )
-        return got
+        return _in_order(ranges, got)
 
     def _read_grid(
         self, tab: _Tab, *, formatted: bool = False, cols: int | None = None
@@ -952,6 +953,33 @@ def _shift(before: list[Any], now: list[Any], first: int) -> int | None:
             continue
         return found[0] - j if len(found) == 1 else None
     return None
+
+
+_START = re.compile(r"^([A-Za-z0-9]+)!([A-Z]+)(\d+)")
+
+
+def _in_order(asked: list[str], got: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Value ranges in the order asked, matched by sheet id and first cell (a reply's range may
+    end earlier, clipped to the grid); as they came when some start cannot be matched once.
+
+    >>> _in_order(["a!A1:B2", "b!C3:C9"], [{"range": "b!C3:C5"}, {"range": "a!A1:B2"}])
+    [{'range': 'a!A1:B2'}, {'range': 'b!C3:C5'}]
+    """
+
+    def start(text: Any) -> tuple[str, ...] | None:
+        m = _START.match(str(text or ""))
+        return m.groups() if m else None
+
+    keys = [start(r) for r in asked]
+    by_start: dict[tuple[str, ...], dict[str, Any]] = {}
+    for vr in got:
+        k = start(vr.get("range"))
+        if k is None or k in by_start:
+            return got
+        by_start[k] = vr
+    if any(k is None or k not in by_start for k in keys) or len(set(keys)) != len(keys):
+        return got
+    return [by_start[k] for k in keys if k is not None]
 
 
 def _labels() -> dict[str, set[str]]:
