@@ -371,7 +371,18 @@ def _column(f: FeishuFake, token: str) -> None:
     f.insert_columns(token, TAB, 3)
 
 
-EDITS = {"insert": _insert, "delete": _delete, "sort": _sort, "edit": _edit, "column": _column}
+def _rename(f: FeishuFake, token: str) -> None:
+    f.set_cell(token, TAB, 1, 14, "备注说明")  # a person renames the remarks header
+
+
+EDITS = {
+    "insert": _insert,
+    "delete": _delete,
+    "sort": _sort,
+    "edit": _edit,
+    "column": _column,
+    "rename": _rename,
+}
 
 
 @pytest.mark.parametrize("steady", [False, True], ids=["first-run", "steady"])
@@ -406,7 +417,11 @@ def test_concurrent_edit_matrix(
     for row in values[1:]:
         task = row[2 + offset]
         human_cells = row[:2] + row[2 + offset : HUMAN + offset]
-        if task in seed and edit != "edit" and not (steady and task == SEED_ROWS[1][2]):
+        if (
+            task in seed
+            and edit not in ("edit", "rename")
+            and not (steady and task == SEED_ROWS[1][2])
+        ):
             assert [v for v in human_cells if v is not None] == [
                 v for v in seed[task] if v is not None
             ], f"{task}: a human cell changed"
@@ -470,6 +485,22 @@ def test_an_empty_tab_named_like_the_summary_is_taken(fake: FeishuFake, ruleset:
     run(make_config(fake, token))
     assert fake.sheet_titles(token).count("推广概览") == 1
     assert fake.values(token, "推广概览")
+
+
+def test_a_renamed_generated_header_makes_the_column_a_persons(
+    fake: FeishuFake, sheet: str, ruleset: RuleSet
+) -> None:
+    """Without a column anchor, the header is the job's claim: renamed, the column (and what
+    the person types into it) is theirs, and the job adds its column again further right."""
+    config = make_config(fake, sheet)
+    run(config)
+    fake.set_cell(sheet, TAB, 1, 19, "我的健康度")
+    fake.set_cell(sheet, TAB, 2, 19, "还行")
+    run(config)
+    values = fake.values(sheet, TAB)
+    assert values[0][18] == "我的健康度" and values[1][18] == "还行", "the person's column"
+    assert values[0][22] == "⚙ 健康度" and values[1][22] == "红"
+    assert in_sync(config, ruleset)
 
 
 def test_a_copied_generated_column_stops_the_run_before_writing(
