@@ -15,6 +15,7 @@ Endpoints (paths as on open.feishu.cn; ``:t`` is a spreadsheet token)::
     POST /open-apis/drive/v1/medias/upload_all                  (multipart: a sheet image)
     POST /open-apis/sheets/v3/spreadsheets/:t/sheets/:sid/float_images
     DELETE /open-apis/sheets/v3/spreadsheets/:t/sheets/:sid/float_images/:id
+    GET  /open-apis/sheets/v3/spreadsheets/:t/sheets/:sid/float_images/query
 
 Fidelity — what each behaviour rests on. Documented = stated on an open-platform reference page
 (named by its path under open.feishu.cn/document or open.larksuite.com/document); assumed = our
@@ -55,7 +56,8 @@ Documented:
   cell), width, height (>= 20 px), offset_x, offset_y}`` -> ``{float_image: {float_image_id,
   ...}}``; the token comes from uploading the image to the sheet (drive-v1 media upload_all,
   multipart ``file_name, parent_type=sheet_image, parent_node=<spreadsheet token>, size,
-  file`` -> ``{file_token}``); at most 4,000 images in a spreadsheet; DELETE by id.
+  file`` -> ``{file_token}``); at most 4,000 images in a spreadsheet; DELETE by id; GET
+  ``float_images/query`` -> ``{items: [{float_image_id, float_image_token, range, ...}]}``.
 * D11 frequency control (server-docs/api-call-guide/frequency-control, as quoted by the issue and
   public clients): over a limit, HTTP 429 with code 99991400 and headers
   ``x-ogw-ratelimit-limit`` / ``x-ogw-ratelimit-reset`` (seconds to wait).
@@ -547,8 +549,10 @@ class FeishuFake:
             r"/open-apis/sheets/v3/spreadsheets/([A-Za-z0-9]+)/sheets/([A-Za-z0-9]+)/float_images(?:/([A-Za-z0-9]+))?",
             path,
         )
-        if m and method in ("POST", "DELETE"):
+        if m and method in ("POST", "DELETE", "GET"):
             token, sid, image = m.groups()
+            if method == "GET" and image == "query":
+                return "float_image_query", f"{token}/{sid}"
             if method == "POST" and image is None:
                 return "float_image_create", f"{token}/{sid}"
             if method == "DELETE" and image is not None:
@@ -790,6 +794,14 @@ class FeishuFake:
         sheet.images[image_id] = {"float_image_id": image_id, **body, "png": media[1]}
         ss.revision += 1
         return {"float_image": {k: v for k, v in sheet.images[image_id].items() if k != "png"}}
+
+    def _float_image_query(
+        self, ss: Spreadsheet, rest: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        sheet = ss.by_id(rest.split("/")[0])
+        return {
+            "items": [{k: v for k, v in i.items() if k != "png"} for i in sheet.images.values()]
+        }
 
     def _float_image_delete(
         self, ss: Spreadsheet, rest: str, body: dict[str, Any]

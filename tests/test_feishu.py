@@ -695,6 +695,21 @@ def test_the_summary_charts_are_png_float_images_replaced_when_their_data_change
     assert not set(first) & set(now), "the job's old images were replaced"
 
 
+def test_a_lost_reply_to_placing_a_chart_never_leaves_a_second_image(
+    fake: FeishuFake, sheet: str, ruleset: RuleSet
+) -> None:
+    """The image was made, its reply lost: the job finds it by the upload it made, records it,
+    and the next redraw replaces it instead of leaving it behind."""
+    config = make_config(fake, sheet)
+    fake.inject(500, 1315201, kind="float_image_create", drop=True, apply=True)
+    run(config)
+    assert len(images(fake, sheet)) == 2
+    fake.set_cell(sheet, TAB, 2, 9, "2024-03-01")  # counts move: both charts redrawn
+    run(config)
+    assert len(images(fake, sheet)) == 2
+    assert in_sync(config, ruleset)
+
+
 def test_without_matplotlib_there_is_no_chart_and_the_run_goes_on(
     fake: FeishuFake, sheet: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -654,21 +654,36 @@ class FeishuBackend:
                     in_place=False,
                 )
                 cell = f"{col_letter(spec.anchor[1])}{spec.anchor[0] + 1}"
-                data = self.http.call(
-                    "POST",
-                    self._path(f"/sheets/{summary.sheet_id}/float_images", "v3"),
-                    kind="write",
-                    body={
-                        "float_image_token": up.get("file_token"),
-                        "range": f"{summary.sheet_id}!{cell}:{cell}",
-                        "width": WIDTH_PX,
-                        "height": HEIGHT_PX,
-                        "offset_x": 0,
-                        "offset_y": 0,
-                    },
-                    in_place=False,
-                )
-                made.append(str((data.get("float_image") or {}).get("float_image_id")))
+                images = self._path(f"/sheets/{summary.sheet_id}/float_images", "v3")
+                try:
+                    data = self.http.call(
+                        "POST",
+                        images,
+                        kind="write",
+                        body={
+                            "float_image_token": up.get("file_token"),
+                            "range": f"{summary.sheet_id}!{cell}:{cell}",
+                            "width": WIDTH_PX,
+                            "height": HEIGHT_PX,
+                            "offset_x": 0,
+                            "offset_y": 0,
+                        },
+                        in_place=False,
+                    )
+                    image = data.get("float_image") or {}
+                except RetryRun:
+                    # the reply was lost: the image made (if any) is the one showing our upload
+                    listed = self.http.call("GET", images + "/query", kind="read")
+                    image = next(
+                        (
+                            i
+                            for i in listed.get("items") or []
+                            if i.get("float_image_token") == up.get("file_token")
+                        ),
+                        {},
+                    )
+                if image.get("float_image_id"):
+                    made.append(str(image["float_image_id"]))
         except (AccessDenied, RetryRun) as exc:
             log.warning("spreadsheet %s: the summary chart was not drawn: %s", self.key, exc)
             return drawn + made
