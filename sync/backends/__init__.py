@@ -1,10 +1,11 @@
 """Backends, found by name: the entry-point group ``tracker_sync.backends``.
 
-The two built-ins are registered the same way as any other (``pyproject.toml``)::
+The three built-ins are registered the same way as any other (``pyproject.toml``)::
 
     [project.entry-points."tracker_sync.backends"]
     xlsx = "sync.backends.xlsx:open_backend"
     gsheets = "sync.backends.gsheets:open_backend"
+    feishu = "sync.backends.feishu:open_backend"
 
 so a third backend is a package that declares its own entry point, then
 ``tracker.backend: <name>`` in config.yaml selects it. The contract is in :mod:`.base`.
