@@ -402,6 +402,8 @@ def _print(result: RunResult, as_json: bool, config: Config, checking: bool = Fa
     if s.repeated_header_rows:
         rows = ", ".join(map(str, s.repeated_header_rows))
         click.echo(f"  rows repeating the header, skipped (not tasks): {rows}")
+    if result.calendar_warning:
+        click.echo(f"  warning: {result.calendar_warning}")
     click.echo(f"  findings: {sev['error']} errors, {sev['warning']} warnings, {sev['info']} info")
     for f in result.findings.head(SHOWN_FINDINGS).itertuples(index=False):
         click.echo(f"    row {f.row:<5} {f.severity:<7} {f.rule:<20} {f.message}")

@@ -13,6 +13,7 @@ from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE, HISTORY_DIR, Locale, ship
 from .errors import ConfigError
 from .notify.config import NotifyConfig
 from .registry import registered
+from .workdays import CalendarConfig
 
 BUILTIN_RULES = "builtin"
 
@@ -145,6 +146,7 @@ class Config(_Strict):
     locale: Locale = DEFAULT_LOCALE
     timezone: str | None = None
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     google: GoogleConfig = Field(default_factory=GoogleConfig)
     feishu: FeishuConfig = Field(default_factory=FeishuConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)

@@ -23,6 +23,7 @@ from .rules import InactiveRule, RuleSet
 from .summarize import Summary, extras, summarize
 from .timeline import HistoryView, Step, resolve_ids, step
 from .validate import validate
+from .workdays import CalendarConfig, build
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class RunResult:
     inactive_rules: tuple[InactiveRule, ...] = ()
     #: messages sent (or, dry run, that would be sent) after the run; see sync.notify
     notifications: tuple[Notification, ...] = ()
+    #: the as-of day or task dates fall in a year the calendar's official schedule does not
+    #: cover yet (said once per run); None otherwise
+    calendar_warning: str | None = None
 
     @property
     def has_errors(self) -> bool:
@@ -78,6 +82,7 @@ def plan_run(
     amber_deviation: float = AMBER_DEVIATION,
     summary_title: str = "Summary",
     history: HistoryView | None = None,
+    calendar: CalendarConfig | None = None,
 ) -> RunResult:
     """The pure pipeline: a snapshot (and what history remembers) in, a write plan out."""
     view = history or HistoryView()
@@ -87,7 +92,8 @@ def plan_run(
     table = parsed.with_history(ids, hist.columns)
     findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
     inactive = tuple(ruleset.for_sheet(table.positions)[1])
-    derived = compute(table, as_of, amber_deviation)
+    cal = build(calendar or CalendarConfig(country="none"), _dates(table, as_of))
+    derived = compute(table, as_of, amber_deviation, cal)
     summary = summarize(table, derived, findings, as_of, inactive_rules=inactive)
     summary = dataclasses.replace(
         summary, extras=extras(table, derived, summary, view.trend, snapshot.tabs)
@@ -117,4 +123,17 @@ def plan_run(
         history=hist,
         now=now,
         inactive_rules=inactive,
+        calendar_warning=cal.warning if cal is not None else None,
     )
+
+
+def _dates(table: Table, as_of: dt.date) -> list[dt.date]:
+    """The as-of day and the first and last day of each task date column (the calendar's
+    years)."""
+    out = [as_of]
+    for c in ("planned_start", "planned_finish", "actual_start", "actual_finish"):
+        if c in table.data.columns:
+            s = table.data[c].dropna()
+            if len(s):
+                out += [s.min().date(), s.max().date()]
+    return out

@@ -23,6 +23,10 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "deviation": [_num(v) for v in d["deviation"].tolist()],
         "days_late": [None if v is pd.NA else int(v) for v in d["days_late"].tolist()],
         "health": d["health"].tolist(),
+        "days_late_calendar": [
+            None if v is pd.NA else int(v)
+            for v in (d["days_late_calendar"] if "days_late_calendar" in d else d["days_late"])
+        ],
     }
     tasks = [
         dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
@@ -40,6 +44,7 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "findings": findings,
         "inactive_rules": [{"id": r.id, "missing": list(r.missing)} for r in result.inactive_rules],
         "repeated_header_rows": list(result.summary.repeated_header_rows),
+        "calendar_warning": result.calendar_warning,
         "tasks": tasks,
         "cells_written": applied.cells_written if applied else 0,
         "requests": result.requests,

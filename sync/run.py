@@ -275,6 +275,7 @@ def _sync(
             amber_deviation=config.thresholds.amber_deviation,
             summary_title=config.summary_title(),
             history=view,
+            calendar=config.calendar,
         )
         log.info(
             "planned as of %s (%s): %d findings, %d cells to write in %.2f s",

@@ -66,7 +66,7 @@ def test_delayed_list_is_sorted_by_days_late(ruleset: Any) -> None:
 
 def test_generated_columns_land_right_of_the_human_columns(seed_grid: Grid) -> None:
     b = MemoryBackend(seed_grid)
-    run(b)
+    run(b, calendar={"country": "none"})  # the figures below are in calendar days
     head = b.rows[0]
     assert head[:14] == seed_grid.rows[0]
     assert head[14:] == [
@@ -120,10 +120,11 @@ def test_an_edit_writes_only_what_changed(seed_grid: Grid) -> None:
 
 def test_generated_block_stays_when_a_person_adds_a_column_beside_it(seed_grid: Grid) -> None:
     b = MemoryBackend(seed_grid)
-    run(b)
+    none = {"country": "none"}  # the figures below are in calendar days
+    run(b, calendar=none)
     b.set(0, 22, "预算")  # a person adds a column right of the generated block
     b.set(1, 22, "5万")
-    second = run(b)
+    second = run(b, calendar=none)
     assert b.rows[0][22] == "预算" and b.rows[1][22] == "5万"
     assert b.rows[0][14] == "⚙ 计算状态" and b.rows[1][14:19] == ["延期", 100.0, -40.0, 10, "红"]
     assert 22 not in second.plan.cells
@@ -216,7 +217,9 @@ def test_report_json_shape(seed_grid: Grid, as_of: dt.date) -> None:
         "deviation",
         "days_late",
         "health",
+        "days_late_calendar",
     }
+    assert rep["calendar_warning"] is None
     assert rep["requests"] == {"read": 1, "write": 1}
 
 

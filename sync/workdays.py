@@ -1,0 +1,187 @@
+"""Working days: a country's official calendar (China's 调休 make-up workdays included), the
+company's own days off and workdays, and a work week; counted vectorised with numpy.
+
+``calendar.country: none`` means calendar days (every day counts), the behaviour before
+calendars existed. Counting uses :func:`numpy.busday_count` with the work week as its weekmask
+and the days off that fall in it as holidays, plus the explicit workdays outside the work week
+(a Saturday like 2026-02-14 in China), found by binary search: no Python loop per task.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
+#: years of holidays generated when task dates span more than this (absurd dates: typos)
+_MAX_YEARS = 60
+
+
+def _dates(value: object) -> list[dt.date]:
+    """One config entry: a date or ``FROM..TO`` (both included) → the dates it names."""
+    if isinstance(value, dt.datetime):
+        return [value.date()]
+    if isinstance(value, dt.date):
+        return [value]
+    m = _RANGE.match(str(value))
+    if m:
+        lo, hi = dt.date.fromisoformat(m[1]), dt.date.fromisoformat(m[2])
+        if hi < lo:
+            raise ValueError(f"{value!r}: the range ends before it starts")
+        if (hi - lo).days > 3660:
+            raise ValueError(f"{value!r}: a range of more than ten years")
+        return [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
+    try:
+        return [dt.date.fromisoformat(str(value).strip())]
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a date (YYYY-MM-DD) or a range (YYYY-MM-DD..YYYY-MM-DD)"
+        ) from None
+
+
+class CalendarConfig(BaseModel):
+    """Which days are working days (planned %, days late and the lead-time rules count them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: ``CN`` (China's official calendar, 调休 included), any country code the ``holidays``
+    #: package knows (``US``, ``DE``, ``JP``…), or ``none``: calendar days, every day counts.
+    country: str = "CN"
+    #: Company days off: dates (``2026-06-01``) or ranges (``2026-08-03..2026-08-07``).
+    extra_holidays: list[str | dt.date] = Field(default_factory=list)
+    #: Company workdays (a Saturday launch): dates or ranges; they win over days off.
+    extra_workdays: list[str | dt.date] = Field(default_factory=list)
+    #: The usual working days of the week.
+    workweek: list[str] = Field(default_factory=lambda: list(DAYS[:5]))
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value.lower() == "none":
+            return "none"
+        import holidays
+
+        code = value.upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(
+                f"unknown country {value!r}: use none or a code the holidays package knows "
+                "(CN, US, DE, JP, …)"
+            )
+        return code
+
+    @field_validator("extra_holidays", "extra_workdays")
+    @classmethod
+    def _valid_dates(cls, value: list[str | dt.date]) -> list[str | dt.date]:
+        for v in value:
+            _dates(v)
+        return value
+
+    @field_validator("workweek")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        out = [v.strip().lower()[:3] for v in value]
+        bad = [v for v, o in zip(value, out, strict=True) if o not in DAYS]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a day of the week (mon, tue, … sun)")
+        if not out:
+            raise ValueError("the work week needs at least one day")
+        return out
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Working days for the years a run looks at. ``off``: days off inside the work week;
+    ``extra``: workdays outside it (sorted ``datetime64[D]``)."""
+
+    country: str
+    weekmask: tuple[bool, ...]
+    off: np.ndarray
+    extra: np.ndarray
+    warning: str | None = None
+    years: frozenset[int] = field(default_factory=frozenset)
+
+    def count(self, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+        """Working days in [begin, end) per element, negative when end < begin, as float;
+        NaN where either is NaT."""
+        nat = np.isnat(begin) | np.isnat(end)
+        b = np.where(nat, np.datetime64("2000-01-01", "D"), begin).astype("datetime64[D]")
+        e = np.where(nat, np.datetime64("2000-01-01", "D"), end).astype("datetime64[D]")
+        n = np.busday_count(b, e, weekmask=list(self.weekmask), holidays=self.off).astype(float)
+        if len(self.extra):
+            lo, hi = np.minimum(b, e), np.maximum(b, e)
+            extra = np.searchsorted(self.extra, hi) - np.searchsorted(self.extra, lo)
+            n += np.where(e >= b, extra, -extra)
+        n[nat] = np.nan
+        return n
+
+    def is_workday(self, days: np.ndarray) -> np.ndarray:
+        """True where a day is a working day (False for NaT)."""
+        out: np.ndarray = self.count(days, days + np.timedelta64(1, "D")) == 1
+        return out
+
+
+def official_until(country: str) -> int | None:
+    """The last year whose official calendar the ``holidays`` package has, for countries that
+    move weekends around holidays (their later years are a rule-based guess); None otherwise.
+
+    >>> official_until("CN") >= 2026
+    True
+    >>> official_until("US") is None
+    True
+    """
+    import holidays
+
+    h = holidays.country_holidays(country, years=[])
+    if not getattr(h, "has_substituted_holidays", False):
+        return None
+    years = [y for y in getattr(h, "special_public_holidays", {}) if isinstance(y, int)]
+    return max(years) if years else None
+
+
+def build(cfg: CalendarConfig, days: list[dt.date]) -> WorkCalendar | None:
+    """The working-day calendar covering ``days`` (the as-of day and every task date); None
+    for ``country: none`` (calendar days)."""
+    if cfg.country == "none":
+        return None
+    import holidays
+
+    seen = sorted({d.year for d in days})
+    if seen and seen[-1] - seen[0] <= _MAX_YEARS:
+        years = list(range(seen[0], seen[-1] + 1))
+    else:
+        years = seen
+    years = [y for y in years if 1900 <= y <= 2200]
+    h = holidays.country_holidays(cfg.country, years=years, categories=("public",))
+    mask = tuple(d in cfg.workweek for d in DAYS)
+    work: set[dt.date] = {d for d in getattr(h, "weekend_workdays", set()) if d.year in years}
+    for v in cfg.extra_workdays:
+        work.update(_dates(v))
+    off: set[dt.date] = set(h.keys())
+    for v in cfg.extra_holidays:
+        off.update(_dates(v))
+    off -= work
+    off_in_week = sorted(d for d in off if mask[d.weekday()])
+    extra = sorted(d for d in work if not mask[d.weekday()])
+    warning = None
+    until = official_until(cfg.country)
+    later = [y for y in years if until is not None and y > until]
+    if later:
+        shown = ", ".join(map(str, later))
+        warning = (
+            f"calendar {cfg.country}: the official holidays and make-up workdays for {shown} "
+            f"are not published in the holidays package (it has them up to {until}); "
+            "working days in those years are a rule-based guess"
+        )
+    return WorkCalendar(
+        cfg.country,
+        mask,
+        np.array(off_in_week, dtype="datetime64[D]"),
+        np.array(extra, dtype="datetime64[D]"),
+        warning,
+        frozenset(years),
+    )
