@@ -50,3 +50,22 @@ def test_xlsx_benchmark_runs() -> None:
     ):
         assert f"| 200 | {operation} |" in done.stdout, operation
     assert "formula cached results 50/50" in done.stdout
+
+
+def test_e2e_benchmark_runs() -> None:
+    """bench_e2e at 30 rows: tracker-sync's three runs and both hand-written scripts, timed."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_e2e.py"), "--rows", "30", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for label in (
+        "tracker-sync run: first run",
+        "tracker-sync run: no change",
+        "tracker-sync run: 1 % edits",
+        "pandas + python-calamine script",
+        "pandas + openpyxl script",
+    ):
+        assert f"| 30 | {label} |" in done.stdout, label

@@ -1,0 +1,195 @@
+"""End to end on .xlsx: ``tracker-sync run`` against the script a user would write by hand.
+
+Usage::
+
+    python benchmarks/bench_e2e.py                          # 100, 1k, 10k rows, 5 runs each
+    python benchmarks/bench_e2e.py --rows 100,1000 --repeat 3
+
+For each size N the synthetic tracker of ``bench_xlsx.py`` (a title row, the header, N messy
+task rows, percent and date formats, 50 formula cells) is written once; every timed run is a
+fresh process (interpreter start and imports included, as a user pays them), wall-clock:
+
+``tracker-sync run``
+  * **first run**: a fresh copy of the tracker and an empty run store (every task new: IDs,
+    generated columns, highlights, the summary and metadata tabs all written);
+  * **no change**: the tracker as the first run left it, run again (reads, compares, writes
+    nothing);
+  * **1 % edits**: the first run's result with the progress of 1 % of the tasks changed
+    (untimed, with openpyxl), run from that same state each time (a copy and a copy of the
+    store per repeat).
+
+hand-written scripts (written into the work directory by this benchmark, then run)
+  * **pandas + python-calamine**: ``pd.read_excel(engine="calamine", header=1)``, planned %
+    from the planned dates, deviation = progress - planned %, a status (completed / delayed /
+    on track), the three columns written back with ``DataFrame.to_excel`` to a new file;
+  * **pandas + openpyxl**: the same with ``engine="openpyxl"``.
+
+The scripts do far less (no validation, no messy-cell parsing, no history, no summary, no
+highlights, a new file instead of the user's) — the ratio is how tracker-sync's whole run
+compares with that minimum. Prints min / median / max seconds per cell and the ratio of the
+medians (tracker-sync / pandas + calamine); ``--json`` prints the results as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from bench_xlsx import AS_OF, PROGRESS, build  # noqa: E402
+
+BIN = Path(sys.executable).parent
+TODAY = AS_OF.isoformat()
+
+SCRIPT = '''\
+"""Hand-written: planned %, deviation and status from the tracker, written back (pandas)."""
+import sys
+
+import numpy as np
+import pandas as pd
+
+src, dst, engine = sys.argv[1], sys.argv[2], sys.argv[3]
+today = pd.Timestamp("{today}")
+df = pd.read_excel(src, engine=engine, header=1)
+start = pd.to_datetime(df["计划开始时间"], errors="coerce")
+finish = pd.to_datetime(df["计划完成时间"], errors="coerce")
+progress = pd.to_numeric(df["当前进度（％）"], errors="coerce")
+progress = progress.where(progress > 1, progress * 100)  # 0.6 in a percent cell is 60 %
+span = (finish - start).dt.days.clip(lower=1)
+planned = ((today - start).dt.days / span).clip(0, 1) * 100
+df["planned %"] = planned.round(1)
+df["deviation"] = (progress - planned).round(1)
+df["status"] = np.select(
+    [progress >= 100, df["deviation"] < -10], ["completed", "delayed"], "on track"
+)
+df.to_excel(dst, index=False)
+'''
+
+CONFIG = """\
+tracker:
+  backend: xlsx
+  path: tracker.xlsx
+history:
+  path: history.sqlite
+"""
+
+#: (key, label) in the order they print.
+CASES = [
+    ("first", "tracker-sync run: first run"),
+    ("nochange", "tracker-sync run: no change"),
+    ("edits", "tracker-sync run: 1 % edits"),
+    ("calamine", "pandas + python-calamine script"),
+    ("openpyxl", "pandas + openpyxl script"),
+]
+
+
+def _timed(cmd: list[str], cwd: Path) -> float:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def _run_cmd() -> list[str]:
+    return [str(BIN / "tracker-sync"), "run", "-c", "config.yaml", "--today", TODAY, "--no-notify"]
+
+
+def _edit_progress(path: Path, n: int) -> int:
+    """Change the progress of 1 % of the tasks (at least one) in place; returns how many."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    count = max(1, n // 100)
+    step = max(1, n // count)
+    for k in range(count):
+        cell = ws.cell(row=3 + k * step, column=PROGRESS + 1)
+        cell.value = 0.37 if cell.value != 0.37 else 0.38
+        cell.number_format = "0%"
+    wb.save(path)
+    return count
+
+
+def measure(n: int, repeat: int, work: Path) -> dict[str, Any]:
+    base = work / f"base-{n}.xlsx"
+    build(base, n)
+    (work / "handwritten.py").write_text(SCRIPT.format(today=TODAY), encoding="utf-8")
+    times: dict[str, list[float]] = {key: [] for key, _ in CASES}
+
+    def fresh(name: str) -> Path:
+        d = work / f"{name}-{n}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        (d / "config.yaml").write_text(CONFIG, encoding="utf-8")
+        shutil.copy(base, d / "tracker.xlsx")
+        return d
+
+    for _ in range(repeat):
+        d = fresh("first")
+        times["first"].append(_timed(_run_cmd(), d))
+    synced = d  # the last first run: its tracker and store are the steady state
+    for _ in range(repeat):
+        times["nochange"].append(_timed(_run_cmd(), synced))
+    edited = fresh("edited")
+    _timed(_run_cmd(), edited)
+    _edit_progress(edited / "tracker.xlsx", n)
+    for _ in range(repeat):
+        d = work / f"edits-{n}"
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(edited, d)
+        times["edits"].append(_timed(_run_cmd(), d))
+    script = str(work / "handwritten.py")
+    for engine in ("calamine", "openpyxl"):
+        for _ in range(repeat):
+            out = work / f"out-{engine}-{n}.xlsx"
+            times[engine].append(
+                _timed([sys.executable, script, str(base), str(out), engine], work)
+            )
+    return {"rows": n, "times": times}
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    print("| rows | run | min (s) | median (s) | max (s) | ÷ pandas + calamine (median) |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for r in results:
+        ref = statistics.median(r["times"]["calamine"])
+        for key, label in CASES:
+            t = r["times"][key]
+            med = statistics.median(t)
+            print(
+                f"| {r['rows']:,} | {label} | {min(t):.2f} | {med:.2f} | {max(t):.2f} "
+                f"| {med / ref:.2f} |"
+            )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rows", default="100,1000,10000", help="comma-separated task-row counts")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per cell (min/median/max)")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
+        results = [measure(int(s), args.repeat, Path(tmp)) for s in args.rows.split(",")]
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        report(results)
+
+
+if __name__ == "__main__":
+    main()
