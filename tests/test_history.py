@@ -210,7 +210,10 @@ def test_baseline_variance_and_reset(tmp_path: Path, ruleset: Any) -> None:
     c.set(2, "remarks", "延后4天:素材返工")
     c.run(dt.date(2024, 3, 2))
     assert c.backend.rows[1][GEN["gen_baseline"]] == 4
-    moved = reset_baseline(c.config, as_of=dt.date(2024, 3, 3), backend=c.backend)  # type: ignore[arg-type]
+    # the reset at 08:00 and the run at 09:00 (without `now` the reset took the wall clock's
+    # time of day, and after 09:00 UTC the run was "before" it and refused)
+    at = dt.datetime.combine(dt.date(2024, 3, 3), dt.time(8), TZ)
+    moved = reset_baseline(c.config, now=at, backend=c.backend)  # type: ignore[arg-type]
     assert moved == 1
     c.run(dt.date(2024, 3, 3))
     assert c.backend.rows[1][GEN["gen_baseline"]] == 0
