@@ -165,7 +165,10 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
     numbers = [int(v[1:]) for v in claimed] + [view.max_id]
     next_id = max(numbers, default=0) + 1
     for i in missing:
-        match = next((sid for sid in by_key.get(keys[i], []) if sid not in claimed), None)
+        candidates = by_key.get(keys[i]) if by_key else None  # a first run has none
+        match = (
+            next((sid for sid in candidates if sid not in claimed), None) if candidates else None
+        )
         if match is None:
             match = f"T{next_id:04d}"
             next_id += 1
