@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench.py                      # 10k, 100k, 500k rows
     python benchmarks/bench.py --sizes 10000 --repeat 5
+    python benchmarks/bench.py --profile 100000     # cProfile of one first run's pipeline
 
 Each size runs in its own process so that peak RSS (ru_maxrss) belongs to that size alone.
 The synthetic tracker is built before the clock starts; the snapshot it stands for is what a
@@ -14,9 +15,11 @@ last column times it again for a steady-state run (every task known and unchange
 from __future__ import annotations
 
 import argparse
+import cProfile
 import dataclasses
 import datetime as dt
 import json
+import pstats
 import resource
 import statistics
 import subprocess
@@ -31,7 +34,7 @@ sys.path.insert(0, str(HERE))
 STAGES = ["parse", "ids+history", "validate", "compute", "summarize", "render+diff"]
 
 
-def child(n: int, repeat: int) -> dict[str, object]:
+def child(n: int, repeat: int, profile: cProfile.Profile | None = None) -> dict[str, object]:
     from synth import synthetic_grid
 
     from sync.checks import Context
@@ -57,6 +60,8 @@ def child(n: int, repeat: int) -> dict[str, object]:
     for _ in range(repeat):
         grid = Grid(base.title, base.rows, base.percent_cells)  # fresh: no cached frame
         snapshot = Snapshot("bench", grid, (grid.title,))
+        if profile is not None:
+            profile.enable()
         t0 = time.perf_counter()
         parsed = parse(grid, ruleset, as_of)
         t1 = time.perf_counter()
@@ -83,6 +88,9 @@ def child(n: int, repeat: int) -> dict[str, object]:
         )
         plan = diff(snapshot, desired)
         t6 = time.perf_counter()
+        if profile is not None:
+            profile.disable()
+            profile = None  # the first run only
         marks = [t0, t1, t2, t3, t4, t5, t6]
         for stage, a, b in zip(STAGES, marks[:-1], marks[1:], strict=True):
             times[stage].append(b - a)
@@ -132,7 +140,20 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,500000", help="comma-separated row counts")
     ap.add_argument("--repeat", type=int, default=3, help="runs per size (median reported)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--profile",
+        type=int,
+        metavar="ROWS",
+        help="profile one first run's pipeline at ROWS rows (cProfile) and print the top functions",
+    )
+    ap.add_argument("--top", type=int, default=25, help="functions --profile prints")
     args = ap.parse_args()
+    if args.profile:
+        prof = cProfile.Profile()
+        child(args.profile, 1, prof)
+        for order in ("cumulative", "tottime"):
+            pstats.Stats(prof).strip_dirs().sort_stats(order).print_stats(args.top)
+        return
     if args.child:
         print(json.dumps(child(args.child, args.repeat)))
         return
