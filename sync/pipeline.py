@@ -15,6 +15,7 @@ import pandas as pd
 from .checks import Context
 from .compute import compute
 from .defaults import AMBER_DEVIATION, DEFAULT_LOCALE
+from .explain import reasons
 from .model import ApplyResult, Snapshot, WritePlan
 from .parse import Table, parse
 from .plan import diff
@@ -109,6 +110,7 @@ def plan_run(
         locale=locale,
         now=now,
         row_capacity=snapshot.row_capacity,
+        reasons=reasons(table, derived, as_of, cal, locale, amber_deviation),
     )
     plan = diff(snapshot, desired)
     return RunResult(

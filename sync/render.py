@@ -94,8 +94,11 @@ def render(
     locale: str,
     now: dt.datetime,
     row_capacity: int | None = None,
+    reasons: pd.Series | None = None,
 ) -> Desired:
-    """Everything the job owns, in full. ``row_capacity`` caps formats at the grid's size."""
+    """Everything the job owns, in full. ``row_capacity`` caps formats at the grid's size;
+    ``reasons`` (by sheet row, :func:`sync.explain.reasons`) lead the ⚙ 问题 cell of each red
+    or amber row, above its findings."""
     pos, new = generated_positions(table)
     hr = table.header_row
     last_row = max(table.n_grid_rows - 1, int(table.rows.max()) - 1 if len(table) else hr)
@@ -114,6 +117,9 @@ def render(
     )
     days = derived["days_late"].astype(object).where(derived["days_late"].notna(), None)
     issues = issues_text(table, findings, locale).reindex(table.rows)
+    if reasons is not None and len(reasons):
+        why = reasons.reindex(table.rows)
+        issues = why.where(issues.isna(), why + "\n" + issues).where(why.notna(), issues)
     values = {
         "gen_status": status_label,
         "gen_planned": _floats(derived["planned_progress"]),

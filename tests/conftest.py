@@ -109,7 +109,9 @@ def tracker_file(tmp_path: Path, ruleset: RuleSet) -> Path:
     path = tmp_path / "tracker.xlsx"
     wb.save(path)
     (tmp_path / "config.yaml").write_text(
-        f"tracker:\n  backend: xlsx\n  path: tracker.xlsx\n  worksheet: {ws.title}\nlocale: zh-CN\ntimezone: Asia/Shanghai\n",
+        # calendar days: the tests using this tracker assert the seed's calendar-day figures
+        f"tracker:\n  backend: xlsx\n  path: tracker.xlsx\n  worksheet: {ws.title}\nlocale: zh-CN\ntimezone: Asia/Shanghai\n"
+        "calendar:\n  country: none\n",
         encoding="utf-8",
     )
     return path

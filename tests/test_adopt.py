@@ -42,6 +42,8 @@ def adopt_and_check(tracker: Path, *extra: str) -> tuple[dict[str, Any], dict[st
     assert r.exit_code == 0, r.output
     proposal = json.loads(r.stdout)
     assert tracker.read_bytes() == before, "adopt never writes to the tracker"
+    # the figures these tests assert (days late) are in calendar days
+    config.write_text(config.read_text("utf-8") + "\ncalendar:\n  country: none\n", "utf-8")
     r = invoke("check", "-c", str(config), "--today", TODAY, "--json")
     assert r.exit_code in (0, 1), r.output
     return proposal, json.loads(r.stdout)

@@ -212,7 +212,12 @@ def plan_of(place: Place, backend: Backend, ruleset: RuleSet) -> Any:
     snapshot = backend.read()
     title = place.config.summary_title()
     return snapshot, plan_run(
-        snapshot, ruleset, as_of=SEED_AS_OF, now=NOW, summary_title=title
+        snapshot,
+        ruleset,
+        as_of=SEED_AS_OF,
+        now=NOW,
+        summary_title=title,
+        calendar=place.config.calendar,  # the run's calendar, as sync() passes it
     ).plan
 
 

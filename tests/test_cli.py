@@ -31,8 +31,6 @@ def test_run_then_rerun_writes_nothing(tracker_file: Path) -> None:
 
 
 def test_run_json_is_the_only_stdout(tracker_file: Path) -> None:
-    config = tracker_file.parent / "config.yaml"  # the figures below are in calendar days
-    config.write_text(config.read_text("utf-8") + "calendar:\n  country: none\n", "utf-8")
     r = CliRunner().invoke(
         cli,
         ["run", "-c", str(tracker_file.parent / "config.yaml"), "--today", "2024-03-20", "--json"],

@@ -274,6 +274,7 @@ def test_trend_earned_value_retrospective_and_kpis(tmp_path: Path, ruleset: Any)
         {
             "tracker": {"backend": "xlsx", "path": "x.xlsx"},
             "history": {"path": str(tmp_path / "h.sqlite")},
+            "calendar": {"country": "none"},  # the figures below are in calendar days
         }
     )
     for d in days(10):
