@@ -132,7 +132,7 @@ class Table:
         """The cells of ``col`` as a person sees them (for messages); a readable progress cell
         as its percentage (a 0.5 in a percent-formatted cell shows as 50%)."""
         s = self.cells[col] if index is None else self.cells.loc[index, col]
-        shown = s.map(cell_text).astype(object)
+        shown = _cell_texts(s)
         if self.kinds.get(col) == "percent" and col in self.data.columns:
             value = self.data[col] if index is None else self.data.loc[index, col]
             numeric = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
@@ -160,6 +160,26 @@ class _TextCache(dict[str, pd.Series]):
         t = t.where(self._table.present[col], "")
         self[col] = t
         return t
+
+
+def _cell_texts(s: pd.Series) -> pd.Series:
+    """``s.map(cell_text)``, each distinct cell formatted once (cells repeat: phases, owners,
+    dates). Columns holding booleans (factorize would merge True with 1) or blanks other than
+    None / NaN, or unhashable cells, are mapped one by one as before."""
+    values = s.to_numpy(dtype=object)
+    try:
+        if bool in set(map(type, values)):
+            raise TypeError
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:
+        return s.map(cell_text).astype(object)
+    blanks = values[codes == -1]
+    if any(v is not None and not (isinstance(v, float) and v != v) for v in blanks):
+        return s.map(cell_text).astype(object)
+    texts = np.empty(len(uniques) + 1, dtype=object)
+    texts[: len(uniques)] = [cell_text(u) for u in uniques]
+    texts[-1] = ""  # code -1: None or NaN, which cell_text shows as ""
+    return pd.Series(texts[codes], index=s.index, name=s.name, dtype=object)
 
 
 def _as_cells(s: pd.Series) -> pd.Series:
