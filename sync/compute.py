@@ -29,6 +29,7 @@ def compute(
       clamped to 0–100 (the as-of day counts as worked); a plan with no working day in it is
       0 until its finish and 100 from then; empty without both planned dates;
     - deviation = progress − planned_progress, in percentage points (empty progress counts as 0);
+      0 once the task is completed (its lateness is days_late: finished late, not behind plan);
     - status: completed (progress 100 or an actual finish), else on_hold (the sheet's status
       says so: paused work), else delayed (past the planned finish, or past the planned start
       with no progress and no actual start), else in_progress (progress > 0 or an actual
@@ -107,6 +108,9 @@ def compute(
         late_done = calendar.count(pf + one, af + one)
         days_late = _late(completed, has_af, late_done, late_open, on_hold, pf)
     deviation[on_hold] = np.nan
+    # complete: on plan by definition (its lateness is in days late / finished late), so
+    # averages reflect open work
+    deviation[completed & ~np.isnan(deviation)] = 0.0
 
     behind = ~np.isnan(deviation) & (deviation < -amber_deviation) & ~completed
     health = np.select([status == "delayed", behind], ["red", "amber"], default="green").astype(

@@ -241,6 +241,8 @@ def summary_tab(
     add(t("s.completion_rate"), s.completion_rate)
     add(t("s.avg_progress"), s.avg_progress)
     add(t("s.avg_deviation"), s.avg_deviation)
+    add(t("s.kpi_delayed"), s.status_counts.get("delayed", 0))
+    add(t("s.kpi_finished_late"), s.finished_late)
     for sev in ("error", "warning", "info"):
         add(t(f"severity.{sev}"), s.findings_by_severity.get(sev, 0))
     add()

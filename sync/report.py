@@ -41,6 +41,8 @@ def report(result: RunResult, *, plan: bool = False) -> dict[str, Any]:
         "rows": len(table),
         "status_counts": result.summary.status_counts,
         "completion_rate": result.summary.completion_rate,
+        # 延期 (late now) is status_counts["delayed"]; 逾期完成 (finished late) is this
+        "finished_late": result.summary.finished_late,
         "findings": findings,
         "inactive_rules": [{"id": r.id, "missing": list(r.missing)} for r in result.inactive_rules],
         "repeated_header_rows": list(result.summary.repeated_header_rows),

@@ -38,6 +38,22 @@ class Summary:
     inactive_rules: tuple[InactiveRule, ...] = ()
     #: sheet rows that repeat the header (skipped, not counted as tasks)
     repeated_header_rows: tuple[int, ...] = ()
+    #: 逾期完成: completed tasks whose actual finish came after the planned finish (延期, late
+    #: now, is ``status_counts["delayed"]``)
+    finished_late: int = 0
+
+
+#: The KPIs (summary tab and ``--json``), each with its formula; README's KPI table lists the
+#: same names (tests/test_docs.py checks).
+KPIS: dict[str, str] = {
+    "total": "tasks (rows with a task; repeated header rows are not tasks)",
+    "completion_rate": "completed / total × 100",
+    "avg_progress": "mean of progress (clamped to 0–100, empty = 0)",
+    "avg_deviation": "mean of deviation (clamped to ±100; completed = 0, on hold excluded)",
+    "delayed": "status delayed: past the planned finish, or past the planned start with nothing started, and not complete (延期, late now)",
+    "finished_late": "completed with the actual finish after the planned finish (逾期完成)",
+    "late_or_finished_late": "delayed + finished_late (what the retrospective counts)",
+}
 
 
 BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
@@ -141,6 +157,9 @@ def summarize(
         findings_by_severity={s: int(sev_counts.get(s, 0)) for s in SEVERITIES},
         inactive_rules=tuple(inactive_rules),
         repeated_header_rows=table.repeated_header_rows,
+        finished_late=int(
+            ((derived["status"] == "completed") & (derived["days_late"].fillna(0) > 0)).sum()
+        ),
     )
 
 

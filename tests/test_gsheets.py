@@ -43,7 +43,11 @@ def make_config(fake: SheetsFake, sheet: str, sa: Path, **google: Any) -> Config
         "retry": {"attempts": 4, "max_seconds": 20},
     } | google
     return Config.model_validate(
-        {"tracker": {"backend": "gsheets", "spreadsheet": sheet, "worksheet": TAB}, "google": g}
+        {
+            "tracker": {"backend": "gsheets", "spreadsheet": sheet, "worksheet": TAB},
+            "google": g,
+            "calendar": {"country": "none"},  # the seed's figures below are in calendar days
+        }
     )
 
 
@@ -65,7 +69,12 @@ def run(config: Config, sa: Path) -> RunResult:
 def fresh_plan(config: Config, sa: Path, ruleset: RuleSet) -> Any:
     snap = backend(config, sa).read()
     return plan_run(
-        snap, ruleset, as_of=SEED_AS_OF, now=NOW, summary_title=config.summary_title()
+        snap,
+        ruleset,
+        as_of=SEED_AS_OF,
+        now=NOW,
+        summary_title=config.summary_title(),
+        calendar=config.calendar,
     ).plan
 
 

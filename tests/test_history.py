@@ -292,7 +292,7 @@ def test_trend_earned_value_retrospective_and_kpis(tmp_path: Path, ruleset: Any)
     assert ("cause", "物料", 100.0) in retro.top  # both delayed tasks: material
     assert retro.risk_in_advance == (1, 2)  # task 1's risk was recorded on day 1, before its finish
     summary_cells = [c for r in backend.summary or [] for c in r]
-    assert "延期任务中 100% 来自原因分类“物料”" in summary_cells
+    assert "延期或逾期完成的任务中 100% 来自原因分类“物料”" in summary_cells
 
 
 def test_kpi_tab_target_vs_actual(ruleset: Any) -> None:

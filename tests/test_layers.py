@@ -37,14 +37,17 @@ LAYERS: list[tuple[str, set[str]]] = [
         },
     ),
     # the notify: section is part of the config (sync/notify/config.py imports nothing of sync)
-    ("config", {"config", "notify.config"}),
+    ("config", {"config", "notify.config", "workdays"}),
     # the rule language: check kinds know conditions; the rule pack reads the check registry;
     # the parser reads the rule pack's columns
     ("conditions", {"conditions"}),
     ("checks", {"checks"}),
     ("rules", {"rules"}),
     ("parse", {"parse"}),
-    ("stages", {"validate", "compute", "timeline", "summarize", "render", "plan", "adopt"}),
+    (
+        "stages",
+        {"validate", "compute", "timeline", "summarize", "render", "plan", "adopt", "explain"},
+    ),
     ("pure core", {"pipeline", "report"}),
     # notify decides from the run store and sends: a seam beside history
     ("seams", {"backends", "backends.*", "history", "notify", "notify.*"}),

@@ -1,0 +1,67 @@
+"""One vocabulary (issue 11): 延期 is late now, 逾期完成 finished late; README's KPI table
+matches the code; completed tasks have deviation 0."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+from sync.pipeline import plan_run
+from sync.report import report
+from sync.summarize import KPIS
+from sync.workdays import CalendarConfig
+
+from .conftest import grid, task
+from .fakes import MemoryBackend
+
+README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_kpi_table_matches_the_code() -> None:
+    section = README.split("### KPIs", 1)[1].split("\n#", 1)[0]
+    names = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
+    assert names == list(KPIS)
+
+
+def test_delayed_and_finished_late_are_counted_apart(ruleset: Any) -> None:
+    rows = [
+        # late now: past its finish, not complete
+        task(planned_start="2024-03-01", planned_finish="2024-03-10", progress="60%"),
+        # finished late: completed 3/15 after its 3/12 plan, with a deviation of 0
+        task(
+            planned_start="2024-03-01",
+            planned_finish="2024-03-12",
+            actual_start="2024-03-01",
+            actual_finish="2024-03-15",
+            progress="100%",
+            status="已完成",
+        ),
+        # finished early: progress 100 while the plan says 50 % → deviation 0, not +50
+        task(
+            planned_start="2024-03-15",
+            planned_finish="2024-03-25",
+            actual_start="2024-03-15",
+            actual_finish="2024-03-18",
+            progress="100%",
+            status="已完成",
+        ),
+    ]
+    r = plan_run(
+        MemoryBackend(grid(rows, ruleset)).read(),
+        ruleset,
+        as_of=dt.date(2024, 3, 20),
+        now=dt.datetime(2024, 3, 20, 9, tzinfo=dt.UTC),
+        calendar=CalendarConfig(country="none"),
+    )
+    assert r.summary.status_counts["delayed"] == 1 and r.summary.finished_late == 1
+    assert list(r.derived["deviation"]) == [-40.0, 0.0, 0.0]
+    assert list(r.derived["days_late"]) == [10, 3, 0]
+    out = report(r)
+    assert out["status_counts"]["delayed"] == 1 and out["finished_late"] == 1
+    assert r.summary.extras is not None
+    # the retrospective counts both, and says so
+    assert r.summary.extras.retrospective.risk_in_advance[1] == 2
+    cells = [c for row in r.desired.summary.rows for c in row if isinstance(c, str)]
+    assert "逾期完成(完成晚于计划)" in cells and "延期(已过计划、未完成)" in cells
