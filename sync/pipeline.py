@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .checks import Context
@@ -24,7 +25,7 @@ from .rules import InactiveRule, RuleSet
 from .summarize import Summary, extras, summarize
 from .timeline import HistoryView, Step, resolve_ids, step
 from .validate import validate
-from .workdays import CalendarConfig, build
+from .workdays import CalendarConfig, WorkCalendar, build
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ def plan_run(
     inactive = tuple(ruleset.for_sheet(table.positions)[1])
     cal = build(calendar or CalendarConfig(country="none"), _dates(table, as_of))
     derived = compute(table, as_of, amber_deviation, cal)
-    summary = summarize(table, derived, findings, as_of, inactive_rules=inactive)
+    summary = summarize(
+        table, derived, findings, as_of, inactive_rules=inactive, weights=_weights(table, cal)
+    )
     summary = dataclasses.replace(
         summary, extras=extras(table, derived, summary, view.trend, snapshot.tabs)
     )
@@ -127,6 +130,16 @@ def plan_run(
         inactive_rules=inactive,
         calendar_warning=cal.warning if cal is not None else None,
     )
+
+
+def _weights(table: Table, cal: WorkCalendar | None) -> pd.Series | None:
+    """Planned working days per task (the roll-ups' weights); None: calendar days."""
+    if cal is None:
+        return None
+    d = table.data
+    ps = d["planned_start"].to_numpy("datetime64[D]")
+    pf = d["planned_finish"].to_numpy("datetime64[D]")
+    return pd.Series(cal.count(ps, pf + np.timedelta64(1, "D")), index=d.index)
 
 
 def _dates(table: Table, as_of: dt.date) -> list[dt.date]:

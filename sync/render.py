@@ -263,6 +263,7 @@ def summary_tab(
         t("s.completed"),
         t("s.delayed"),
         t("s.avg_progress_short"),
+        t("s.weighted_progress_short"),
         t("s.avg_deviation_short"),
     ]
     for key, frame in (
@@ -279,6 +280,7 @@ def summary_tab(
                 rec.completed,
                 rec.delayed,
                 rec.avg_progress,
+                rec.weighted_progress,
                 rec.avg_deviation,
             )
 

@@ -56,7 +56,15 @@ KPIS: dict[str, str] = {
 }
 
 
-BREAKDOWN_COLUMNS = ["key", "tasks", "completed", "delayed", "avg_progress", "avg_deviation"]
+BREAKDOWN_COLUMNS = [
+    "key",
+    "tasks",
+    "completed",
+    "delayed",
+    "avg_progress",
+    "weighted_progress",
+    "avg_deviation",
+]
 
 
 def summarize(
@@ -66,9 +74,15 @@ def summarize(
     as_of: dt.date,
     *,
     inactive_rules: Sequence[InactiveRule] = (),
+    weights: pd.Series | None = None,
 ) -> Summary:
     """Roll the table up. Status counts use the computed status (what the calendar says);
-    ``inactive_rules`` (:meth:`RuleSet.for_sheet`) are listed as they are."""
+    ``inactive_rules`` (:meth:`RuleSet.for_sheet`) are listed as they are.
+
+    Breakdowns give the plain average progress and ``weighted_progress``: progress weighted by
+    each task's planned working days (``weights``, by the table's index; without them the
+    planned calendar days), so a 30-day task weighs 30 times a 1-day one; tasks without both
+    planned dates weigh nothing (empty when none in a group has a weight)."""
     total = len(table)
     counts = derived["status"].value_counts()
     status_counts = {s: int(counts.get(s, 0)) for s in STATUS_IDS}
@@ -84,6 +98,12 @@ def summarize(
         },
         index=table.rows,
     )
+    if weights is None:
+        span = table.data["planned_finish"] - table.data["planned_start"]
+        weights = span.dt.days + 1
+    w = pd.Series(weights, index=table.rows, dtype=float).fillna(0.0).clip(lower=0.0)
+    frame["w"] = w
+    frame["wp"] = w * progress
 
     def breakdown(col: str) -> pd.DataFrame:
         key = table.data[col].fillna("").astype(str)
@@ -94,6 +114,7 @@ def summarize(
                 "completed": g["completed"].sum(),
                 "delayed": g["delayed"].sum(),
                 "avg_progress": g["progress"].mean().round(1),
+                "weighted_progress": (g["wp"].sum() / g["w"].sum().where(lambda v: v > 0)).round(1),
                 "avg_deviation": g["deviation"].mean().round(1),
             }
         )

@@ -65,3 +65,26 @@ def test_delayed_and_finished_late_are_counted_apart(ruleset: Any) -> None:
     assert r.summary.extras.retrospective.risk_in_advance[1] == 2
     cells = [c for row in r.desired.summary.rows for c in row if isinstance(c, str)]
     assert "逾期完成(完成晚于计划)" in cells and "延期(已过计划、未完成)" in cells
+
+
+def test_roll_ups_weighted_by_planned_working_days(ruleset: Any) -> None:
+    rows = [
+        # one working day (Fri 2026-02-13), done
+        task(planned_start="2026-02-13", planned_finish="2026-02-13", progress="100%"),
+        # 2026-02-12..02-27 over 春节: 7 working days (Sat 02-14 worked, 02-16..02-23 off)
+        task(planned_start="2026-02-12", planned_finish="2026-02-27", progress="0%"),
+    ]
+    g = grid(rows, ruleset)
+    as_of, now = dt.date(2026, 2, 13), dt.datetime(2026, 2, 13, 9, tzinfo=dt.UTC)
+    for country, weighted in (("CN", 12.5), ("none", 5.9)):  # 100×1/8; calendar: 100×1/17
+        r = plan_run(
+            MemoryBackend(g).read(),
+            ruleset,
+            as_of=as_of,
+            now=now,
+            calendar=CalendarConfig(country=country),
+        )
+        phase = r.summary.by_phase.iloc[0]
+        assert (phase["avg_progress"], phase["weighted_progress"]) == (50.0, weighted)
+    cells = [c for row in r.desired.summary.rows for c in row]
+    assert "加权进度%(按计划工作日)" in cells and 5.9 in cells
