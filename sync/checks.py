@@ -28,6 +28,7 @@ from .errors import TrackerError
 from .i18n import text
 from .model import Grid
 from .text import fold
+from .workdays import WorkCalendar
 
 if TYPE_CHECKING:
     from .parse import Table
@@ -41,6 +42,8 @@ class Context:
     as_of: dt.date
     locale: str = DEFAULT_LOCALE
     tabs: Mapping[str, Grid] = field(default_factory=dict)
+    #: the run's working days (``calendar.country: none``: None, every day counts)
+    calendar: WorkCalendar | None = None
 
 
 @dataclass(frozen=True)
@@ -476,7 +479,9 @@ def check_dependency(
 ) -> CheckResult:
     """A task naming predecessors in ``column`` (task ID, row number, or core task /
     description text; several separated by 、,;/) must start at least ``lead_days`` after each
-    one's planned finish. Adds ``{pred_task}``, ``{pred_row}``, ``{days}``, ``{lead_days}``."""
+    one's planned finish, counted in working days of the run's calendar (the days after the
+    finish up to the start). Adds ``{pred_task}``, ``{pred_row}``, ``{days}``, ``{lead_days}``
+    and ``{unit}`` (working days, or days without a calendar)."""
     lit = rule.columns or ["planned_start"]
     if not table.present[params.column].any():  # no predecessor named anywhere (or no such column)
         return CheckResult({c: pd.Series(False, index=table.rows) for c in lit})
@@ -498,9 +503,13 @@ def check_dependency(
     start = table.data["planned_start"].to_numpy("datetime64[D]")
     finish = table.data["planned_finish"].to_numpy("datetime64[D]")
     pos = pd.Series(np.arange(len(table)), index=table.rows)
-    gap = (start[pos[pairs.index].to_numpy()] - finish[pos[pairs.to_numpy()].to_numpy()]).astype(
-        float
-    )
+    s_pair = start[pos[pairs.index].to_numpy()]
+    f_pair = finish[pos[pairs.to_numpy()].to_numpy()]
+    if ctx.calendar is None:
+        gap = (s_pair - f_pair).astype(float)
+    else:
+        one = np.timedelta64(1, "D")
+        gap = ctx.calendar.count(f_pair + one, s_pair + one)
     frame = pd.DataFrame({"row": pairs.index, "pred": pairs.to_numpy(), "gap": gap})
     frame = frame[frame["gap"] < params.lead_days]  # missing dates (NaN) never fail
     worst = frame.sort_values("gap", kind="stable").drop_duplicates("row")
@@ -513,8 +522,17 @@ def check_dependency(
         "pred_task": pred.map(lambda r: task_names.get(r, "") if pd.notna(r) else ""),
         "days": days.map(lambda d: "" if pd.isna(d) else str(int(d))),
         "lead_days": pd.Series(str(params.lead_days), index=table.rows),
+        "unit": pd.Series(_unit(ctx), index=table.rows),
     }
     return CheckResult({c: bad for c in lit}, values=values)
+
+
+def _unit(ctx: Context) -> str:
+    """The day unit of day counts in messages: working days with a calendar."""
+    zh = ctx.locale == "zh-CN"
+    if ctx.calendar is None:
+        return "天" if zh else "days"
+    return "个工作日" if zh else "working days"
 
 
 class GroupSumParams(Params):

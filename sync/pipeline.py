@@ -92,9 +92,10 @@ def plan_run(
     ids = resolve_ids(parsed, view)
     hist = step(view, parsed, ids, as_of, now)
     table = parsed.with_history(ids, hist.columns)
-    findings = validate(table, ruleset, Context(as_of=as_of, locale=locale, tabs=snapshot.tabs))
-    inactive = tuple(ruleset.for_sheet(table.positions)[1])
     cal = build(calendar or CalendarConfig(country="none"), _dates(table, as_of))
+    ctx = Context(as_of=as_of, locale=locale, tabs=snapshot.tabs, calendar=cal)
+    findings = validate(table, ruleset, ctx)
+    inactive = tuple(ruleset.for_sheet(table.positions)[1])
     derived = compute(table, as_of, amber_deviation, cal)
     summary = summarize(
         table, derived, findings, as_of, inactive_rules=inactive, weights=_weights(table, cal)

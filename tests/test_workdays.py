@@ -198,3 +198,34 @@ def test_working_day_maths_at_100k_rows() -> None:
     elapsed = time.perf_counter() - t0
     assert span.shape == done.shape == late.shape == (n,)
     assert elapsed < 1.0, elapsed
+
+
+def test_predecessor_lead_time_counts_working_days(ruleset: Any) -> None:
+    # the predecessor finishes Wed 09-30; the next task starts Thu 10-08, after 国庆: 8 calendar
+    # days, but only one working day (10-08) → short of the 3-day buffer with CN
+    first = task(task="物料设计", planned_start="2026-09-21", planned_finish="2026-09-30")
+    second = task(
+        task="广告投放",
+        description="投放3支短视频广告",
+        planned_start="2026-10-08",
+        planned_finish="2026-10-16",
+    )
+    g = grid([[*first, None], [*second, "物料设计"]], ruleset)
+    g = type(g)(g.title, [[*g.rows[0], "前置任务"], *g.rows[1:]])
+    now = dt.datetime(2026, 9, 1, 9, tzinfo=dt.UTC)
+
+    def lead(country: str) -> list[str]:
+        r = plan_run(
+            MemoryBackend(g).read(),
+            ruleset,
+            as_of=D(2026, 9, 1),
+            now=now,
+            calendar=CalendarConfig(country=country),
+        )
+        f = r.findings
+        return list(f[f["rule"] == "predecessor-lead-time"]["message"])
+
+    assert lead("CN") == [
+        "前置任务“物料设计”(第2行)计划完成后1个工作日就开始,应至少留3个工作日缓冲"
+    ]
+    assert lead("none") == []
