@@ -229,3 +229,20 @@ def test_predecessor_lead_time_counts_working_days(ruleset: Any) -> None:
         "前置任务“物料设计”(第2行)计划完成后1个工作日就开始,应至少留3个工作日缓冲"
     ]
     assert lead("none") == []
+
+
+def test_the_cli_says_the_calendar_warning_once(tracker_file: Any) -> None:
+    from click.testing import CliRunner
+
+    from sync.cli import cli
+
+    config = tracker_file.parent / "config.yaml"
+    text = config.read_text("utf-8").replace("country: none", "country: CN")
+    config.write_text(text, "utf-8")
+    year = (official_until("CN") or 2026) + 1
+    args = ["run", "-c", str(config), "--today", f"{year}-03-02", "--dry-run"]
+    out = CliRunner().invoke(cli, args).output
+    assert (
+        out.count(f"warning: calendar CN: the official holidays and make-up workdays for {year}")
+        == 1
+    )
