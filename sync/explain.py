@@ -44,9 +44,15 @@ _WORDS = {
 }
 
 
-def _date(day: np.datetime64, locale: str) -> str:
-    d = pd.Timestamp(day).date()
-    return f"{d.month}月{d.day}日" if locale == "zh-CN" else f"{d:%b} {d.day}"
+def _dates(days: np.ndarray, locale: str) -> list[str]:
+    """Short dates, vectorised: 3月10日 / Mar 10 (empty for NaT)."""
+    idx = pd.DatetimeIndex(days)
+    month, day = idx.month.astype("Int64").astype(str), idx.day.astype("Int64").astype(str)
+    if locale == "zh-CN":
+        out = pd.Series(month + "月" + day + "日")
+    else:
+        out = pd.Series(idx.strftime("%b")) + " " + pd.Series(day)
+    return out.where(~np.isnat(days), "").tolist()
 
 
 def _num(v: float) -> str:
@@ -85,18 +91,17 @@ def reasons(
         since_finish = calendar.count(pf + one, now + one)
     unit = words["days" if calendar is None else "workdays"]
     label = {h: f"({text(locale, 'health.' + h)}) " for h in ("red", "amber")}
+    ps_text, pf_text = _dates(ps, locale), _dates(pf, locale)
     out: list[str] = []
     for i, h in enumerate(health[coloured]):
         if h == "red" and not np.isnat(pf[i]) and today > pf[i]:
             line = words["late_finish"].format(
-                date=_date(pf[i], locale),
+                date=pf_text[i],
                 n=unit.format(n=int(since_finish[i])),
                 progress=words["progress"].format(p=_num(progress[i])),
             )
         elif h == "red":
-            line = words["idle_start"].format(
-                date=_date(ps[i], locale), n=unit.format(n=int(since_start[i]))
-            )
+            line = words["idle_start"].format(date=ps_text[i], n=unit.format(n=int(since_start[i])))
         else:
             line = words["behind"].format(
                 p=_num(progress[i]),
