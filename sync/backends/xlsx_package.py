@@ -734,6 +734,17 @@ class SheetParts:
     def join(self) -> bytes:
         return self.head + self.body + self.tail
 
+    def tail_tree(self) -> tuple[Any, bytes]:
+        """The elements after ``sheetData`` as a tree under the sheet's own root tag (so its
+        namespace prefixes hold), and what follows the closing root tag."""
+        close = b"</" + self.prefix + b"sheetData>"
+        end_tag = b"</" + self.prefix + b"worksheet>"
+        rest = self.tail[len(close) :]
+        cut = rest.rfind(end_tag)
+        if cut < 0:
+            raise PackageError("the tracker tab's part has no end")
+        return _xml(self.root_tag + rest[:cut] + end_tag), rest[cut + len(end_tag) :]
+
 
 _ROW_R = re.compile(rb'\br="(\d+)"')
 _CELL_R = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
@@ -979,11 +990,7 @@ def conditional_formats(data: bytes) -> set[tuple[str, str]]:
     parts = SheetParts(data)
     if b"conditionalFormatting" not in parts.tail:
         return set()
-    close = b"</" + parts.prefix + b"sheetData>"
-    end_tag = b"</" + parts.prefix + b"worksheet>"
-    rest = parts.tail[len(close) :]
-    cut = rest.rfind(end_tag)
-    root = _xml(parts.root_tag + rest[: max(cut, 0)] + end_tag)
+    root, _ = parts.tail_tree()
     return {
         (cf.get("sqref", ""), f.text or "")
         for cf in root.iterfind(f"{{{MAIN}}}conditionalFormatting")
@@ -1043,13 +1050,7 @@ def _dimension(head: bytes, prefix: bytes, max_row: int, max_col: int) -> bytes:
 def _edit_tail(parts: SheetParts, edit: SheetEdit) -> bytes:
     """The sheet's trailing elements, with the job's old highlight rules taken out and its new
     ones put where the schema orders them (after the sheet's own rules)."""
-    close = b"</" + parts.prefix + b"sheetData>"
-    end_tag = b"</" + parts.prefix + b"worksheet>"
-    rest = parts.tail[len(close) :]
-    cut = rest.rfind(end_tag)
-    if cut < 0:
-        raise PackageError("the tracker tab's part has no end")
-    root = _xml(parts.root_tag + rest[:cut] + end_tag)
+    root, after = parts.tail_tree()
     rules = [
         (cf, rule)
         for cf in root.iterfind(f"{{{MAIN}}}conditionalFormatting")
@@ -1075,7 +1076,8 @@ def _edit_tail(parts: SheetParts, edit: SheetEdit) -> bytes:
         if text.endswith(b"/>") and len(root) == 0
         else text[text.index(b">") + 1 : text.rindex(b"</")]
     )
-    return close + inner + end_tag + rest[cut + len(end_tag) :]
+    close = b"</" + parts.prefix + b"sheetData>"
+    return close + inner + b"</" + parts.prefix + b"worksheet>" + after
 
 
 def _insert_after_last(parent: Any, el: Any, order: list[str]) -> None:
@@ -1304,18 +1306,6 @@ def apply_plan(
     styles.save()
     workbook.save()
     return package.save()
-
-
-def sheet_bytes(data: bytes, title: str) -> bytes | None:
-    """The sheet part of tab ``title`` (None when there is no such worksheet)."""
-    package = Package(data)
-    tab = Workbook(package).tab(title)
-    return package.read(tab.part) if tab is not None and tab.part else None
-
-
-def column_anchors(data: bytes, title: str) -> dict[str, int]:
-    """The job's column anchors on tab ``title`` (see :meth:`Workbook.anchors`)."""
-    return Workbook(Package(data)).anchors(title)
 
 
 def add_tab(data: bytes, title: str, rows: list[list[Any]]) -> bytes:
