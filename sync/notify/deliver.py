@@ -79,6 +79,8 @@ class NotifyStore(Protocol):
 
 class RateLimiter:
     """At most ``calls`` per ``seconds`` for every window (a sliding log of send times).
+    ``margin`` seconds are added to each window: the platform counts requests when they
+    arrive, and two sends a full window apart can arrive closer than that.
 
     >>> now = [0.0]
     >>> r = RateLimiter(((2, 1.0),), clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
@@ -94,8 +96,9 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin: float = 0.0,
     ) -> None:
-        self.windows = tuple(windows)
+        self.windows = tuple((calls, seconds + margin) for calls, seconds in windows)
         self.clock = clock
         self.sleep = sleep
         self.sent: list[float] = []
@@ -116,6 +119,9 @@ class RateLimiter:
             self.sleep(wait)
 
 
+#: seconds of network jitter a limiter allows for on top of each documented window
+NETWORK_MARGIN = 0.1
+
 #: one limiter per channel name for the life of the process (a run, or a test session)
 _LIMITERS: dict[str, RateLimiter] = {}
 
@@ -123,7 +129,7 @@ _LIMITERS: dict[str, RateLimiter] = {}
 def _limiter(channel: Channel) -> RateLimiter:
     key = f"{channel.type}:{channel.name}"
     if key not in _LIMITERS:
-        _LIMITERS[key] = RateLimiter(channel.rate)
+        _LIMITERS[key] = RateLimiter(channel.rate, margin=NETWORK_MARGIN)
     return _LIMITERS[key]
 
 
