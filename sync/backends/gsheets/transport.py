@@ -27,6 +27,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from ... import quota
 from ...config import GoogleConfig
 from ...errors import (
     AccessDenied,
@@ -269,6 +270,8 @@ class Transport:
                 self.counter.read += 1
             else:
                 self.counter.write += 1
+            # a fleet shares one quota per credential (sync.quota; no-op for a single run)
+            quota.acquire(str(self.credentials_path or "default"), kind)
             return fn()
 
         def retryable(exc: BaseException) -> bool:
