@@ -101,18 +101,57 @@ class CFRule:
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """A chart on the summary tab: categories and values are 0-based cell ranges of that tab."""
+    """A chart on the summary tab: categories and values are 0-based cell ranges of that tab.
 
-    kind: str  # "bar" | "pie"
+    ``kind``: "bar" (columns), "stacked" (stacked horizontal bars), "line", "pie", or "gantt"
+    (stacked horizontal bars whose first series is invisible: the offset of each bar's start).
+    ``series`` are more value columns over the same rows as ``values`` (each named by its cell
+    in the header row); ``colors`` give each series' colour (RRGGBB; None = no fill).
+    ``end`` is the (row, col) just past the bottom-right corner: the chart fills the cells from
+    ``anchor`` up to it (a layout computes both from the tables, so nothing is covered).
+    ``marker`` is a value-axis position drawn as a line across the chart (the Gantt's today),
+    ``axis`` the value axis' (min, max), ``axis_title`` its title.
+    """
+
+    kind: str
     title: str
     categories: tuple[int, int, int]  # (col, first_row, last_row)
     values: tuple[int, int, int]  # (col, header_row, last_row): header row names the series
     anchor: tuple[int, int]  # (row, col) of the top-left corner
+    series: tuple[int, ...] = ()
+    colors: tuple[str | None, ...] = ()
+    end: tuple[int, int] | None = None
+    marker: float | None = None
+    axis: tuple[float, float] | None = None
+    axis_title: str | None = None
+
+    @property
+    def value_columns(self) -> tuple[int, ...]:
+        """Every series' column, the first one's included."""
+        return (self.values[0], *self.series)
+
+
+@dataclass(frozen=True)
+class CellStyle:
+    """How one summary cell looks; each backend maps it to its own formats.
+
+    ``number`` is a number-format code Excel and Sheets both read (``0.0"%"``, ``0" 天"``);
+    ``align`` is "left", "center" or "right"; colours are RRGGBB; ``size`` in points.
+    """
+
+    bold: bool = False
+    size: float | None = None
+    color: str | None = None
+    fill: str | None = None
+    number: str | None = None
+    align: str | None = None
+    wrap: bool = False
+    italic: bool = False
 
 
 @dataclass(frozen=True)
 class SummaryTab:
-    """The whole summary tab the job owns: cell values, column widths, charts."""
+    """The whole summary tab the job owns: cell values, column widths, charts, cell styles."""
 
     title: str
     rows: list[list[RawValue]]
@@ -121,6 +160,12 @@ class SummaryTab:
     charts: tuple[ChartSpec, ...] = ()
     #: (row, col) of the run-time stamp: it alone changing does not make a write.
     volatile: tuple[int, int] | None = None
+    #: (row, col) -> how that cell looks (cells not listed: plain, in ``font``).
+    styles: dict[tuple[int, int], CellStyle] = field(default_factory=dict)
+    #: 0-based row -> height in points (rows not listed: the program's own height).
+    heights: dict[int, float] = field(default_factory=dict)
+    #: The font family of every cell (a CJK-capable one for zh-CN); None: the workbook's.
+    font: str | None = None
 
 
 @dataclass(frozen=True)
