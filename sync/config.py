@@ -138,6 +138,14 @@ class HistoryConfig(_Strict):
     path: Path | None = None
 
 
+class ReportConfig(_Strict):
+    """``tracker-sync report`` (the weekly report and 复盘)."""
+
+    #: A folder whose templates (report.md.j2, report.html.j2, report.css) replace the shipped
+    #: ones of the same name; relative to the config file.
+    template_dir: Path | None = None
+
+
 class Config(_Strict):
     """The whole configuration. Build with :func:`load_config` or directly in code."""
 
@@ -150,6 +158,7 @@ class Config(_Strict):
     google: GoogleConfig = Field(default_factory=GoogleConfig)
     feishu: FeishuConfig = Field(default_factory=FeishuConfig)
     history: HistoryConfig = Field(default_factory=HistoryConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: Path | None = Field(default=None, exclude=True)
