@@ -892,3 +892,136 @@ def adopt(
             click.echo(line)
     else:
         click.echo(f"already adopted: {output_config} and its rule folder match this proposal")
+
+
+# ---------------------------------------------------------------------------- fleet
+
+
+@cli.group()
+def fleet() -> None:
+    """Many trackers from one manifest (fleet.yaml): run them concurrently within one Google
+    quota per credential, skip unchanged ones, write a portfolio roll-up.
+
+    \b
+    Examples:
+      tracker-sync fleet run -f fleet.yaml
+      tracker-sync fleet run -f fleet.yaml --shard 0/4 --json
+      tracker-sync fleet status -f fleet.yaml
+    """
+
+
+def _fleet_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON object: trackers and shard."
+    )(fn)
+    fn = click.option(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="Run every N-th tracker of the name-sorted manifest from I (default: "
+        "$JOB_COMPLETION_INDEX/$TRACKER_SYNC_SHARD_COUNT or $CLOUD_RUN_TASK_INDEX/"
+        "$CLOUD_RUN_TASK_COUNT, else all).",
+    )(fn)
+    fn = click.option(
+        "--only", multiple=True, metavar="NAME", help="Only this tracker (repeatable)."
+    )(fn)
+    fn = click.option(
+        "-f",
+        "--file",
+        "manifest_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path("fleet.yaml"),
+        show_default=True,
+        help="The fleet manifest.",
+    )(fn)
+    return fn
+
+
+def _fleet(
+    mode: str,
+    manifest_path: Path,
+    only: tuple[str, ...],
+    shard: str | None,
+    as_json: bool,
+    clock: dict[str, Any],
+) -> None:
+    from .fleet import load_manifest, parse_shard, run_fleet, shard_from_env
+
+    manifest = load_manifest(manifest_path)
+    where = parse_shard(shard) if shard else shard_from_env()
+    result = run_fleet(manifest, mode=mode, only=only, shard=where, **clock)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        rows = [*result.trackers, *([result.portfolio] if result.portfolio else [])]
+        width = max((len(t.name) for t in rows), default=4)
+        for t in rows:
+            click.echo(f"{t.name:<{width}}  {t.outcome:<9}  {t.message}")
+        failed = sum(1 for t in result.trackers if t.exit_code)
+        i, n = result.shard
+        click.echo(
+            f"{len(result.trackers)} trackers (shard {i}/{n}), {failed} not ok, "
+            f"{sum(t.skipped_unchanged for t in result.trackers)} skipped unchanged"
+        )
+    sys.exit(result.exit_code)
+
+
+@fleet.command("run")
+@_fleet_options
+@_clock_options
+@_handle_errors
+def fleet_run(
+    manifest_path: Path,
+    only: tuple[str, ...],
+    shard: str | None,
+    as_json: bool,
+    today: dt.datetime | None,
+    at: dt.datetime | None,
+) -> None:
+    """Sync every tracker of the manifest (or this shard's share); exit with the worst
+    tracker's code. One tracker's failure never stops the others.
+
+    \b
+    Examples:
+      tracker-sync fleet run -f fleet.yaml --json | jq '.trackers[] | select(.exit_code > 0)'
+      JOB_COMPLETION_INDEX=1 TRACKER_SYNC_SHARD_COUNT=4 tracker-sync fleet run -f fleet.yaml
+    """
+    _fleet("run", manifest_path, only, shard, as_json, _clock(today, at))
+
+
+@fleet.command("check")
+@_fleet_options
+@_clock_options
+@_handle_errors
+def fleet_check(
+    manifest_path: Path,
+    only: tuple[str, ...],
+    shard: str | None,
+    as_json: bool,
+    today: dt.datetime | None,
+    at: dt.datetime | None,
+) -> None:
+    """Read, validate and compute every tracker; write nothing; exit 1 when any tracker has
+    error findings (higher when one cannot be read).
+
+    \b
+    Example:
+      tracker-sync fleet check -f fleet.yaml --only spring-launch
+    """
+    _fleet("check", manifest_path, only, shard, as_json, _clock(today, at))
+
+
+@fleet.command("status")
+@_fleet_options
+@_handle_errors
+def fleet_status(
+    manifest_path: Path, only: tuple[str, ...], shard: str | None, as_json: bool
+) -> None:
+    """Each tracker's last fleet run (outcome, when, skipped or not), from the state files
+    beside the run stores; sends no request.
+
+    \b
+    Example:
+      tracker-sync fleet status -f fleet.yaml --json
+    """
+    _fleet("status", manifest_path, only, shard, as_json, {})
