@@ -190,6 +190,33 @@ def check_calculated(table: Table, rule: RuleSpec, params: Params, ctx: Context)
     return CheckResult(masks)
 
 
+@register("workday", per_column=True)
+def check_workday(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
+    """A date must fall on a working day of the run's calendar (``calendar.*``: the country's
+    official holidays and make-up workdays, the company's own days, the work week). Without a
+    calendar (``calendar.country: none``) every day is a working day. Adds ``{weekday}``."""
+    masks: dict[str, pd.Series] = {}
+    per_column: dict[str, dict[str, pd.Series]] = {}
+    names = pd.Series(_WEEKDAYS_ZH if ctx.locale == "zh-CN" else _WEEKDAYS_EN)
+    for c in rule.columns:
+        days = table.data[c].to_numpy("datetime64[D]")
+        off = np.zeros(len(days), dtype=bool)
+        if ctx.calendar is not None:
+            off = ~ctx.calendar.is_workday(days) & ~np.isnat(days)
+        masks[c] = pd.Series(off, index=table.rows)
+        weekday = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
+        per_column[c] = {
+            "weekday": pd.Series(np.where(np.isnat(days), -1, weekday), index=table.rows)
+            .map(names)
+            .fillna("")
+        }
+    return CheckResult(masks, column_values=per_column)
+
+
+_WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
 class RangeParams(Params):
     min: float | None = None
     max: float | None = None

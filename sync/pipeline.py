@@ -25,7 +25,7 @@ from .rules import InactiveRule, RuleSet
 from .summarize import Summary, extras, summarize
 from .timeline import HistoryView, Step, resolve_ids, step
 from .validate import validate
-from .workdays import CalendarConfig, WorkCalendar, build
+from .workdays import CalendarConfig, WorkCalendar, build, calendar_days
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def plan_run(
     ids = resolve_ids(parsed, view)
     hist = step(view, parsed, ids, as_of, now)
     table = parsed.with_history(ids, hist.columns)
-    cal = build(calendar or CalendarConfig(country="none"), _dates(table, as_of))
+    cal = build(calendar or CalendarConfig(country="none"), calendar_days(table.data, as_of))
     ctx = Context(as_of=as_of, locale=locale, tabs=snapshot.tabs, calendar=cal)
     findings = validate(table, ruleset, ctx)
     inactive = tuple(ruleset.for_sheet(table.positions)[1])
@@ -141,15 +141,3 @@ def _weights(table: Table, cal: WorkCalendar | None) -> pd.Series | None:
     ps = d["planned_start"].to_numpy("datetime64[D]")
     pf = d["planned_finish"].to_numpy("datetime64[D]")
     return pd.Series(cal.count(ps, pf + np.timedelta64(1, "D")), index=d.index)
-
-
-def _dates(table: Table, as_of: dt.date) -> list[dt.date]:
-    """The as-of day and the first and last day of each task date column (the calendar's
-    years)."""
-    out = [as_of]
-    for c in ("planned_start", "planned_finish", "actual_start", "actual_finish"):
-        if c in table.data.columns:
-            s = table.data[c].dropna()
-            if len(s):
-                out += [s.min().date(), s.max().date()]
-    return out

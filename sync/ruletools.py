@@ -17,6 +17,7 @@ from .parse import Table, parse
 from .rules import TEMPLATE_COLUMNS, RuleSet, RuleSpec, load_rules, shipped_rules_dir
 from .timeline import HistoryView, resolve_ids, step
 from .validate import validate
+from .workdays import CalendarConfig, WorkCalendar, build, calendar_days
 
 #: The day rule examples are judged on.
 EXAMPLE_AS_OF = dt.date(2024, 3, 20)
@@ -93,8 +94,14 @@ def run_example(
     remember; every other field is a cell of the sheet."""
     rows = example_rows(rule, which)
     table = example_table(ruleset, rows, locale)
-    findings = validate(table, ruleset, Context(EXAMPLE_AS_OF, locale))
+    findings = validate(table, ruleset, Context(EXAMPLE_AS_OF, locale, calendar=_calendar(table)))
     return ExampleOutcome(rule.id, which, rows, findings)
+
+
+def _calendar(table: Table) -> WorkCalendar | None:
+    """The default calendar (``calendar.country: CN``) over the example's dates: examples are
+    judged the way a run with the default config judges a sheet."""
+    return build(CalendarConfig(), calendar_days(table.data, EXAMPLE_AS_OF))
 
 
 def example_table(

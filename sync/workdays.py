@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -185,3 +186,15 @@ def build(cfg: CalendarConfig, days: list[dt.date]) -> WorkCalendar | None:
         warning,
         frozenset(years),
     )
+
+
+def calendar_days(data: pd.DataFrame, as_of: dt.date) -> list[dt.date]:
+    """The as-of day and the first and last day of each task date column of a task table's
+    data (the years a calendar must cover)."""
+    out = [as_of]
+    for c in ("planned_start", "planned_finish", "actual_start", "actual_finish"):
+        if c in data.columns:
+            s = data[c].dropna()
+            if len(s):
+                out += [s.min().date(), s.max().date()]
+    return out

@@ -178,7 +178,10 @@ def test_findings_go_to_the_issues_column_and_highlights(ruleset: Any) -> None:
     r = run(b)
     issues = b.rows[1][14 + GENERATED_KEYS.index("gen_issues")]
     assert issues == (
-        "[负责人] “负责人”未填写\n(警告) [应对措施] 有风险“KOL档期冲突”但还没有应对措施(应在24小时内补上)"
+        "[负责人] “负责人”未填写\n"
+        "(警告) [计划完成时间] 计划完成日 2024-03-30(周六)是休息日(周末、法定节假日或公司假期);"
+        "是否应为前一个工作日?\n"
+        "(警告) [应对措施] 有风险“KOL档期冲突”但还没有应对措施(应在24小时内补上)"
     )
     formulas = [cf.formula for cf in r.plan.conditional_formats or ()]
     assert 'ISNUMBER(FIND("[负责人]",$U2))' in formulas

@@ -63,6 +63,7 @@ def test_shipped_rule_ids_are_stable() -> None:
         "valid-date",
         "ambiguous-date",
         "plan-order",
+        "planned-finish-day-off",
         "actual-order",
         "actual-not-future",
         "valid-progress",
@@ -258,7 +259,7 @@ def test_rules_list_lint_explain_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["rules", "list"])
     assert r.exit_code == 0 and "owner-not-department" in r.output and "error" in r.output
     r = CliRunner().invoke(cli, ["rules", "lint"])
-    assert r.exit_code == 0 and "35 rules" in r.output
+    assert r.exit_code == 0 and "36 rules" in r.output
     bad = write_folder(tmp_path, "rules:\n  - id: x\n    check: required\n    colums: [owner]\n")
     r = CliRunner().invoke(cli, ["rules", "lint", str(bad)])
     assert r.exit_code == 1 and "team.yaml:4: colums: unknown key" in r.output
