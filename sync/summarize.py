@@ -63,6 +63,7 @@ BREAKDOWN_COLUMNS = [
     "delayed",
     "avg_progress",
     "weighted_progress",
+    "budget_weighted_progress",
     "avg_deviation",
 ]
 
@@ -82,7 +83,9 @@ def summarize(
     Breakdowns give the plain average progress and ``weighted_progress``: progress weighted by
     each task's planned working days (``weights``, by the table's index; without them the
     planned calendar days), so a 30-day task weighs 30 times a 1-day one; tasks without both
-    planned dates weigh nothing (empty when none in a group has a weight)."""
+    planned dates weigh nothing (empty when none in a group has a weight). With a budget
+    column, ``budget_weighted_progress`` weighs each task by its budget (empty where a group has
+    no budget, and everywhere without the column)."""
     total = len(table)
     counts = derived["status"].value_counts()
     status_counts = {s: int(counts.get(s, 0)) for s in STATUS_IDS}
@@ -104,6 +107,14 @@ def summarize(
     w = pd.Series(weights, index=table.rows, dtype=float).fillna(0.0).clip(lower=0.0)
     frame["w"] = w
     frame["wp"] = w * progress
+    has_budget = "budget" in table.data.columns and bool(table.present["budget"].any())
+    budget = (
+        table.data["budget"].astype(float).fillna(0.0).clip(lower=0.0)
+        if has_budget
+        else pd.Series(0.0, index=table.rows)
+    )
+    frame["b"] = budget.to_numpy()
+    frame["bp"] = budget.to_numpy() * progress.to_numpy()
 
     def breakdown(col: str) -> pd.DataFrame:
         key = table.data[col].fillna("").astype(str)
@@ -115,6 +126,9 @@ def summarize(
                 "delayed": g["delayed"].sum(),
                 "avg_progress": g["progress"].mean().round(1),
                 "weighted_progress": (g["wp"].sum() / g["w"].sum().where(lambda v: v > 0)).round(1),
+                "budget_weighted_progress": (
+                    g["bp"].sum() / g["b"].sum().where(lambda v: v > 0)
+                ).round(1),
                 "avg_deviation": g["deviation"].mean().round(1),
             }
         )
@@ -133,6 +147,10 @@ def summarize(
             "owner": d.loc[delayed_mask, "owner"].to_numpy(),
             "planned_finish": d.loc[delayed_mask, "planned_finish"].dt.date.to_numpy(),
             "days_late": derived.loc[delayed_mask, "days_late"].to_numpy(),
+            "days_late_calendar": derived.loc[
+                delayed_mask,
+                "days_late_calendar" if "days_late_calendar" in derived else "days_late",
+            ].to_numpy(),
             "progress": progress[delayed_mask].to_numpy(),
         }
     ).sort_values(["days_late", "row"], ascending=[False, True], kind="stable", na_position="last")
