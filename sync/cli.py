@@ -724,6 +724,95 @@ def baseline(
       tracker-sync baseline --reset
     """
     from .run import reset_baseline
+@cli.command("report")
+@_config_file
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "pdf"]),
+    default="md",
+    show_default=True,
+    help="Markdown (charts as PNG files beside it), one self-contained HTML page, or PDF.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The file to write (default: report-<week>.<format> in the current folder).",
+)
+@click.option("--week", default=None, metavar="YYYY-Www", help="The ISO week (default: this one).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First day (with --until).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day (with --since).",
+)
+@click.option(
+    "--template-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Templates replacing the shipped ones of the same name (default: report.template_dir).",
+)
+@_clock_options
+@_handle_errors
+def report_cmd(
+    config_path: Path | None,
+    fmt: str,
+    output: Path | None,
+    week: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    template_dir: Path | None,
+    today: dt.datetime | None,
+    at: dt.datetime | None,
+) -> None:
+    """Write the weekly status report and the retrospective (复盘) as Markdown, HTML or PDF.
+
+    Overall RAG and why; what was completed this week and what is planned next week; the
+    milestones (phases) planned vs forecast; risks new, closed and open; budget and earned
+    value; KPI target vs actual; delays by cause; the risk rates; the Gantt, trend and burn-up
+    charts. Reads the tracker and the run store; writes nothing to either. The tracker is read
+    as of the period's last day (today when that is later; --today / --at pin it). Needs the
+    extra: pip install 'tracker-sync[report]'.
+
+    \b
+    Examples:
+      tracker-sync report                       # this week, report-2024-W12.md
+      tracker-sync report --week 2024-W12 --format pdf --output 周报.pdf
+      tracker-sync report --since 2024-03-01 --until 2024-03-31 --format html
+    """
+    from .weekly.data import between
+    from .weekly.data import week as iso_week
+    from .weekly.make import make_report
+
+    if week is not None and (since is not None or until is not None):
+        raise click.UsageError("give --week or --since/--until, not both")
+    if (since is None) != (until is None):
+        raise click.UsageError("--since and --until go together")
+    period = None
+    if week is not None:
+        period = iso_week(week)
+    elif since is not None and until is not None:
+        period = between(since.date(), until.date())
+    written = make_report(
+        _load(config_path),
+        fmt=fmt,  # type: ignore[arg-type]
+        output=output,
+        period=period,
+        template_dir=template_dir,
+        **_clock(today, at),
+    )
+    click.echo(
+        f"wrote {written[0]}" + (f" and {len(written) - 1} charts" if len(written) > 1 else "")
+    )
+
+
 
     moved = reset_baseline(_load(config_path), **_clock(today, at))
     click.echo(
