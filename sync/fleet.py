@@ -486,9 +486,10 @@ class Fingerprints:
         except Exception as exc:  # change detection never fails a run
             log.info("fleet: no modifiedTime for %s (%s); the tracker runs", key, exc)
             return None
-        if response.status_code != 200:
+        if response.status_code in (401, 403):
             self._warn(cred, response.status_code)
-            return None
+        if response.status_code != 200:
+            return None  # unknown: the tracker runs (and reports a missing spreadsheet itself)
         value = (response.json() or {}).get("modifiedTime")
         return f"modifiedTime={value}" if value else None
 

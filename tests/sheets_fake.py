@@ -61,7 +61,10 @@ A ``fields`` query parameter (field mask: ``a,b(c,d/e)``, ``.`` or ``/``
 separators) filters any JSON success body.
 
 Drive v3 (only what gspread needs for metadata): ``GET /drive/v3/files/{id}``
-and ``GET /drive/v3/files`` (``q`` with ``name = '...'``).
+(``modifiedTime`` moves with every write and every human edit; ``fields`` masks it)
+and ``GET /drive/v3/files`` (``q`` with ``name = '...'``).  With
+``require_drive_scope=True`` they need a Drive scope (``DRIVE_SCOPES``, e.g.
+``drive.metadata.readonly``) and answer 403 otherwise.
 
 batchUpdate sub-requests: updateCells, repeatCell, addSheet, deleteSheet,
 duplicateSheet, updateSheetProperties, updateSpreadsheetProperties,
@@ -250,6 +253,15 @@ READ_SCOPES = {
     "https://www.googleapis.com/auth/drive",
     "https://www.googleapis.com/auth/drive.readonly",
     "https://www.googleapis.com/auth/drive.file",
+}
+#: Scopes that may read Drive file metadata (files.get; documented on the Drive v3 reference
+#: page for files.get). The spreadsheets scope is not among them.
+DRIVE_SCOPES = {
+    "https://www.googleapis.com/auth/drive",
+    "https://www.googleapis.com/auth/drive.readonly",
+    "https://www.googleapis.com/auth/drive.file",
+    "https://www.googleapis.com/auth/drive.metadata",
+    "https://www.googleapis.com/auth/drive.metadata.readonly",
 }
 WRITE_SCOPES = {
     SCOPE_SHEETS,
@@ -3648,8 +3660,13 @@ class SheetsFake:
         metadata_size_limit: int | None = None,
         max_request_bytes: int = MAX_REQUEST_BYTES,
         duplicate_copies_metadata: bool = False,
+        require_drive_scope: bool = False,
     ) -> None:
         self.host = host
+        #: Drive requests need a Drive scope (DRIVE_SCOPES, e.g. drive.metadata.readonly) or
+        #: answer 403 insufficient scopes, as Google does; off by default for gspread clients
+        #: that read ``creationTime`` with the spreadsheets scope only.
+        self.require_drive_scope = require_drive_scope
         #: Whether duplicateSheet copies the tab's developer metadata (Google's behaviour is
         #: not documented; tests that depend on it run both).
         self.duplicate_copies_metadata = duplicate_copies_metadata
@@ -3943,6 +3960,8 @@ class SheetsFake:
             return vals[-1] if vals else default
 
         if kind == "drive":
+            if self.require_drive_scope and not scopes & DRIVE_SCOPES:
+                self._check_scopes(set(), write=False)  # 403 ACCESS_TOKEN_SCOPE_INSUFFICIENT
             result = self._drive(method, info["rest"], query, q1)
         elif kind in ("sheets.unknown", "sheets.copyTo"):
             raise ApiError(404, f"sheets fake: {method} {rec.path} is not implemented")
