@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cells import RawValue, col_letter
+from . import summary_layout
+from .cells import col_letter
 from .i18n import GENERATED_KEYS, text
-from .model import CFRule, ChartSpec, SummaryTab, nones
+from .model import CFRule, SummaryTab, nones
 from .parse import Table
 from .rules import STATUS_IDS
 from .style import FILL_AMBER, FILL_DELAYED, FILL_FINDING, FILL_ON_HOLD, FONT_FINDING
@@ -22,7 +23,6 @@ META_VERSION = 1
 KEY_FIELDS = ("phase", "channel", "task", "description")
 #: Conditional formats cover rows in blocks of this size, so a growing sheet keeps its rules.
 CF_ROW_BLOCK = 500
-LIST_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def render(
         columns[c] = pd.concat([header, col])
         headers.append((hr, c))
     cf = conditional_formats(table, pos, locale, last_row, row_capacity)
-    tab = summary_tab(summary, table, summary_title, target, tracker_title, locale, now)
+    tab = summary_tab(summary, table, derived, summary_title, target, tracker_title, locale, now)
     meta = {
         "version": META_VERSION,
         "tracker": tracker_title,
@@ -211,212 +211,21 @@ def _header_at(table: Table, col: int) -> str:
 def summary_tab(
     s: Summary,
     table: Table,
+    derived: pd.DataFrame,
     title: str,
     target: str,
     tracker_title: str,
     locale: str,
     now: dt.datetime,
 ) -> SummaryTab:
-    """The summary tab: KPIs, status table (+ chart), breakdowns, lists."""
-
-    def t(key: str) -> str:
-        return text(locale, key)
-
-    rows: list[list[RawValue]] = []
-    bold: set[int] = set()
-
-    def add(*cells: RawValue, strong: bool = False) -> int:
-        rows.append([_cell(v) for v in cells])
-        if strong:
-            bold.add(len(rows) - 1)
-        return len(rows) - 1
-
-    add(t("s.title"), strong=True)
-    add(t("s.as_of"), s.as_of.isoformat())
-    updated = add(t("s.updated"), now.strftime("%Y-%m-%d %H:%M:%S %Z").strip())
-    add(t("s.tracker"), f"{target} / {tracker_title}")
-    add()
-    add(t("s.kpis"), strong=True)
-    add(t("s.total"), s.total)
-    add(t("s.completion_rate"), s.completion_rate)
-    add(t("s.avg_progress"), s.avg_progress)
-    add(t("s.avg_deviation"), s.avg_deviation)
-    add(t("s.kpi_delayed"), s.status_counts.get("delayed", 0))
-    add(t("s.kpi_finished_late"), s.finished_late)
-    for sev in ("error", "warning", "info"):
-        add(t(f"severity.{sev}"), s.findings_by_severity.get(sev, 0))
-    add()
-    status_header = add(t("s.by_status"), t("s.count"), strong=True)
-    for sid, n in s.status_counts.items():
-        add(t(f"status.{sid}"), n)
-    status_last = len(rows) - 1
-    chart = ChartSpec(
-        kind="bar",
-        title=t("s.chart_title"),
-        categories=(0, status_header + 1, status_last),
-        values=(1, status_header, status_last),
-        anchor=(5, 4),
+    """The summary tab (:mod:`sync.summary_layout`): title band, KPI tiles and their
+    definitions, charts, tables; the tracker named by its file name, never its path."""
+    return summary_layout.summary_tab(
+        s,
+        table,
+        derived,
+        title=title,
+        tracker_name=summary_layout.tracker_name(target, tracker_title),
+        locale=locale,
+        now=now,
     )
-
-    breakdown_header = [
-        t("s.tasks"),
-        t("s.completed"),
-        t("s.delayed"),
-        t("s.avg_progress_short"),
-        t("s.weighted_progress_short"),
-        t("s.avg_deviation_short"),
-    ]
-    for key, frame in (
-        ("s.by_phase", s.by_phase),
-        ("s.by_channel", s.by_channel),
-        ("s.by_owner", s.by_owner),
-    ):
-        add()
-        add(t(key), *breakdown_header, strong=True)
-        for rec in frame.itertuples(index=False):
-            add(
-                rec.key or t("unnamed"),
-                rec.tasks,
-                rec.completed,
-                rec.delayed,
-                rec.avg_progress,
-                rec.weighted_progress,
-                rec.avg_deviation,
-            )
-
-    add()
-    add(t("s.delayed_tasks"), strong=True)
-    add(
-        t("s.row"),
-        t("s.phase"),
-        t("s.channel"),
-        t("s.task"),
-        t("s.owner"),
-        t("s.planned_finish"),
-        t("s.days_late"),
-        t("s.progress"),
-        strong=True,
-    )
-    _list(
-        add,
-        t,
-        s.delayed,
-        ["row", "phase", "channel", "task", "owner", "planned_finish", "days_late", "progress"],
-    )
-
-    add()
-    add(t("s.open_risks"), strong=True)
-    add(t("s.row"), t("s.task"), t("s.owner"), t("s.risk"), t("s.countermeasure"), strong=True)
-    _list(add, t, s.open_risks, ["row", "task", "owner", "risk", "countermeasure"])
-
-    add()
-    add(t("s.no_countermeasure"), strong=True)
-    add(t("s.row"), t("s.task"), t("s.owner"), t("s.risk"), strong=True)
-    _list(add, t, s.risks_without_countermeasure, ["row", "task", "owner", "risk"])
-
-    add()
-    add(t("s.findings_by_rule"), strong=True)
-    add(t("s.rule"), t("s.severity"), t("s.count"), t("s.example"), strong=True)
-    for rule, severity, count, example in s.findings_by_rule[
-        ["rule", "severity", "count", "example"]
-    ].itertuples(index=False):
-        add(rule, t(f"severity.{severity}"), int(count), example)
-
-    if s.inactive_rules:
-        add()
-        add(t("s.inactive_rules"), strong=True)
-        add(t("s.rule"), t("s.missing_columns"), strong=True)
-        for rule in s.inactive_rules:
-            add(rule.id, "; ".join(f"{table.headers[c]} ({c})" for c in rule.missing))
-
-    if s.repeated_header_rows:
-        add()
-        add(t("s.repeated_headers"), ", ".join(map(str, s.repeated_header_rows)), strong=True)
-
-    charts = [chart]
-    if s.extras is not None:
-        charts += _extras(add, t, s.extras, locale)
-    width = max(len(r) for r in rows)
-    rows = [r + [None] * (width - len(r)) for r in rows]
-    widths = {0: 30.0, 1: 16.0, 2: 16.0, 3: 24.0, 4: 16.0, 5: 14.0, 6: 12.0, 7: 12.0}
-    return SummaryTab(title, rows, widths, frozenset(bold), tuple(charts), volatile=(updated, 1))
-
-
-def _extras(add: Any, t: Any, x: Any, locale: str) -> list[ChartSpec]:
-    """Trend (+ chart), earned value, retrospective and KPI blocks."""
-    charts = []
-    add()
-    head = add(
-        t("s.trend"),
-        t("s.trend_rate"),
-        t("s.trend_delayed"),
-        t("s.avg_deviation_short"),
-        strong=True,
-    )
-    for rec in x.trend.itertuples(index=False):
-        last = add(rec.day.isoformat(), rec.completion_rate, int(rec.delayed), rec.avg_deviation)
-    charts.append(
-        ChartSpec("line", t("s.trend_chart"), (0, head + 1, last), (1, head, last), (head, 5))
-    )
-    if x.earned_value is not None:
-        add()
-        add(t("s.ev"), "PV", "EV", "AC", "SV", "CV", "SPI", "CPI", strong=True)
-        for rec in x.earned_value.itertuples(index=False):
-            add(
-                rec.key or t("s.ev_total"), rec.PV, rec.EV, rec.AC, rec.SV, rec.CV, rec.SPI, rec.CPI
-            )
-    r = x.retrospective
-    add()
-    add(t("s.retro"), strong=True)
-    for dim, key, share in r.top:
-        add(
-            t("s.retro_top")
-            .replace("{share}", f"{share:.0f}")
-            .replace("{dim}", t(f"dim.{dim}"))
-            .replace("{key}", key or t("unnamed"))
-        )
-    for label, (num, den) in (
-        ("s.risk_in_advance", r.risk_in_advance),
-        ("s.cm_success", r.countermeasure_success),
-    ):
-        add(t(label), f"{num}/{den}", f"{num / den * 100:.1f}%" if den else "-")
-    for dim, frame in r.delays_by.items():
-        add(
-            t("s.retro_by").replace("{dim}", t(f"dim.{dim}")),
-            t("s.delayed"),
-            t("s.share"),
-            strong=True,
-        )
-        for rec in frame.head(10).itertuples(index=False):
-            add(rec.key or t("unnamed"), int(rec.delayed), float(rec.share))
-    if x.kpis is not None:
-        add()
-        add(t("s.kpi"), t("s.kpi_target"), t("s.kpi_actual"), t("s.kpi_rate"), strong=True)
-        for rec in x.kpis.itertuples(index=False):
-            add(rec.metric, rec.target, rec.actual, rec.rate)
-    return charts
-
-
-def _list(add: Any, t: Any, frame: pd.DataFrame, cols: list[str]) -> None:
-    if not len(frame):
-        add(t("s.none"))
-        return
-    for rec in frame.head(LIST_LIMIT)[cols].itertuples(index=False):
-        add(*rec)
-    if len(frame) > LIST_LIMIT:
-        add(t("s.truncated").replace("{n}", str(len(frame) - LIST_LIMIT)))
-
-
-def _cell(v: RawValue) -> RawValue:
-    """Normalise a value for the summary grid: NaN/NA -> None, numpy -> Python, dates -> ISO."""
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float | np.floating):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    return v

@@ -63,8 +63,14 @@ def test_delayed_and_finished_late_are_counted_apart(ruleset: Any) -> None:
     assert r.summary.extras is not None
     # the retrospective counts both, and says so
     assert r.summary.extras.retrospective.risk_in_advance[1] == 2
-    cells = [c for row in r.desired.summary.rows for c in row if isinstance(c, str)]
-    assert "逾期完成(完成晚于计划)" in cells and "延期(已过计划、未完成)" in cells
+    # the summary's KPI tiles show both apart (label above its number), each with its definition
+    rows = r.desired.summary.rows
+    for label, n in (("延期", 1), ("逾期完成", 1)):
+        r0, c0 = next((i, j) for i, row in enumerate(rows) for j, v in enumerate(row) if v == label)
+        assert rows[r0 + 1][c0] == n, label
+    cells = [c for row in rows for c in row if isinstance(c, str)]
+    assert any(c.startswith("逾期完成:已完成、实际完成晚于计划完成") for c in cells)
+    assert any(c.startswith("延期:已过计划完成") for c in cells)
 
 
 def test_roll_ups_weighted_by_planned_working_days(ruleset: Any) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 from lxml import etree
 
 from ..cells import col_letter
-from ..model import CFRule, ChartSpec, WritePlan
+from ..model import CellStyle, CFRule, ChartSpec, SummaryTab, WritePlan
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -552,6 +552,65 @@ class Styles:
 
     def number_xf(self, code: str) -> int:
         """A cell style showing numbers with format ``code`` (a date format, say)."""
+        xf = _copy(self.xf(0))
+        xf.set("numFmtId", str(self.number_format_id(code)))
+        xf.set("applyNumberFormat", "1")
+        return self.find_or_add("cellXfs", xf)
+
+    def cell_xf(self, style: CellStyle | None, font_name: str | None) -> int:
+        """A cell style for one of the job's own tabs: ``style`` (bold, size, colours, number
+        format, alignment, wrap) in the font ``font_name``; appended only when no equal one
+        exists. ``style`` None with no font name is the workbook's default style, 0."""
+        if style is None and font_name is None:
+            return 0
+        st = style or CellStyle()
+        xf = _copy(self.xf(0))
+        for child in list(xf):
+            xf.remove(child)
+        fonts = self.entries("fonts")
+        font = _copy(fonts[0]) if fonts else _el("font")
+        for child in list(font):
+            if _local(child) in ("b", "i", "sz", "color", "name", "family", "scheme", "charset"):
+                font.remove(child)
+        head = []
+        if st.bold:
+            head.append(_el("b"))
+        if st.italic:
+            head.append(_el("i"))
+        for i, el in enumerate(head):
+            font.insert(i, el)
+        font.append(_el("sz", val=f"{st.size or _font_size(fonts)}".removesuffix(".0")))
+        if st.color:
+            font.append(_el("color", rgb="FF" + st.color))
+        name = font_name or _font_name(fonts)
+        if name:
+            font.append(_el("name", val=name))
+        _sort_font(font)
+        xf.set("fontId", str(self.find_or_add("fonts", font)))
+        xf.set("applyFont", "1")
+        if st.fill:
+            pattern = _el("patternFill", patternType="solid")
+            pattern.append(_el("fgColor", rgb="FF" + st.fill))
+            pattern.append(_el("bgColor", indexed="64"))
+            f = _el("fill")
+            f.append(pattern)
+            xf.set("fillId", str(self.find_or_add("fills", f)))
+            xf.set("applyFill", "1")
+        if st.number:
+            xf.set("numFmtId", str(self.number_format_id(st.number)))
+            xf.set("applyNumberFormat", "1")
+        if st.align or st.wrap:
+            al = _el("alignment", vertical="center")
+            if st.align:
+                al.set("horizontal", st.align)
+            if st.wrap:
+                al.set("wrapText", "1")
+            xf.append(al)
+            xf.set("applyAlignment", "1")
+        return self.find_or_add("cellXfs", xf)
+
+    def number_format_id(self, code: str) -> int:
+        """The id of number format ``code``, added to ``numFmts`` when the workbook lacks it."""
         fmts = self.collection("numFmts")
         fmt_id = next(
             (int(f.get("numFmtId", "0")) for f in fmts if f.get("formatCode") == code), None
@@ -561,10 +620,7 @@ class Styles:
             fmts.append(_el("numFmt", numFmtId=str(fmt_id), formatCode=code))
             fmts.set("count", str(len(fmts)))
             self.changed = True
-        xf = _copy(self.xf(0))
-        xf.set("numFmtId", str(fmt_id))
-        xf.set("applyNumberFormat", "1")
-        return self.find_or_add("cellXfs", xf)
+        return fmt_id
 
     def dxf(self, fill: str, font: str | None) -> int:
         """A differential style (for a highlight rule): a solid ``fill``, a ``font`` colour."""
@@ -584,6 +640,37 @@ class Styles:
     def save(self) -> None:
         if self.changed:
             self.package.write(self.part, _dump(self.root))
+
+
+_FONT_ORDER = [
+    "b", "i", "strike", "condense", "extend", "outline", "shadow", "u", "vertAlign", "sz",
+    "color", "name", "family", "charset", "scheme",
+]  # fmt: skip
+
+
+def _sort_font(font: Any) -> None:
+    """Put a font's children in the schema's order (Excel refuses others)."""
+    children = sorted(
+        (c for c in font if isinstance(c.tag, str)),
+        key=lambda c: _FONT_ORDER.index(_local(c)) if _local(c) in _FONT_ORDER else 99,
+    )
+    for c in list(font):
+        font.remove(c)
+    for c in children:
+        font.append(c)
+
+
+def _font_size(fonts: list[Any]) -> float:
+    sz = fonts[0].find(f"{{{MAIN}}}sz") if fonts else None
+    try:
+        return float(sz.get("val")) if sz is not None else 11.0
+    except (TypeError, ValueError):
+        return 11.0
+
+
+def _font_name(fonts: list[Any]) -> str | None:
+    name = fonts[0].find(f"{{{MAIN}}}name") if fonts else None
+    return name.get("val") if name is not None else None
 
 
 _MINIMAL_STYLES = (
@@ -1109,11 +1196,28 @@ def sheet_xml(
     widths: Mapping[int, float] | None = None,
     drawing_rid: str | None = None,
     date1904: bool = False,
+    cell_styles: Mapping[tuple[int, int], CellStyle] | None = None,
+    heights: Mapping[int, float] | None = None,
+    font: str | None = None,
+    page: bool = False,
 ) -> bytes:
-    """A whole worksheet part for one of the job's own tabs."""
+    """A whole worksheet part for one of the job's own tabs. ``cell_styles`` style single
+    cells (others take ``font``, bold in ``bold_rows``); ``page`` sets it up to print: landscape,
+    one page wide, no gridlines on screen."""
     bold = set(bold_rows)
-    bold_xf = styles.bold_xf(0) if bold else None
+    looks = cell_styles or {}
+    xfs: dict[CellStyle | None, int] = {}
+
+    def xf(style: CellStyle | None) -> int:
+        if style not in xfs:
+            xfs[style] = styles.cell_xf(style, font)
+        return xfs[style]
+
+    plain_bold = CellStyle(bold=True)
     out = [_DECL.decode(), f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}">']
+    if page:
+        out.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
+        out.append('<sheetViews><sheetView workbookViewId="0" showGridLines="0"/></sheetViews>')
     if widths:
         out.append("<cols>")
         out += [
@@ -1122,22 +1226,34 @@ def sheet_xml(
         ]
         out.append("</cols>")
     out.append("<sheetData>")
+    tall = heights or {}
     for r, row in enumerate(rows):
         cells = []
         for c, v in enumerate(row):
-            if v is None:
+            look = looks.get((r, c))
+            if v is None and (look is None or look.fill is None):
                 continue
-            style = bold_xf if r in bold else None
-            if isinstance(v, dt.date) and style is None:
+            if look is None and r in bold:
+                look = plain_bold
+            style: int | None = xf(look) if (look is not None or font) else None
+            if isinstance(v, dt.date) and not style:
                 code = "yyyy-mm-dd hh:mm" if isinstance(v, dt.datetime) else "yyyy-mm-dd"
                 style = styles.number_xf(code)
             cells.append(cell_xml(f"{col_letter(c)}{r + 1}", v, style, date1904=date1904))
-        if cells:
-            out.append(f'<row r="{r + 1}">{"".join(cells)}</row>')
+        ht = f' ht="{tall[r]}" customHeight="1"' if r in tall else ""
+        if cells or ht:
+            out.append(f'<row r="{r + 1}"{ht}>{"".join(cells)}</row>')
     out.append("</sheetData>")
     out.append(
-        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        '<pageMargins left="0.5" right="0.5" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+        if page
+        else '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+        'footer="0.3"/>'
     )
+    if page:
+        out.append(
+            '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+        )
     if drawing_rid:
         out.append(f'<drawing r:id="{drawing_rid}"/>')
     out.append("</worksheet>")
@@ -1148,43 +1264,121 @@ _EMU_PER_CM = 360000
 
 
 def drawing_xml(
-    anchors: list[tuple[int, int, str]], width_cm: float = 12, height_cm: float = 7.5
+    anchors: list[tuple[int, int, str, tuple[int, int] | None]],
+    width_cm: float = 12,
+    height_cm: float = 7.5,
 ) -> bytes:
-    """A drawing part placing charts: (row, col, chart rId) each, its top-left at that cell."""
+    """A drawing part placing charts: (row, col, chart rId, (end row, end col) | None), its
+    top-left at that cell; with an end, the chart fills the cells up to it (a two-cell anchor),
+    else it is ``width_cm`` x ``height_cm``."""
     cx, cy = int(width_cm * _EMU_PER_CM), int(height_cm * _EMU_PER_CM)
     out = [_DECL.decode(), f'<xdr:wsDr xmlns:xdr="{XDR}" xmlns:a="{DRAWING_MAIN}">']
-    for i, (row, col, rid) in enumerate(anchors, 1):
-        out.append(
-            f"<xdr:oneCellAnchor><xdr:from><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff>"
+    for i, (row, col, rid, end) in enumerate(anchors, 1):
+        start = (
+            f"<xdr:from><xdr:col>{col}</xdr:col><xdr:colOff>0</xdr:colOff>"
             f"<xdr:row>{row}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>"
-            f'<xdr:ext cx="{cx}" cy="{cy}"/><xdr:graphicFrame macro="">'
+        )
+        if end is not None:
+            head = f'<xdr:twoCellAnchor editAs="oneCell">{start}'
+            head += (
+                f"<xdr:to><xdr:col>{end[1]}</xdr:col><xdr:colOff>0</xdr:colOff>"
+                f"<xdr:row>{end[0]}</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>"
+            )
+            tail = "</xdr:twoCellAnchor>"
+        else:
+            head = f'<xdr:oneCellAnchor>{start}<xdr:ext cx="{cx}" cy="{cy}"/>'
+            tail = "</xdr:oneCellAnchor>"
+        out.append(
+            f'{head}<xdr:graphicFrame macro="">'
             f'<xdr:nvGraphicFramePr><xdr:cNvPr id="{i + 1}" name="Chart {i}"/>'
             "<xdr:cNvGraphicFramePr/></xdr:nvGraphicFramePr>"
             '<xdr:xfrm><a:off x="0" y="0"/><a:ext cx="0" cy="0"/></xdr:xfrm>'
             f'<a:graphic><a:graphicData uri="{CHART}"><c:chart xmlns:c="{CHART}" '
             f'xmlns:r="{REL}" r:id="{rid}"/></a:graphicData></a:graphic></xdr:graphicFrame>'
-            "<xdr:clientData/></xdr:oneCellAnchor>"
+            f"<xdr:clientData/>{tail}"
         )
     out.append("</xdr:wsDr>")
     return "".join(out).encode("utf-8")
 
 
-def chart_xml(spec: ChartSpec, sheet_title: str) -> bytes:
-    """A chart part, serialised by openpyxl's chart model (its XML writer, not its workbook)."""
+def chart_xml(spec: ChartSpec, sheet_title: str, font: str | None = None) -> bytes:
+    """A chart part, serialised by openpyxl's chart model (its XML writer, not its workbook).
+
+    "bar" is clustered columns, "stacked" stacked horizontal bars, "gantt" stacked horizontal
+    bars whose first series (each bar's start) has no fill, categories top-down, the value axis
+    over ``spec.axis`` and the category axis crossing it at ``spec.marker`` (today) as a red
+    line; "line" a line; anything else a pie."""
     from openpyxl.chart import BarChart, LineChart, PieChart, Reference
+    from openpyxl.chart.legend import Legend, LegendEntry
     from openpyxl.chart.reference import DummyWorksheet
+    from openpyxl.chart.shapes import GraphicalProperties
+    from openpyxl.drawing.line import LineProperties
     from openpyxl.xml.functions import tostring
 
-    chart = {"bar": BarChart, "line": LineChart}.get(spec.kind, PieChart)()
+    chart: Any
+    if spec.kind in ("bar", "stacked", "gantt"):
+        chart = BarChart()
+        chart.type = "col" if spec.kind == "bar" else "bar"
+        if spec.kind != "bar":
+            chart.grouping = "stacked"
+            chart.overlap = 100
+            chart.gapWidth = 40
+    elif spec.kind == "line":
+        chart = LineChart()
+    else:
+        chart = PieChart()
     chart.title = spec.title
     ws = DummyWorksheet(sheet_title)
-    col, first, last = spec.values
-    chart.add_data(
-        Reference(ws, min_col=col + 1, min_row=first + 1, max_row=last + 1), titles_from_data=True
-    )
+    _, first, last = spec.values
+    for col in spec.value_columns:
+        chart.add_data(
+            Reference(ws, min_col=col + 1, min_row=first + 1, max_row=last + 1),
+            titles_from_data=True,
+        )
     col, first, last = spec.categories
     chart.set_categories(Reference(ws, min_col=col + 1, min_row=first + 1, max_row=last + 1))
-    return _DECL + bytes(tostring(chart._write()))
+    for i, serie in enumerate(chart.series):
+        color = spec.colors[i] if i < len(spec.colors) else None
+        if spec.kind == "gantt" and i == 0:
+            serie.graphicalProperties = GraphicalProperties(noFill=True)
+            serie.graphicalProperties.line.noFill = True
+        elif color and spec.kind == "line":
+            serie.graphicalProperties.line.solidFill = color
+            serie.graphicalProperties.line.width = 28575
+        elif color:
+            serie.graphicalProperties = GraphicalProperties(solidFill=color)
+    if isinstance(chart, BarChart | LineChart):
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        chart.y_axis.majorGridlines = None if spec.kind == "gantt" else chart.y_axis.majorGridlines
+        if len(chart.series) > 1:
+            chart.legend = Legend(legendPos="b")
+            if spec.kind == "gantt":
+                chart.legend.legendEntry = [LegendEntry(idx=0, delete=True)]
+        else:
+            chart.legend = None
+    if spec.kind == "gantt":
+        chart.x_axis.scaling.orientation = "maxMin"
+        chart.x_axis.tickLblPos = "low"
+        if spec.axis is not None:
+            chart.y_axis.scaling.min, chart.y_axis.scaling.max = spec.axis
+        if spec.axis_title:
+            chart.y_axis.title = spec.axis_title
+        if spec.marker is not None:
+            chart.x_axis.crossesAt = spec.marker
+            chart.x_axis.crosses = None
+            chart.x_axis.spPr = GraphicalProperties(
+                ln=LineProperties(solidFill="FF0000", w=28575, prstDash="dash")
+            )
+    data = _DECL + bytes(tostring(chart._write()))
+    if font:  # the chart's text in the tab's font (CJK glyphs for zh-CN)
+        data = data.replace(
+            b"</c:chartSpace>",
+            f'<c:txPr><a:bodyPr/><a:lstStyle/><a:p><a:pPr><a:defRPr><a:latin typeface="{font}"/>'
+            f'<a:ea typeface="{font}"/></a:defRPr></a:pPr><a:endParaRPr lang="zh-CN"/></a:p>'
+            "</c:txPr></c:chartSpace>".encode(),
+        )
+    return data
 
 
 def write_own_tab(
@@ -1198,9 +1392,11 @@ def write_own_tab(
     bold_rows: Iterable[int] = (),
     widths: Mapping[int, float] | None = None,
     charts: tuple[ChartSpec, ...] = (),
+    tab_look: SummaryTab | None = None,
 ) -> None:
     """(Re)write the job's tab ``title`` whole: in its own sheet part when it exists (same
-    part, position and id; its old drawing and charts removed), else as a new last tab."""
+    part, position and id; its old drawing and charts removed), else as a new last tab.
+    ``tab_look`` (the summary) gives cell styles, row heights, the font and print setup."""
     tab = workbook.tab(title)
     if tab is not None and tab.part:
         part = tab.part
@@ -1216,10 +1412,10 @@ def write_own_tab(
         anchors = []
         for spec in charts:
             chart = package.free_name("xl/charts/chart%d.xml")
-            package.write(chart, chart_xml(spec, title), CHART_TYPE)
-            anchors.append(
-                (spec.anchor[0], spec.anchor[1], package.relate(drawing, "chart", chart))
-            )
+            font = tab_look.font if tab_look is not None else None
+            package.write(chart, chart_xml(spec, title, font), CHART_TYPE)
+            rid = package.relate(drawing, "chart", chart)
+            anchors.append((spec.anchor[0], spec.anchor[1], rid, spec.end))
         package.write(drawing, drawing_xml(anchors))
         drawing_rid = package.relate(part, "drawing", drawing)
     data = sheet_xml(
@@ -1229,6 +1425,10 @@ def write_own_tab(
         widths=widths,
         drawing_rid=drawing_rid,
         date1904=workbook.date1904,
+        cell_styles=tab_look.styles if tab_look is not None else None,
+        heights=tab_look.heights if tab_look is not None else None,
+        font=tab_look.font if tab_look is not None else None,
+        page=tab_look is not None,
     )
     package.write(part, data, WORKSHEET_TYPE)
     if tab is None or not tab.part:
@@ -1298,6 +1498,7 @@ def apply_plan(
             bold_rows=s.bold_rows,
             widths=s.widths,
             charts=s.charts,
+            tab_look=s,
         )
     if plan.meta is not None:
         text = json.dumps(plan.meta, ensure_ascii=False, sort_keys=True)
