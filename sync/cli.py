@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .config import Config
     from .pipeline import RunResult
     from .rules import RuleSet
+    from .unchanged import Unchanged
 
 
 # The library is imported when a command runs, not to print --help or --version (pandas and
@@ -37,6 +38,12 @@ def sync(config: Config, **kwargs: Any) -> RunResult:
     from .run import sync as run_sync
 
     return run_sync(config, **kwargs)
+
+
+def sync_or_skip(config: Config, **kwargs: Any) -> RunResult | Unchanged:
+    from .run import sync_or_skip as run
+
+    return run(config, **kwargs)
 
 
 def init_spreadsheet(spreadsheet: str, base: Config | None, **kwargs: Any) -> str:
@@ -201,6 +208,11 @@ def cli(verbose: int, log_format: str) -> None:
     is_flag=True,
     help="Send no alerts or digests this run (the next run sends what is then due).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Run every stage even when nothing changed since the last run (see below).",
+)
 @_handle_errors
 def run(
     config_path: Path | None,
@@ -211,6 +223,7 @@ def run(
     output: Path | None,
     ignore_lock: bool,
     no_notify: bool,
+    full: bool,
 ) -> None:
     """Sync the tracker: validate, compute, write generated columns, highlights and the summary.
 
@@ -219,6 +232,11 @@ def run(
     refused unless --dry-run, which writes nothing anywhere and lists the cells it would write
     and the messages it would send. With notify: channels, alerts and digests go out after the
     sync (--no-notify: none this run); a failing channel never fails the sync.
+
+    When the tracker's content, the as-of day, the config and the rules are those of the last
+    run, which changed nothing, the run stops after the read: nothing is computed or written,
+    and it is recorded as unchanged (not with notify: channels, nor while an open risk's hours
+    can still cross a rule's bound; --full runs every stage anyway).
 
     \b
     Examples:
@@ -235,8 +253,17 @@ def run(
         changes["ignore_lock"] = True
     if changes:
         config = config.model_copy(update={"tracker": config.tracker.model_copy(update=changes)})
-    result = sync(config, write=not dry_run, notify=not no_notify, **_clock(today, at))
-    _print(result, as_json, config)
+    if dry_run or full:
+        result = sync(config, write=not dry_run, notify=not no_notify, **_clock(today, at))
+        _print(result, as_json, config)
+        return
+    from .unchanged import Unchanged as Skipped
+
+    outcome = sync_or_skip(config, notify=not no_notify, **_clock(today, at))
+    if isinstance(outcome, Skipped):
+        _print_unchanged(outcome, as_json)
+    else:
+        _print(outcome, as_json, config)
 
 
 @cli.command()
@@ -377,6 +404,28 @@ def demo(directory: Path, today: dt.datetime | None, as_json: bool) -> None:
         click.echo(
             f"Open {tracker} to see the generated columns, the highlights and the summary tab."
         )
+
+
+def _print_unchanged(outcome: Unchanged, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(outcome.to_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{outcome.target} / {outcome.worksheet}, as of {outcome.as_of.isoformat()}")
+    k, sev = outcome.kpis, outcome.findings_by_severity
+    if k:
+        click.echo(
+            f"  {k.get('total')} tasks, {k.get('delayed')} delayed; "
+            f"completion rate {float(k.get('completion_rate') or 0):.1f}%"
+        )
+    if sev:
+        click.echo(
+            f"  findings: {sev.get('error', 0)} errors, {sev.get('warning', 0)} warnings, "
+            f"{sev.get('info', 0)} info"
+        )
+    click.echo(
+        f"  unchanged since run {outcome.same_as} (same tracker content, day, config and rules): "
+        "nothing computed or written; --full runs every stage"
+    )
 
 
 def _print(result: RunResult, as_json: bool, config: Config, checking: bool = False) -> None:

@@ -8,6 +8,9 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
             not change reuses the previous snapshot)
     tasks   the latest TaskState of every task ID (sync.timeline)
     events  what changed: task, field, old -> new, with run and as-of day
+    (runs.fingerprint / valid_until: the inputs of a quiet run and until when the clock keeps
+    its outcome, so the next run may stop after the read — sync.unchanged; runs.same_as: the
+    run such a skipped run repeats)
     store   key/value facts about the store itself: ``tracker`` = the tracker it belongs to
             (and ``notify.*`` notes made once, e.g. an owner missing from the directory)
     alerts      notify: one row per alert (task, kind) while it is true, closed when resolved;
@@ -45,10 +48,11 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from .errors import ConfigError, TrackerError
 from .text import redact
 from .timeline import Event, HistoryView, TaskState, TrendPoint
+from .unchanged import LastInputs
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -118,6 +122,11 @@ _MIGRATIONS: dict[int, str] = {
         delivered_at TEXT
     );
     CREATE INDEX deliveries_open ON deliveries(status, channel);
+    """,
+    4: """
+    ALTER TABLE runs ADD COLUMN fingerprint TEXT;
+    ALTER TABLE runs ADD COLUMN valid_until TEXT;
+    ALTER TABLE runs ADD COLUMN same_as INTEGER REFERENCES runs(id);
     """,
 }
 
@@ -269,6 +278,32 @@ class RunStore(Protocol):
         events: tuple[Event, ...] = (),
     ) -> int:
         """Store one run atomically; returns its number."""
+        ...
+
+
+@runtime_checkable
+class RemembersInputs(Protocol):
+    """A run store that can let a run stop after its read (:mod:`sync.unchanged`); the
+    SQLite :class:`History` is one."""
+
+    def last_inputs(self) -> LastInputs | None:
+        """The fingerprint of the newest run, if it was quiet."""
+        ...
+
+    def remember_inputs(
+        self, run_id: int, fingerprint: str, valid_until: dt.datetime | None
+    ) -> None:
+        """Mark run ``run_id`` as one a run with the same inputs may repeat."""
+        ...
+
+    def record_unchanged(
+        self, *, started_at: dt.datetime, same_as: int, requests: dict[str, int] | None = None
+    ) -> int:
+        """Record a run that stopped after the read as a repeat of run ``same_as``."""
+        ...
+
+    def run_facts(self, run_id: int) -> dict[str, Any]:
+        """Rows, findings by severity and KPIs of run ``run_id``."""
         ...
 
 
@@ -599,6 +634,85 @@ class History:
                     [(run_id, at, day, e.task_id, e.field, e.old, e.new) for e in events],
                 )
         return run_id
+
+    # ------------------------------------------------------------------ skip (sync.unchanged)
+
+    @_store_errors
+    def last_inputs(self) -> LastInputs | None:
+        """The fingerprint of the newest run, when it has one (a quiet sync run), with the
+        number of the run that computed it (a skipped run names the run it repeats)."""
+        try:
+            row = self.db.execute(
+                "SELECT COALESCE(same_as, id), fingerprint, valid_until FROM runs "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.OperationalError:  # an older store opened read-only
+            return None
+        if row is None or row[1] is None:
+            return None
+        until = dt.datetime.fromisoformat(row[2]) if row[2] else None
+        return LastInputs(int(row[0]), str(row[1]), until)
+
+    @_store_errors
+    def remember_inputs(
+        self, run_id: int, fingerprint: str, valid_until: dt.datetime | None
+    ) -> None:
+        """Mark run ``run_id`` as repeatable: its inputs hashed to ``fingerprint``."""
+        if self.readonly:
+            raise TrackerError(f"{self.path}: opened read-only; this run records nothing")
+        self.db.execute(
+            "UPDATE runs SET fingerprint = ?, valid_until = ? WHERE id = ?",
+            (fingerprint, valid_until.isoformat() if valid_until else None, run_id),
+        )
+
+    @_store_errors
+    def record_unchanged(
+        self, *, started_at: dt.datetime, same_as: int, requests: dict[str, int] | None = None
+    ) -> int:
+        """Record a run that stopped after the read as a copy of run ``same_as`` (its day,
+        counts, KPIs, snapshot, findings and fingerprint), outcome ``unchanged``, nothing
+        written. Returns its number."""
+        if self.readonly:
+            raise TrackerError(f"{self.path}: opened read-only; this run records nothing")
+        requests = requests or {}
+        with self._tx():
+            cur = self.db.execute(
+                "INSERT INTO runs(started_at, as_of, target, worksheet, outcome, rows, errors, "
+                "warnings, infos, cells_written, requests_read, requests_write, kpis, "
+                "snapshot_id, findings_id, fingerprint, valid_until, same_as) "
+                "SELECT ?, as_of, target, worksheet, 'unchanged', rows, errors, warnings, infos, "
+                "0, ?, ?, kpis, snapshot_id, findings_id, fingerprint, valid_until, "
+                "COALESCE(same_as, id) "
+                "FROM runs WHERE id = ?",
+                (
+                    started_at.isoformat(timespec="seconds"),
+                    requests.get("read"),
+                    requests.get("write"),
+                    same_as,
+                ),
+            )
+            if not cur.rowcount:
+                raise TrackerError(f"{self.path}: there is no run {same_as} to repeat")
+        return int(cur.lastrowid or 0)
+
+    @_store_errors
+    def run_facts(self, run_id: int) -> dict[str, Any]:
+        """Rows, findings by severity and KPIs run ``run_id`` recorded (for a skipped run's
+        report)."""
+        row = self.db.execute(
+            "SELECT rows, errors, warnings, infos, kpis FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            return {}
+        return {
+            "rows": row[0],
+            "findings_by_severity": {
+                "error": row[1] or 0,
+                "warning": row[2] or 0,
+                "info": row[3] or 0,
+            },
+            "kpis": json.loads(row[4]) if row[4] else {},
+        }
 
     # ------------------------------------------------------------------ notify
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 import zoneinfo
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
 
 from .backends import AddsTabs, Backend, CountsRequests, CreatesTracker, Replans, open_backend
 from .config import Config
@@ -29,11 +30,12 @@ from .errors import (
     TrackerError,
     TrackerSyncError,
 )
-from .history import History, RunStore, human_snapshot
+from .history import History, RemembersInputs, RunStore, human_snapshot
 from .model import Snapshot
 from .pipeline import RunResult, plan_run
 from .rules import RuleSet, load_rules
 from .timeline import Event, HistoryView, TaskState, rebaseline
+from .unchanged import CLOCK_COLUMNS, LastInputs, Unchanged, fingerprint, valid_until
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,59 @@ def sync(
     >>> from sync import load_config
     >>> result = sync(load_config("demo/config.yaml"), write=False)  # doctest: +SKIP
     """
+    result = _run(
+        config,
+        as_of=as_of,
+        now=now,
+        write=write,
+        backend=backend,
+        history=history,
+        notify=notify,
+        skip_unchanged=False,
+    )
+    assert isinstance(result, RunResult)
+    return result
+
+
+def sync_or_skip(
+    config: Config,
+    *,
+    as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    backend: Backend | None = None,
+    history: RunStore | None = None,
+    notify: bool = True,
+) -> RunResult | Unchanged:
+    """A writing :func:`sync` that stops after the read when the newest recorded run had the
+    same inputs (tracker content, as-of day, config, rules, code: :mod:`sync.unchanged`),
+    changed nothing the store remembers and the clock cannot have changed a finding since:
+    nothing is computed or written, and the run is recorded as ``unchanged`` (returned as
+    :class:`~sync.unchanged.Unchanged`). Runs that send notifications (``notify`` with
+    channels configured) never stop early: their alerts and digests depend on the time.
+    """
+    return _run(
+        config,
+        as_of=as_of,
+        now=now,
+        write=True,
+        backend=backend,
+        history=history,
+        notify=notify,
+        skip_unchanged=True,
+    )
+
+
+def _run(
+    config: Config,
+    *,
+    as_of: dt.date | None,
+    now: dt.datetime | None,
+    write: bool,
+    backend: Backend | None,
+    history: RunStore | None,
+    notify: bool,
+    skip_unchanged: bool,
+) -> RunResult | Unchanged:
     ruleset = load_rules(config.rule_dirs())
     backend = backend or open_backend(config)
     if isinstance(backend, CountsRequests):
@@ -119,16 +174,26 @@ def sync(
                 log.warning(
                     "notify: history is off, so nothing is sent (alerts need the run store)"
                 )
-            return _sync(config, ruleset, backend, HistoryView(), as_of=as_of, now=now, write=write)
+            return _computed(
+                _sync(config, ruleset, backend, HistoryView, as_of=as_of, now=now, write=write)
+            )
         store.claim(config.tracker.identity(), write=write)
         if not write:
-            view = store.view()
-            result = _sync(config, ruleset, backend, view, as_of=as_of, now=now, write=False)
+            result = _computed(
+                _sync(config, ruleset, backend, store.view, as_of=as_of, now=now, write=False)
+            )
             return _notify(config, store, result, None) if notify else result
         with store.lock(backend.target):
-            view = store.view()
+            view = functools.cache(store.view)  # loaded only when the pipeline runs
+            repeat = isinstance(store, RemembersInputs)
+            last = None
+            # alerts and digests depend on the time: a notifying run never stops early
+            quiet_run = not (notify and config.notify.channels)
+            if isinstance(store, RemembersInputs) and skip_unchanged and quiet_run:
+                last = store.last_inputs()
+            check = _SkipCheck(config, last)
             try:
-                result = _sync(
+                outcome = _sync(
                     config,
                     ruleset,
                     backend,
@@ -137,6 +202,7 @@ def sync(
                     now=now,
                     write=True,
                     not_before=store.last_run_at(),
+                    skip=check if repeat else None,
                 )
             except RunOutOfOrder:
                 raise  # a refused clock is not a run
@@ -149,7 +215,13 @@ def sync(
                     target=backend.target,
                 )
                 raise
-            run_id = _record(store, result, view)
+            if isinstance(outcome, _Skipped):
+                assert isinstance(store, RemembersInputs) and check.last is not None
+                return _record_unchanged(store, outcome, check.last)
+            result = outcome
+            run_id = _record(store, result, view())
+            if isinstance(store, RemembersInputs) and check.fingerprint is not None:
+                _remember(store, run_id, result, view(), ruleset, check.fingerprint)
             return _notify(config, store, result, run_id) if notify else result
 
 
@@ -186,6 +258,81 @@ def _store(config: Config, given: RunStore | None, *, readonly: bool) -> Iterato
     finally:
         if store is not None:
             store.close()
+
+
+class _Skipped(NamedTuple):
+    """A run that stopped after the read (its inputs repeat the newest recorded run's)."""
+
+    as_of: dt.date
+    now: dt.datetime
+    target: str
+    worksheet: str
+    requests: dict[str, int]
+
+
+class _SkipCheck:
+    """Hashes each snapshot read (:func:`sync.unchanged.fingerprint`) and says whether it
+    repeats ``last``."""
+
+    def __init__(self, config: Config, last: LastInputs | None) -> None:
+        self.config = config
+        self.last = last
+        self.fingerprint: str | None = None
+
+    def __call__(self, snapshot: Snapshot, day: dt.date, now: dt.datetime) -> bool:
+        t0 = time.perf_counter()
+        self.fingerprint = fingerprint(snapshot, as_of=day, config=self.config)
+        same = self.last is not None and self.last.repeats(self.fingerprint, now)
+        log.debug("fingerprint %s in %.2f s", self.fingerprint[:12], time.perf_counter() - t0)
+        return same
+
+
+def _computed(outcome: RunResult | _Skipped) -> RunResult:
+    assert isinstance(outcome, RunResult)  # only a writing run with a skip check stops early
+    return outcome
+
+
+def _record_unchanged(store: RemembersInputs, skipped: _Skipped, last: LastInputs) -> Unchanged:
+    run_id = store.record_unchanged(
+        started_at=skipped.now, same_as=last.run_id, requests=skipped.requests
+    )
+    facts = store.run_facts(last.run_id)
+    log.info("unchanged since run %d: nothing computed or written (run %d)", last.run_id, run_id)
+    return Unchanged(
+        as_of=skipped.as_of,
+        now=skipped.now,
+        target=skipped.target,
+        worksheet=skipped.worksheet,
+        same_as=last.run_id,
+        run_id=run_id,
+        rows=facts.get("rows"),
+        findings_by_severity=facts.get("findings_by_severity", {}),
+        kpis=facts.get("kpis", {}),
+        requests=skipped.requests,
+    )
+
+
+def _remember(
+    store: RemembersInputs,
+    run_id: int,
+    result: RunResult,
+    view: HistoryView,
+    ruleset: RuleSet,
+    fp: str,
+) -> None:
+    """Keep the fingerprint of a run that wrote nothing and changed nothing the store
+    remembers: a next run with the same inputs may stop after its read."""
+    step_ = result.history
+    if result.applied is not None or step_ is None or step_.events:
+        return
+    if _changed_states(step_.states, view.states):
+        return
+    cols = step_.columns
+    clock = [
+        float(v) for c in CLOCK_COLUMNS if c in cols.columns for v in cols[c].astype(float).tolist()
+    ]
+    assert result.now is not None
+    store.remember_inputs(run_id, fp, valid_until(ruleset, clock, result.now))
 
 
 def _changed_states(new: dict[str, TaskState], old: dict[str, TaskState]) -> dict[str, TaskState]:
@@ -237,13 +384,14 @@ def _sync(
     config: Config,
     ruleset: RuleSet,
     backend: Backend,
-    view: HistoryView,
+    view: Callable[[], HistoryView],
     *,
     as_of: dt.date | None,
     now: dt.datetime | None,
     write: bool,
     not_before: dt.datetime | None = None,
-) -> RunResult:
+    skip: Callable[[Snapshot, dt.date, dt.datetime], bool] | None = None,
+) -> RunResult | _Skipped:
     replans = 0
     max_replans = backend.max_replans if isinstance(backend, Replans) else 0
     while True:
@@ -265,6 +413,8 @@ def _sync(
                 "forward, so nothing was recorded or written. Look at a past day with "
                 "--dry-run, or replay days into a fresh store (history.path)."
             )
+        if write and skip is not None and skip(snapshot, day, run_now):
+            return _Skipped(day, run_now, snapshot.target, snapshot.tracker.title, _counts(backend))
         t0 = time.perf_counter()
         result = plan_run(
             snapshot,
@@ -274,7 +424,7 @@ def _sync(
             locale=config.locale,
             amber_deviation=config.thresholds.amber_deviation,
             summary_title=config.summary_title(),
-            history=view,
+            history=view(),
             calendar=config.calendar,
         )
         log.info(
@@ -435,8 +585,8 @@ def reset_baseline(
     try:
         store.claim(config.tracker.identity(), write=True)
         with store.lock(backend.target):
-            result = _sync(
-                config, ruleset, backend, store.view(), as_of=as_of, now=now, write=False
+            result = _computed(
+                _sync(config, ruleset, backend, store.view, as_of=as_of, now=now, write=False)
             )
             assert result.history is not None and result.now is not None
             before = result.history.states
