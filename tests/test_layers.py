@@ -51,7 +51,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("pure core", {"pipeline", "report"}),
     # notify decides from the run store and sends: a seam beside history
     ("seams", {"backends", "backends.*", "history", "notify", "notify.*"}),
-    ("orchestration", {"run", "demo", "ruletools"}),
+    # the weekly report (tracker-sync report) reads a run and the store like a command does
+    ("orchestration", {"run", "demo", "ruletools", "weekly", "weekly.*"}),
     ("shell", {"cli", "sync"}),
 ]
 
