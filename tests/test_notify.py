@@ -7,6 +7,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -170,3 +171,32 @@ def test_an_older_store_is_migrated_and_read_before(tracker_file: Path, cfg: str
     fresh = History(tracker_file.parent / "new.sqlite")
     assert fresh.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     fresh.close()
+
+
+def test_reminders_count_working_days_of_the_calendar() -> None:
+    """An alert last announced on 2026-09-30 (a Wednesday; then 国庆 10-01..10-07 off,
+    10-10 a make-up Saturday): with reminders every working day it is not repeated during the
+    holiday, and is on 10-08; with ``country: none`` every calendar day counts."""
+    import datetime as dt
+
+    from sync.history import AlertRecord
+    from sync.notify.config import RemindersConfig
+    from sync.notify.decide import Condition, days_between, decide_alerts
+    from sync.workdays import CalendarConfig, build
+
+    cn = build(CalendarConfig(), [dt.date(2026, 9, 30)])
+    alert = AlertRecord(1, "T0001", "delayed", "2026-09-30T09:00:00+08:00", "2026-09-30", 1)
+    true = [Condition("T0001", "delayed", 5, key=True)]  # key task: every 1 day
+    every_day = RemindersConfig(key_tasks=1)
+
+    def reminded(day: dt.date, cal: Any) -> bool:
+        return bool(decide_alerts(true, [alert], day, every_day, cal).reminded)
+
+    holiday = [dt.date(2026, 10, d) for d in range(1, 8)]
+    assert not any(reminded(d, cn) for d in holiday)
+    assert reminded(dt.date(2026, 10, 8), cn)
+    assert all(reminded(d, None) for d in holiday)
+    # hand-counted: 10-08 and 10-09 (Thu, Fri) and 10-10 (the make-up Saturday) are 3 days
+    assert days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 10), cn) == 3
+    assert days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 11), cn) == 3  # a Sunday
+    assert days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 11), None) == 11

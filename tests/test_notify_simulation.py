@@ -165,6 +165,9 @@ def test_two_weeks_of_alerts_reminders_and_digests(
         (tmp_path / "config.yaml").write_text(
             "tracker: {backend: xlsx, path: tracker.xlsx}\n"
             "locale: zh-CN\ntimezone: Asia/Shanghai\n"
+            # every day counts: the expected reminders below are hand-counted in calendar days
+            # (test_notify.py covers reminders in working days)
+            "calendar: {country: none}\n"
             "notify:\n  owners: owners.yaml\n  channels:\n"
             f"    - {{type: feishu, url: '{rx.url('feishu')}', secret_env: FEISHU_SECRET}}\n"
             f"    - {{type: slack, url: '{rx.url('slack')}'}}\n",

@@ -131,7 +131,8 @@ class DigestConfig(_Strict):
 
 
 class RemindersConfig(_Strict):
-    """Days between reminders of an alert that stays true (calendar days for now)."""
+    """Days between reminders of an alert that stays true: working days of ``calendar.*``
+    (calendar days with ``calendar.country: none``)."""
 
     key_tasks: int = Field(default=1, ge=1, le=60)
     other_tasks: int = Field(default=3, ge=1, le=60)

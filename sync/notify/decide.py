@@ -15,7 +15,8 @@ fake_done  the sheet says 已完成 but progress is below 100 % or there is no a
 ========== ==============================================================================
 
 Alerts are sent on state changes only: when (task, kind) becomes true it *opens* (one
-alert); while it stays true a *reminder* goes out every ``reminders.key_tasks`` days for key
+alert); while it stays true a *reminder* goes out every ``reminders.key_tasks`` working days
+(of ``calendar.*``; calendar days with ``calendar.country: none``) for key
 tasks (the 关键任务 column, or within 3 days of the planned start or finish — the rule
 stale-key-task's own definition), ``reminders.other_tasks`` days otherwise; when it is no
 longer true it *closes* and nothing more is sent. Digests are due once per slot: the day
@@ -28,10 +29,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ..history import AlertRecord
 from ..pipeline import RunResult
+from ..workdays import WorkCalendar
 from .config import DigestConfig, RemindersConfig, parse_time, parse_weekly
 
 ALERT_KINDS = ("delayed", "risk", "stale_key", "fake_done")
@@ -132,13 +135,23 @@ def key_tasks(result: RunResult) -> pd.Series:
     return key
 
 
-def days_between(earlier: dt.date, later: dt.date) -> int:
-    """Days from ``earlier`` to ``later`` that count for reminders.
+def days_between(earlier: dt.date, later: dt.date, calendar: WorkCalendar | None = None) -> int:
+    """Days from ``earlier`` to ``later`` that count for reminders: the working days after
+    ``earlier`` up to ``later`` with a calendar (``calendar.*``), else calendar days.
 
-    Calendar days for now. The seam for working days (issue 11: a team calendar with
-    weekends and holidays): count only working days here and every reminder follows.
+    >>> days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 8))
+    8
+    >>> from .. import workdays
+    >>> cn = workdays.build(workdays.CalendarConfig(), [dt.date(2026, 10, 1)])
+    >>> days_between(dt.date(2026, 9, 30), dt.date(2026, 10, 8), cn)  # 国庆: 10-01..10-07 off
+    1
     """
-    return (later - earlier).days
+    if calendar is None:
+        return (later - earlier).days
+    one = np.timedelta64(1, "D")
+    b = np.array([earlier], dtype="datetime64[D]") + one
+    e = np.array([later], dtype="datetime64[D]") + one
+    return int(calendar.count(b, e)[0])
 
 
 def decide_alerts(
@@ -146,8 +159,10 @@ def decide_alerts(
     open_alerts: list[AlertRecord],
     as_of: dt.date,
     reminders: RemindersConfig,
+    calendar: WorkCalendar | None = None,
 ) -> AlertDecision:
-    """Compare what is true now with the open alerts the store remembers.
+    """Compare what is true now with the open alerts the store remembers. Reminder intervals
+    count the working days of ``calendar`` (None: calendar days).
 
     >>> c = Condition("T0001", "delayed", 5, key=False)
     >>> d = decide_alerts([c], [], dt.date(2024, 3, 20), RemindersConfig())
@@ -169,7 +184,7 @@ def decide_alerts(
             continue
         every = reminders.key_tasks if c.key else reminders.other_tasks
         last = dt.date.fromisoformat(alert.last_notice)
-        if days_between(last, as_of) >= every:
+        if days_between(last, as_of, calendar) >= every:
             reminded.append(Notice(c.task_id, c.kind, c.row, alert.notices + 1, alert.opened_at))
         else:
             quiet.append(Notice(c.task_id, c.kind, c.row, alert.notices, alert.opened_at))

@@ -24,12 +24,14 @@ next run (at least once, never silently lost).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from .. import workdays
 from ..config import Config
 from ..history import AlertRecord, DeliveryRecord
 from ..pipeline import Notification, RunResult
@@ -239,8 +241,14 @@ def plan(config: Config, store: NotifyStore, result: RunResult, directory: Direc
     announced: dict[tuple[str, str], Notice] = {}
     current: dict[tuple[str, str], Notice] = {}
     if config.notify.alerts:
+        alerts = store.open_alerts()
+        seen = [result.as_of, *(dt.date.fromisoformat(a.last_notice) for a in alerts)]
         decision = decide_alerts(
-            conditions(result), store.open_alerts(), result.as_of, config.notify.reminders
+            conditions(result),
+            alerts,
+            result.as_of,
+            config.notify.reminders,
+            workdays.build(config.calendar, seen),
         )
         announced = {n.pair: n for n in decision.announced}
         current = {n.pair: n for n in decision.quiet} | announced
