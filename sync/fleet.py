@@ -90,6 +90,9 @@ class FleetSettings(_Strict):
     #: skip a tracker whose spreadsheet (Drive modifiedTime) or file (size + mtime), config and
     #: day are those of its last run that found nothing to write
     change_detection: bool = True
+    #: where the run stores of trackers without their own history.path go (default: beside
+    #: the manifest or the tracker's config file); relative to the manifest
+    store_dir: Path | None = None
 
     def limits(self, window: float = 60.0, margin: float = 1.0) -> quota.Limits:
         return quota.Limits(
@@ -246,7 +249,10 @@ def load_manifest(path: Path | str) -> Manifest:
                 + (f"{name!r} is used twice" if name else "is empty")
             )
         seen.add(name)
-        trackers.append(_tracker(doc, loc, name, entry, defaults, folder))
+        tracker = _tracker(doc, loc, name, entry, defaults, folder)
+        if settings.store_dir is not None and tracker.config is not None:
+            tracker = FleetTracker(name, _stored_in(tracker.config, folder / settings.store_dir))
+        trackers.append(tracker)
     portfolio = _portfolio(doc, data.get("portfolio"), defaults, folder, trackers)
     return Manifest(path, settings, tuple(trackers), portfolio)
 
@@ -285,6 +291,16 @@ def _tracker(
     except ConfigError as exc:
         return FleetTracker(name, None, exc)
     return FleetTracker(name, config.model_copy(update={"base_dir": base, "source": source}))
+
+
+def _stored_in(config: Config, folder: Path) -> Config:
+    """``config`` with its run store in ``folder`` (unless its own history.path says where)."""
+    from .config import _slug
+
+    if not config.history.enabled or config.history.path is not None:
+        return config
+    path = folder.resolve() / f"{_slug(config.tracker.identity())}.sqlite"
+    return config.model_copy(update={"history": config.history.model_copy(update={"path": path})})
 
 
 def _portfolio(

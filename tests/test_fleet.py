@@ -571,3 +571,17 @@ def test_quota_is_a_noop_until_installed_and_per_credential() -> None:
         assert q.limiter("a", "read") is not q.limiter("b", "read")
         assert q.limiter("a", "batchUpdate") is q.limiter("a", "write")
     assert quota._active is None
+
+
+def test_store_dir_puts_every_run_store_there(tmp_path: Path) -> None:
+    (tmp_path / "fleet.yaml").write_text(
+        "fleet: {store_dir: stores}\n"
+        "trackers:\n"
+        "  - {name: a, tracker: {path: a.xlsx}}\n"
+        "  - {name: b, tracker: {path: b.xlsx}, history: {path: own.sqlite}}\n",
+        encoding="utf-8",
+    )
+    a, b = (t.config for t in load_manifest(tmp_path / "fleet.yaml").trackers)
+    assert a is not None and b is not None
+    assert a.history_path().parent == tmp_path / "stores"  # type: ignore[union-attr]
+    assert b.history_path() == tmp_path / "own.sqlite"
