@@ -12,8 +12,11 @@ fresh process (interpreter start and imports included, as a user pays them), wal
 ``tracker-sync run``
   * **first run**: a fresh copy of the tracker and an empty run store (every task new: IDs,
     generated columns, highlights, the summary and metadata tabs all written);
-  * **no change**: the tracker as the first run left it, run again (reads, compares, writes
-    nothing);
+  * **no change**: the tracker as the first run left it, run again (reads, computes every
+    stage, finds nothing to write; a copy of the tracker and of the store per repeat);
+  * **no change again**: one more run on the tracker and store the no-change run left (the
+    same content, day, config and rules as that quiet run: it stops after the read and is
+    recorded as unchanged — ``sync.unchanged``);
   * **1 % edits**: the first run's result with the progress of 1 % of the tasks set to 37 %
     (untimed; the cells edited in the sheet's XML, nothing else touched), run from that same
     state each time (a copy of the tracker and of the store per repeat).
@@ -90,18 +93,21 @@ history:
 CASES = [
     ("first", "tracker-sync run: first run"),
     ("nochange", "tracker-sync run: no change"),
+    ("skipped", "tracker-sync run: no change again (stops after the read)"),
     ("edits", "tracker-sync run: 1 % edits"),
     ("calamine", "pandas + python-calamine script"),
     ("openpyxl", "pandas + openpyxl script"),
 ]
 
 
-def _timed(cmd: list[str], cwd: Path) -> float:
+def _timed(cmd: list[str], cwd: Path, expect: str | None = None) -> float:
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
+    if expect is not None and expect not in done.stdout:
+        raise SystemExit(f"{' '.join(cmd)} did not say {expect!r}:\n{done.stdout[-2000:]}")
     return elapsed
 
 
@@ -150,8 +156,13 @@ def measure(n: int, repeat: int, work: Path) -> dict[str, Any]:
         d = fresh("first")
         times["first"].append(_timed(_run_cmd(), d))
     synced = d  # the last first run: its tracker and store are the steady state
+    settled = work / f"nochange-{n}"
     for _ in range(repeat):
-        times["nochange"].append(_timed(_run_cmd(), synced))
+        shutil.rmtree(settled, ignore_errors=True)
+        shutil.copytree(synced, settled)
+        times["nochange"].append(_timed(_run_cmd(), settled))
+    for _ in range(repeat):
+        times["skipped"].append(_timed(_run_cmd(), settled, expect="unchanged since run"))
     edited = fresh("edited")
     _timed(_run_cmd(), edited)
     _edit_progress(edited / "tracker.xlsx", n)

@@ -64,6 +64,7 @@ def test_e2e_benchmark_runs() -> None:
     for label in (
         "tracker-sync run: first run",
         "tracker-sync run: no change",
+        "tracker-sync run: no change again (stops after the read)",
         "tracker-sync run: 1 % edits",
         "pandas + python-calamine script",
         "pandas + openpyxl script",
