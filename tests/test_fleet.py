@@ -585,3 +585,20 @@ def test_store_dir_puts_every_run_store_there(tmp_path: Path) -> None:
     assert a is not None and b is not None
     assert a.history_path().parent == tmp_path / "stores"  # type: ignore[union-attr]
     assert b.history_path() == tmp_path / "own.sqlite"
+
+
+def test_the_fleet_benchmark_runs() -> None:
+    """benchmarks/bench_fleet.py at 2 trackers: every run measured (timings not checked)."""
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_fleet.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--sizes", "2"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:2] == ["trackers", "run"] and len(lines) == 6
+    steady_on = next(ln for ln in lines if "steady, detection on" in ln).split()
+    # the portfolio's one read, no write, one Drive request per tracker, both skipped
+    assert steady_on[-5:-1] == ["1", "0", "2", "2"]
