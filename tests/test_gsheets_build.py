@@ -38,17 +38,45 @@ def test_column_entries_stay_within_the_budget_and_cover_every_cell(budget: int)
     assert {r: v for e in entries for r, v in e.cells.items()} == cells
     assert all(e.size == len(dumps(e.body)) for e in entries)
     assert all(e.size <= budget for e in entries if len(e.cells) > 1)
-    first = entries[-1].body
-    lookup = first["dataFilter"]["developerMetadataLookup"]
+    last = entries[-1].body
+    lookup = last["dataFilter"]["developerMetadataLookup"]
     assert lookup["metadataId"] == 42 and lookup["metadataValue"] == "gen_id"
-    values = first["values"][0]
     lo = min(entries[-1].cells)
-    assert values[:lo] == [None] * lo, "rows above a piece are null: skipped, not cleared"
+    assert written(last)[:lo] == [SKIP] * lo, "rows above a piece are skipped, not cleared"
 
 
-def test_a_cleared_cell_is_an_empty_string_and_an_unchanged_one_null() -> None:
+#: How a values entry says "leave this cell": null column-major, an empty row row-major.
+SKIP = object()
+
+
+def written(body: dict[str, Any]) -> list[Any]:
+    """An anchored column entry's cells top to bottom, SKIP where it writes nothing."""
+    if body["majorDimension"] == "COLUMNS":
+        return [SKIP if v is None else v for v in body["values"][0]]
+    return [row[0] if row else SKIP for row in body["values"]]
+
+
+def test_a_cleared_cell_is_an_empty_string_and_an_unchanged_one_skipped() -> None:
     (entry,) = column_entries("gen_status", 1, {2: None, 4: "延期"}, 10_000)
-    assert entry.body["values"] == [[None, None, "", None, "延期"]]
+    assert written(entry.body) == [SKIP, SKIP, "", SKIP, "延期"]
+
+
+@pytest.mark.parametrize(
+    ("cells", "major"),
+    [
+        ({r: "T" for r in range(1, 40)}, "COLUMNS"),  # dense: a null per skipped row is cheaper
+        ({5_000: "T", 9_000: "延期"}, "ROWS"),  # sparse, far down: [] (3 bytes) beats null (5)
+    ],
+)
+def test_a_piece_takes_the_smaller_form(cells: dict[int, Any], major: str) -> None:
+    (entry,) = column_entries("gen_status", 1, cells, 2_000_000)
+    assert entry.body["majorDimension"] == major
+    assert entry.size == len(dumps(entry.body))
+    assert {r: v for r, v in enumerate(written(entry.body)) if v is not SKIP} == cells
+    other = "ROWS" if major == "COLUMNS" else "COLUMNS"
+    from sync.backends.gsheets.build import column_entry
+
+    assert len(dumps(column_entry("gen_status", cells, 1, by_rows=other == "ROWS"))) > entry.size
 
 
 def test_pack_keeps_order_and_the_budget() -> None:

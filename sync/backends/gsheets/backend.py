@@ -29,6 +29,7 @@ from ...model import (
 )
 from . import build
 from .build import (
+    ENVELOPE,
     FORMATS_KEY,
     HEADER_REPLY_FIELDS,
     META_KEY,
@@ -538,12 +539,13 @@ class SheetsBackend:
         st = self._state
         assert st is not None
         budget = self.google.max_request_bytes
-        guard = RowGuard.for_plan(snapshot, plan, st.tracker_title, st.anchor_ids, budget)
+        guard = RowGuard.for_plan(snapshot, plan, st.tracker_title, budget)
         entries = self._value_entries(snapshot, plan, budget - guard.reserve)
         if not entries:
             return
         for chunk in pack(entries, budget - guard.reserve):
-            extra = guard.entries(chunk)
+            used = ENVELOPE + sum(e.size + 1 for e in chunk)
+            extra = guard.entries(chunk, budget - used)
             body: dict[str, Any] = {
                 "valueInputOption": "RAW",
                 "data": [e.body for e in chunk] + [e.body for e in extra],

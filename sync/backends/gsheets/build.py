@@ -65,8 +65,9 @@ class Entry:
     metadata_id: int | None = None
     #: Row -> value written (tracker columns only).
     cells: dict[int, Any] = field(default_factory=dict)
-    #: First and last row of a row guard's A1 range.
+    #: First and last row of a row guard's A1 range, and whether it holds task IDs.
     rows: tuple[int, int] | None = None
+    ids: bool = False
 
 
 def wire_value(value: Any) -> Any:
@@ -74,24 +75,45 @@ def wire_value(value: Any) -> Any:
     return "" if value is None else value
 
 
-def column_entry(key: str, cells: dict[int, Any], metadata_id: int) -> dict[str, Any]:
-    """A values entry for one anchored column: row r's value at index r, null where unchanged
-    (``null`` is skipped, documented: Sheets API reference, ValueRange.values)."""
-    height = max(cells, default=-1) + 1
-    values: list[Any] = [None] * height
-    for r, v in cells.items():
-        values[r] = wire_value(v)
+def _lookup(key: str, metadata_id: int) -> dict[str, Any]:
     # a lookup selects the metadata matching all the fields given (documented, Sheets API
     # reference: DeveloperMetadataLookup); the id pins the one anchor the read found on the
     # tracker tab, never a copy on another tab
-    lookup = {
-        "metadataKey": COLUMN_KEY,
-        "metadataValue": key,
-        "locationType": "COLUMN",
-        "metadataId": metadata_id,
-    }
     return {
-        "dataFilter": {"developerMetadataLookup": lookup},
+        "developerMetadataLookup": {
+            "metadataKey": COLUMN_KEY,
+            "metadataValue": key,
+            "locationType": "COLUMN",
+            "metadataId": metadata_id,
+        }
+    }
+
+
+def column_entry(
+    key: str, cells: dict[int, Any], metadata_id: int, *, by_rows: bool | None = None
+) -> dict[str, Any]:
+    """A values entry for one anchored column: row r's value at index r, nothing where unchanged.
+
+    An anchor addresses its whole column from row 1, so the rows above and between the cells
+    written are sent as "skip": ``null`` in a column-major entry (5 bytes a row with its comma;
+    documented: Sheets API reference, ValueRange.values, "Null values will be skipped") or an
+    empty row ``[]`` in a row-major one (3 bytes; a row with no item writes no cell: each item is
+    one cell, same page). ``by_rows`` picks the form; None takes the smaller (row-major when more
+    rows are skipped than written -- a sparse change far down a long column).
+    """
+    height = max(cells, default=-1) + 1
+    if by_rows is None:
+        by_rows = height - len(cells) > len(cells) + 2
+    if by_rows and height:
+        rows: list[list[Any]] = [[] for _ in range(height)]
+        for r, v in cells.items():
+            rows[r] = [wire_value(v)]
+        return {"dataFilter": _lookup(key, metadata_id), "majorDimension": "ROWS", "values": rows}
+    values: list[Any] = [None] * height
+    for r, v in cells.items():
+        values[r] = wire_value(v)
+    return {
+        "dataFilter": _lookup(key, metadata_id),
         "majorDimension": "COLUMNS",
         "values": [values or [None]],
     }
@@ -100,31 +122,36 @@ def column_entry(key: str, cells: dict[int, Any], metadata_id: int) -> dict[str,
 def column_entries(key: str, metadata_id: int, cells: dict[int, Any], budget: int) -> list[Entry]:
     """One anchored column's values as entries of at most ``budget`` bytes each.
 
-    An anchor addresses the whole column, so an entry starts at row 1: a piece holding rows
-    from ``lo`` on sends ``null`` (5 bytes) for every row above ``lo``. A single row whose
-    entry is larger than ``budget`` still goes, alone.
+    An anchor addresses the whole column, so an entry starts at row 1 and skips every row above
+    and between the cells it writes (see :func:`column_entry`: 5 bytes a row column-major, 3
+    row-major; each piece takes the smaller). A single row whose entry is larger than
+    ``budget`` still goes, alone.
 
-    >>> [(e.cells, e.size) for e in column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 208)]
-    [({1: 'T-1', 2: 'T-2'}, 201), ({3: 'T-3'}, 205)]
+    >>> [(e.cells, e.size) for e in column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 203)]
+    [({1: 'T-1', 2: 'T-2'}, 201), ({3: 'T-3'}, 203)]
     """
     rows = sorted(cells)
-    base = len(dumps(column_entry(key, {}, metadata_id)))
+    # the entry with an empty values list; the list's items and commas are added below
+    base_c = len(dumps(column_entry(key, {}, metadata_id, by_rows=False))) - len("null")
+    base_r = base_c - len("COLUMNS") + len("ROWS") - 2
     out: list[Entry] = []
     i = 0
     while i < len(rows):
-        size = base + 5 * rows[i]
-        prev = rows[i] - 1
+        written = chars = 0  # cells written and their bytes, in rows [0, height)
+        by_rows = False
         j = i
         while j < len(rows):
             r = rows[j]
-            add = 5 * (r - prev - 1) + len(dumps(wire_value(cells[r]))) + 1
-            if j > i and size + add > budget:
+            n = len(dumps(wire_value(cells[r])))
+            skipped = r - written  # rows [0, r] less the cells written, less row r itself
+            size_c = base_c + 4 * skipped + chars + n + r
+            size_r = base_r + 2 * skipped + chars + n + 2 * (written + 1) + r
+            if j > i and min(size_c, size_r) > budget:
                 break
-            size += add
-            prev = r
+            written, chars, by_rows = written + 1, chars + n, size_r < size_c
             j += 1
         piece = {r: cells[r] for r in rows[i:j]}
-        body = column_entry(key, piece, metadata_id)
+        body = column_entry(key, piece, metadata_id, by_rows=by_rows)
         out.append(Entry(body, len(dumps(body)), key, metadata_id, piece))
         i = j
     return out

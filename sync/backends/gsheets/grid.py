@@ -90,14 +90,6 @@ def created_anchor_ids(requests: list[dict[str, Any]], reply: dict[str, Any]) ->
     return out
 
 
-def echoed_column(response: dict[str, Any]) -> list[Any]:
-    data = response.get("updatedData", {})
-    values = data.get("values", [])
-    if data.get("majorDimension") == "COLUMNS":
-        return list(values[0]) if values else []
-    return [row[0] if row else None for row in values]
-
-
 def norm_value(v: Any) -> Any:
     if v is None or v == "":
         return None
