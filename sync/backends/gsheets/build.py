@@ -127,8 +127,8 @@ def column_entries(key: str, metadata_id: int, cells: dict[int, Any], budget: in
     row-major; each piece takes the smaller). A single row whose entry is larger than
     ``budget`` still goes, alone.
 
-    >>> [(e.cells, e.size) for e in column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 203)]
-    [({1: 'T-1', 2: 'T-2'}, 201), ({3: 'T-3'}, 203)]
+    >>> [(e.cells, e.size) for e in column_entries("gen_id", 7, {1: "T-1", 2: "T-2", 3: "T-3"}, 205)]
+    [({1: 'T-1', 2: 'T-2'}, 198), ({3: 'T-3'}, 196)]
     """
     rows = sorted(cells)
     # the entry with an empty values list; the list's items and commas are added below
