@@ -248,10 +248,12 @@ class Transport:
     def url(self, suffix: str = "") -> str:
         return f"{GOOGLE_SHEETS}/v4/spreadsheets/{self.key}{suffix}"
 
-    def get(self, params: dict[str, Any]) -> Any:
-        """One ``spreadsheets.get`` (a read)."""
+    def get(self, params: dict[str, Any], suffix: str = "") -> Any:
+        """One read: ``spreadsheets.get``, or the GET at ``suffix`` (``/values:batchGet``)."""
         http = self.client.http_client
-        return self.call("read", lambda: http.request("get", self.url(), params=params).json())
+        return self.call(
+            "read", lambda: http.request("get", self.url(suffix), params=params).json()
+        )
 
     def call(self, kind: str, fn: Callable[[], Any], *, in_place: bool = True) -> Any:
         """Send one request with retries. ``in_place=False`` (a non-idempotent write): a 429 is
