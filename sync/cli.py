@@ -576,17 +576,27 @@ def rules_lint(folders: tuple[Path, ...]) -> None:
 @rules.command("explain")
 @click.argument("rule_id")
 @_config_file
-@click.option("--locale", type=click.Choice(LOCALES), default=DEFAULT_LOCALE, show_default=True)
+@click.option(
+    "--locale",
+    type=click.Choice(LOCALES),
+    default=None,
+    help=f"Language of the text (default: the config's locale, else {DEFAULT_LOCALE}).",
+)
 @_handle_errors
-def rules_explain(rule_id: str, config_path: Path | None, locale: str) -> None:
-    """What a rule checks, why (the method's reason), and a passing and a failing example.
+def rules_explain(rule_id: str, config_path: Path | None, locale: str | None) -> None:
+    """What a rule checks, why (the method's reason), and a passing and a failing example, as
+    plain text in the config's language.
 
     \b
-    Example:
+    Examples:
       tracker-sync rules explain countermeasure-deadline
+      tracker-sync rules explain owner-not-department --locale en
     """
     from .ruletools import explain
 
+    if locale is None:
+        path = config_path or Path(os.environ.get("TRACKER_SYNC_CONFIG") or DEFAULT_CONFIG)
+        locale = load_config(path).locale if path.exists() else DEFAULT_LOCALE
     click.echo(explain(_ruleset(config_path), rule_id, locale))
 
 

@@ -111,7 +111,8 @@ class RuleSpec(_Strict):
     value_column: str | None = None
     enabled: bool = True
     description: str | None = None
-    why: str | None = None
+    #: the reason, from the method: one text, or one per locale like ``message``
+    why: str | dict[str, str] | None = None
     #: one passing and one failing row (canonical field -> cell), for `rules explain` and the tests
     examples: dict[Literal["pass", "fail"], dict[str, Any] | list[dict[str, Any]]] | None = None
     params: Any = None
@@ -125,8 +126,22 @@ class RuleSpec(_Strict):
             raise ValueError(f"unknown locale {sorted(unknown)}; expected {list(LOCALES)}")
         return value
 
+    @field_validator("why")
+    @classmethod
+    def _why_locales(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        unknown = set(value) - set(LOCALES) if isinstance(value, dict) else set()
+        if unknown:
+            raise ValueError(f"unknown locale {sorted(unknown)}; expected {list(LOCALES)}")
+        return value
+
     def text(self, locale: str) -> str:
         return self.message.get(locale) or self.message.get("en") or self.id
+
+    def why_text(self, locale: str) -> str | None:
+        """The rule's reason in ``locale`` (else English, else any it has)."""
+        if not isinstance(self.why, dict):
+            return self.why
+        return self.why.get(locale) or self.why.get("en") or next(iter(self.why.values()), None)
 
 
 @dataclass(frozen=True)

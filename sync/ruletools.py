@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import pandas as pd
 from .checks import REGISTRY, Context
 from .defaults import DEFAULT_LOCALE
 from .errors import RuleError
+from .i18n import text
 from .model import Grid
 from .parse import Table, parse
 from .rules import TEMPLATE_COLUMNS, RuleSet, RuleSpec, load_rules, shipped_rules_dir
@@ -161,49 +164,157 @@ def lint(folders: list[Path]) -> list[str]:
 
 
 def describe(rule: RuleSpec) -> str:
-    """One line about a rule."""
-    return rule.description or (rule.why or REGISTRY[rule.check].summary).split(" (")[0]
+    """One line about a rule (English, plain text)."""
+    return plain(rule.description or (rule.why_text("en") or REGISTRY[rule.check].summary)).split(
+        " ("
+    )[0]
+
+
+def plain(text_: str) -> str:
+    """Docstring text as plain text: reStructuredText's ``literal`` marks dropped.
+
+    >>> plain("must not contain a match of ``regex``.")
+    'must not contain a match of regex.'
+    """
+    return re.sub(r"``([^`]*)``", r"\1", text_).replace("`", "")
+
+
+#: What each check kind does, in Chinese (English: the kind's docstring).
+KIND_SUMMARY_ZH = {
+    "ambiguous": "日期有两种读法(3/2/25:2月3日或3月2日),且该列其他日期不能确定日和月谁在前;{readings} 列出两种读法。",
+    "calculated": "公式单元格必须有电子表格程序算出的结果(脚本写出、从未用 Excel 或 LibreOffice 打开过的文件没有结果,读作空值)。",
+    "compare": "两格都填写时,“列 运算符 另一列(+ 偏移天数)”必须成立;另一列可以是 today。不写 column 时逐一比较 columns 中的列。",
+    "dependency": "在 column 中写了前置任务(任务ID、行号或核心任务/描述文字,多个用 、,;/ 分隔)的任务,开始日必须比每个前置任务的计划完成晚至少 lead_days 个工作日(按运行的日历计算)。",
+    "flag": "规则的 when 条件成立的每一行都报告:条件本身就是检查。",
+    "group_sum": "按组(如渠道)汇总,sum 列的合计不得超过按 limit_agg 汇总的 limit;超出的组的每一行都报告。",
+    "implies": "when 成立的行,then 也必须成立(规则的 when 是前提)。",
+    "length": "已填写单元格的文字长度(不计空格)必须在 min 到 max 之间。",
+    "lookup": "每个已填写的单元格(用 split 时逐段)必须出现在名单中:规则文件旁的文本文件(每行一个值)或另一个工作表的一列。",
+    "not_pattern": "已填写的单元格不能包含正则表达式 regex 的匹配。",
+    "one_of": "已填写的单元格必须是 values 之一(去掉首尾空格比较,不区分大小写和全角半角)。",
+    "pattern": "已填写的单元格必须包含正则表达式 regex 的匹配(全角字符先转为半角)。",
+    "range": "数字必须在 [min, max] 之内。",
+    "required": "单元格不能为空(空白、-、/、NA、N/A、无 都算空)。",
+    "type": "已填写的单元格必须能按列的类型读取(日期、百分比、状态、数字);有两种读法的日期交给 ambiguous。",
+    "unique": "任意两行在 columns 的所有列上不能相同;后面的行被报告,{first} 指出第一行。",
+    "workday": "日期必须是运行日历中的工作日(calendar.*:国家法定节假日和调休、公司自己的假期、工作周)。没有日历(calendar.country: none)时每天都是工作日。",
+}
+
+_LABELS = {
+    "zh-CN": {
+        "defined": "定义于",
+        "disabled": "已停用",
+        "checks": "检查:",
+        "columns": "列:",
+        "params": "参数:",
+        "when": "条件:",
+        "message": "提示:",
+        "why": "原因:",
+        "pass": "通过的示例(统计日期 {day}):",
+        "fail": "不通过的示例(统计日期 {day}):",
+        "row": "第 {row} 行:",
+        "base": "(基准行)",
+        "none": "→ 无问题",
+        "hit": "→ 第 {row} 行 {column}:{message}",
+    },
+    "en": {
+        "defined": "defined at",
+        "disabled": "disabled",
+        "checks": "checks:",
+        "columns": "columns:",
+        "params": "params:",
+        "when": "when:",
+        "message": "message:",
+        "why": "why:",
+        "pass": "passing example (as of {day}):",
+        "fail": "failing example (as of {day}):",
+        "row": "row {row}:",
+        "base": "(the base row)",
+        "none": "→ no finding",
+        "hit": "→ row {row} {column}: {message}",
+    },
+}
 
 
 def explain(ruleset: RuleSet, rule_id: str, locale: str = DEFAULT_LOCALE) -> str:
-    """What a rule checks, why, and an example of a passing and a failing row."""
+    """What a rule checks, why, and an example of a passing and a failing row, as plain text in
+    ``locale`` (columns by their headers in that locale)."""
     rule = next((r for r in ruleset.rules if r.id == rule_id), None)
     if rule is None:
         raise RuleError(f"no rule {rule_id!r}; `tracker-sync rules list` shows them")
+    words = _LABELS.get(locale, _LABELS["en"])
+    keys = ("checks", "columns", "params", "when", "message", "why")
+    width = max(_width(words[k]) for k in keys) + 2
+
+    def field(key: str, value: str) -> str:
+        label = words[key]
+        return f"{label}{' ' * (width - _width(label))}{value}"
+
+    def title(name: str) -> str:
+        spec = ruleset.columns.get(name)
+        return spec.title(locale) if spec is not None else name
+
     kind = REGISTRY[rule.check]
+    summary = KIND_SUMMARY_ZH.get(rule.check) if locale == "zh-CN" else None
     params = rule.params.model_dump(exclude_defaults=True) if rule.params is not None else {}
+    severity = text(locale, f"severity.{rule.severity}")
+    state = "" if rule.enabled else f", {words['disabled']}"
     lines = [
-        f"{rule.id}  ({rule.severity}{'' if rule.enabled else ', disabled'})  defined at {rule.source}",
+        f"{rule.id}  ({severity}{state})  {words['defined']} {rule.source}",
         "",
-        f"checks:   {rule.check} — {kind.summary}",
+        field("checks", f"{rule.check} — {summary or plain(kind.summary)}"),
     ]
     if rule.columns:
-        lines.append(f"columns:  {', '.join(rule.columns)}")
+        lines.append(
+            field(
+                "columns",
+                "、".join(title(c) for c in rule.columns)
+                if locale == "zh-CN"
+                else ", ".join(title(c) for c in rule.columns),
+            )
+        )
     if params:
-        lines.append(f"params:   {params}")
+        lines.append(
+            field("params", "; ".join(f"{k} = {_plain_value(v)}" for k, v in params.items()))
+        )
     if rule.when:
-        lines.append(f"when:     {rule.when}")
-    lines.append(f"message:  {rule.text(locale)}")
-    if rule.why:
-        lines += ["", f"why:      {rule.why}"]
+        lines.append(field("when", _plain_value(rule.when)))
+    lines.append(field("message", rule.text(locale)))
+    why = rule.why_text(locale)
+    if why:
+        lines += ["", field("why", plain(why))]
     for which in ("pass", "fail"):
         rows = example_rows(rule, which)
         if not rows:
             continue
         outcome = run_example(ruleset, rule, which, locale)
-        lines += [
-            "",
-            f"{'passing' if which == 'pass' else 'failing'} example (as of {EXAMPLE_AS_OF}):",
-        ]
+        lines += ["", words[which].format(day=EXAMPLE_AS_OF.isoformat())]
         ex = (rule.examples or {})[which]  # type: ignore[index]
         for i, change in enumerate(ex if isinstance(ex, list) else [ex]):
-            shown = ", ".join(f"{k}={v!r}" for k, v in change.items()) or "(the base row)"
-            lines.append(f"  row {i + 2}: {shown}")
+            shown = ", ".join(f"{title(k)} = {_plain_value(v)}" for k, v in change.items())
+            lines.append(f"  {words['row'].format(row=i + 2)} {shown or words['base']}")
         hits = outcome.findings[outcome.findings["rule"] == rule.id]
         if len(hits):
             lines += [
-                f"  → row {h.row} {h.column}: {h.message}" for h in hits.itertuples(index=False)
+                "  " + words["hit"].format(row=h.row, column=h.column, message=h.message)
+                for h in hits.itertuples(index=False)
             ]
         else:
-            lines.append("  → no finding")
+            lines.append("  " + words["none"])
     return "\n".join(lines)
+
+
+def _width(s: str) -> int:
+    """Columns ``s`` takes in a terminal (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+
+
+def _plain_value(v: Any) -> str:
+    """A parameter or example value as plain text (a mapping or list as compact JSON)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False, default=str)
+    return str(v)

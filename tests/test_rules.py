@@ -15,7 +15,7 @@ from sync.demo import SEED_ROWS
 from sync.errors import RuleError
 from sync.parse import parse
 from sync.rules import RuleSet, load_rules, shipped_rules_dir
-from sync.ruletools import explain, lint, run_example
+from sync.ruletools import explain, lint, plain, run_example
 from sync.validate import validate
 
 from .conftest import SEED_AS_OF, grid
@@ -248,8 +248,32 @@ def test_lint_accepts_the_shipped_pack_and_reports_a_broken_example(tmp_path: Pa
 
 
 def test_explain_shows_why_and_examples() -> None:
-    text = explain(SHIPPED, "owner-not-department")
-    assert "why:" in text and "市场部*经理" in text and "→ row 2 负责人" in text
+    text = explain(SHIPPED, "owner-not-department", "en")
+    assert "why:" in text and "市场部*经理" in text and "→ row 2 Owner" in text
+    text = explain(SHIPPED, "owner-not-department")  # zh-CN
+    assert "原因:" in text and "市场部*经理" in text and "→ 第 2 行 负责人" in text
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_explain_is_plain_text_in_the_locale_for_every_rule(locale: str) -> None:
+    other = "en" if locale == "zh-CN" else "zh-CN"
+    for rule in SHIPPED.rules:
+        text = explain(SHIPPED, rule.id, locale)
+        assert "``" not in text and ":ref:" not in text, rule.id  # no reStructuredText
+        why = rule.why_text(locale)
+        assert why and plain(why) in text, rule.id
+        assert rule.why_text(other) not in text, rule.id  # the other language's reason
+        if locale == "zh-CN":
+            assert re.search(r"[\u4e00-\u9fff]", why), rule.id  # every reason in Chinese too
+
+
+def test_a_why_in_an_unknown_locale_fails_to_load(tmp_path: Path) -> None:
+    folder = write_folder(
+        tmp_path,
+        "rules:\n  - id: required-fields\n    why: {fr: pourquoi}\n",
+    )
+    with pytest.raises(RuleError, match="unknown locale"):
+        load_rules([shipped_rules_dir(), folder])
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -264,7 +288,14 @@ def test_rules_list_lint_explain_cli(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["rules", "lint", str(bad)])
     assert r.exit_code == 1 and "team.yaml:4: colums: unknown key" in r.output
     r = CliRunner().invoke(cli, ["rules", "explain", "countermeasure-deadline"])
-    assert r.exit_code == 0 and "优化视频前3秒内容" in r.output
+    assert r.exit_code == 0 and "优化视频前3秒内容" in r.output and "原因:" in r.output
+    # the config's locale decides the language; --locale overrides it
+    (tmp_path / "en.yaml").write_text("tracker: {backend: xlsx, path: t.xlsx}\nlocale: en\n")
+    args = ["rules", "explain", "countermeasure-deadline", "-c", str(tmp_path / "en.yaml")]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0 and "why:" in r.output and "原因" not in r.output
+    r = CliRunner().invoke(cli, [*args, "--locale", "zh-CN"])
+    assert r.exit_code == 0 and "原因:" in r.output
     r = CliRunner().invoke(cli, ["rules", "explain", "nope"])
     assert r.exit_code == 2
 
