@@ -246,3 +246,21 @@ def test_the_cli_says_the_calendar_warning_once(tracker_file: Any) -> None:
         out.count(f"warning: calendar CN: the official holidays and make-up workdays for {year}")
         == 1
     )
+
+
+def test_the_working_day_index_counts_as_busday_count_does() -> None:
+    """Counts inside the covered years come from a cumulative index; outside them (and for a
+    calendar without years) numpy's busday_count with the holiday list. Both agree."""
+    import dataclasses
+
+    cal = build(CalendarConfig(), [dt.date(2025, 3, 1), dt.date(2027, 2, 1)])
+    assert cal is not None
+    plain = dataclasses.replace(cal, years=frozenset())  # no index: the busday_count path
+    rng = np.random.default_rng(7)
+    begin = np.datetime64("2025-01-01") + rng.integers(-200, 1300, 5000).astype("timedelta64[D]")
+    end = begin + rng.integers(-90, 300, 5000).astype("timedelta64[D]")
+    begin[::53] = np.datetime64("NaT")
+    np.testing.assert_array_equal(cal.count(begin, end), plain.count(begin, end))
+    # 2026-02-14, a Saturday, is a working day; 2026-10-01..07 are not
+    days = np.array(["2026-02-14", "2026-02-15", "2026-10-01", "2026-10-08"], dtype="datetime64[D]")
+    assert cal.is_workday(days).tolist() == [True, False, False, True]
