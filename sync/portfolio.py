@@ -60,6 +60,11 @@ LABELS = {
     "en": {"title": "Portfolio", "updated": "Updated", "chart": "Completion rate % by tracker"},
 }
 
+#: A tracker's last outcome as the roll-up says it (English: the outcome itself).
+OUTCOMES = {
+    "zh-CN": {"written": "已更新", "unchanged": "无变化", "failed": "失败", "never run": "未运行"},
+}
+
 #: The data starts below the title, the stamp and a blank row.
 HEADER_ROW = 3
 COMPLETION_COL = 5
@@ -86,6 +91,7 @@ def rollup_tab(
     for t, state in trackers:
         k = state.get("kpis") or {}
         health = k.get("health")
+        outcome = str(state.get("outcome") or "never run")
         rows.append(
             [
                 t.name,
@@ -97,7 +103,7 @@ def rollup_tab(
                 k.get("late"),
                 k.get("open_risks"),
                 state.get("last_run_at"),
-                state.get("outcome") or "never run",
+                OUTCOMES.get(locale, {}).get(outcome, outcome),
                 text(locale, f"health.{health}") if health else None,
                 t.link(),
             ]

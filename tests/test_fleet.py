@@ -136,7 +136,7 @@ def test_a_fleet_of_200_within_quota_one_broken_then_skipped_unchanged(
     row0 = roll[4]
     assert row0[0] == "campaign-000" and row0[1] == 4 and row0[5] == 25 and row0[10] == "红"
     assert row0[11].startswith("https://docs.google.com/spreadsheets/d/")
-    assert roll[4 + 137][9] == "failed"
+    assert roll[4 + 137][9] == "失败" and roll[5][9] == "已更新"
     assert fake.charts(pid, "总览")
     assert fake.sheet_titles(pid)[0] == "说明"
 
@@ -343,15 +343,29 @@ def test_a_persons_tab_with_the_rollups_name_is_left_alone(
 def test_fleet_check_writes_nothing_and_exits_1_on_error_findings(
     tmp_path: Path, ruleset: RuleSet
 ) -> None:
+    from openpyxl import load_workbook
+
     path = xlsx_fleet(tmp_path, ruleset, 2)
-    before = (tmp_path / "plans" / "t0.xlsx").read_bytes()
-    r = CliRunner().invoke(
-        cli, ["fleet", "check", "-f", str(path), "--today", "2024-03-20"], catch_exceptions=False
-    )
-    assert "t0" in r.stdout and "checked" in r.stdout
-    assert (tmp_path / "plans" / "t0.xlsx").read_bytes() == before
+    args = ["fleet", "check", "-f", str(path), "--today", "2024-03-20"]
+    r = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "t0  checked    4 tasks, 0 error findings" in r.stdout
+    # t1 loses a task's owner (a required field): an error finding there, exit 1
+    t1 = tmp_path / "plans" / "t1.xlsx"
+    wb = load_workbook(t1)
+    ws = wb.active
+    assert ws is not None
+    owner = next(c.column for c in ws[1] if c.value == "负责人")
+    ws.cell(row=2, column=owner).value = None
+    wb.save(t1)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "plans").iterdir()}
+    r = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert [(t["name"], t["exit_code"]) for t in out["trackers"]] == [("t0", 0), ("t1", 1)]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "plans").iterdir()} == before
     assert not (tmp_path / "out").exists(), "check writes no portfolio"
-    assert r.exit_code in (0, 1)
+    assert not (tmp_path / ".tracker-sync").exists(), "nor a run store"
 
 
 # ---------------------------------------------------------------------------- manifest
@@ -600,5 +614,5 @@ def test_the_fleet_benchmark_runs() -> None:
     lines = done.stdout.splitlines()
     assert lines[0].split()[:2] == ["trackers", "run"] and len(lines) == 6
     steady_on = next(ln for ln in lines if "steady, detection on" in ln).split()
-    # the portfolio's one read, no write, one Drive request per tracker, both skipped
-    assert steady_on[-5:-1] == ["1", "0", "2", "2"]
+    # the trackers: no Sheets request (only the portfolio reads), one Drive request each
+    assert steady_on[-4:-1] == ["0", "2", "2"]  # writes, drive, skipped
