@@ -253,6 +253,17 @@ def load_manifest(path: Path | str) -> Manifest:
         if settings.store_dir is not None and tracker.config is not None:
             tracker = FleetTracker(name, _stored_in(tracker.config, folder / settings.store_dir))
         trackers.append(tracker)
+    owners: dict[str, str] = {}
+    for i, t in enumerate(trackers):
+        if t.config is None:
+            continue
+        identity = t.config.tracker.identity()
+        if identity in owners:
+            raise ConfigError(
+                f"{doc.where(['trackers', i])}: trackers {owners[identity]!r} and {t.name!r} are "
+                f"the same tracker ({identity}); list it once"
+            )
+        owners[identity] = t.name
     portfolio = _portfolio(doc, data.get("portfolio"), defaults, folder, trackers)
     return Manifest(path, settings, tuple(trackers), portfolio)
 

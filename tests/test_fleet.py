@@ -433,6 +433,10 @@ def test_deep_merge_replaces_lists_and_values() -> None:
             "fleet.yaml:2: trackers[0]: each tracker needs a name",
         ),
         (
+            "trackers:\n  - {name: a, tracker: {path: a.xlsx}}\n  - {name: b, tracker: {path: ./a.xlsx}}\n",
+            "fleet.yaml:3: trackers 'a' and 'b' are the same tracker",
+        ),
+        (
             "defaults: {history: {path: h.sqlite}}\ntrackers:\n  - {name: a}\n",
             "defaults.history.path would give every tracker the same run store",
         ),
