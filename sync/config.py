@@ -216,6 +216,12 @@ class Config(_Strict):
 
         return self.tracker.summary_worksheet or text(self.locale, "summary_title")
 
+    @property
+    def locale_given(self) -> bool:
+        """True when the config file (or code) set ``locale``; else a run takes the tracker's
+        header language (:func:`sync.run.run_locale`)."""
+        return "locale" in self.model_fields_set
+
 
 #: The single store beside the config file that versions before 0.2 used for every tracker.
 LEGACY_HISTORY = "tracker-sync-history.sqlite"

@@ -1015,3 +1015,22 @@ def _fill_years(
             data[name] = data[name].copy()
             data[name][m] = pd.to_datetime(pd.Series(moved, index=d.index, dtype=object))
             invalid[name] = invalid[name] | (m & data[name].isna())
+
+
+def header_locale(grid: Grid, ruleset: RuleSet) -> str | None:
+    """The language of the tracker's header row: zh-CN when a header naming a known column holds
+    Chinese characters, else en; None without a recognisable header row.
+
+    >>> from sync.rules import load_rules, shipped_rules_dir
+    >>> rs = load_rules([shipped_rules_dir()])
+    >>> heads = ["Phase", "Channel", "Core task", "Description", "Owner", "Planned start", "Planned finish"]
+    >>> header_locale(Grid("T", [heads]), rs), header_locale(Grid("T", [["推广阶段", *heads[1:]]]), rs)
+    ('en', 'zh-CN')
+    """
+    try:
+        row, mapping = find_header(grid, ruleset)
+    except MissingColumns:
+        return None
+    cells = grid.rows[row]
+    texts = [str(cells[c]) for c in mapping.values() if c < len(cells) and cells[c] is not None]
+    return "zh-CN" if any("\u4e00" <= ch <= "\u9fff" for t in texts for ch in t) else "en"

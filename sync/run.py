@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from .backends import AddsTabs, Backend, CountsRequests, CreatesTracker, Replans, open_backend
 from .config import Config
-from .defaults import DEFAULT_LOCALE
+from .defaults import DEFAULT_LOCALE, LOCALES
 from .errors import (
     BackendUnavailable,
     ConfigError,
@@ -31,7 +31,9 @@ from .errors import (
     TrackerSyncError,
 )
 from .history import History, RemembersInputs, RunStore, human_snapshot
+from .i18n import text
 from .model import Snapshot
+from .parse import header_locale
 from .pipeline import RunResult, plan_run
 from .rules import RuleSet, load_rules
 from .timeline import Event, HistoryView, TaskState, rebaseline
@@ -79,6 +81,26 @@ def run_clock(
         clock = (wall or dt.datetime.now(dt.UTC)).astimezone(tz)
         at = dt.datetime.combine(as_of, clock.timetz()) if as_of is not None else clock
     return (as_of or at.astimezone(tz).date()), at
+
+
+def run_locale(config: Config, snapshot: Snapshot, ruleset: RuleSet) -> str:
+    """The run's language: the config's ``locale`` when it sets one; else the language of the
+    summary tab the job already made (an existing tracker keeps its tab and words); else the
+    language of the tracker's header row (English headers: English generated columns and
+    summary); else the default."""
+    if config.locale_given:
+        return config.locale
+    made = snapshot.meta.get("summary")
+    for loc in LOCALES:
+        if made == text(loc, "summary_title"):
+            return loc
+    return header_locale(snapshot.tracker, ruleset) or config.locale
+
+
+def localized(config: Config, snapshot: Snapshot, ruleset: RuleSet) -> Config:
+    """``config`` with the run's language (:func:`run_locale`) as its ``locale``."""
+    loc = run_locale(config, snapshot, ruleset)
+    return config if loc == config.locale else config.model_copy(update={"locale": loc})
 
 
 def open_store(config: Config, *, readonly: bool) -> History | None:
@@ -182,7 +204,9 @@ def _run(
             result = _computed(
                 _sync(config, ruleset, backend, store.view, as_of=as_of, now=now, write=False)
             )
-            return _notify(config, store, result, None) if notify else result
+            if not notify:
+                return result
+            return _notify(localized(config, result.snapshot, ruleset), store, result, None)
         with store.lock(backend.target):
             view = functools.cache(store.view)  # loaded only when the pipeline runs
             repeat = isinstance(store, RemembersInputs)
@@ -222,7 +246,9 @@ def _run(
             run_id = _record(store, result, view())
             if isinstance(store, RemembersInputs) and check.fingerprint is not None:
                 _remember(store, run_id, result, view(), ruleset, check.fingerprint)
-            return _notify(config, store, result, run_id) if notify else result
+            if not notify:
+                return result
+            return _notify(localized(config, result.snapshot, ruleset), store, result, run_id)
 
 
 def _notify(config: Config, store: RunStore, result: RunResult, run_id: int | None) -> RunResult:
@@ -404,6 +430,7 @@ def _sync(
             len(snapshot.tracker.rows),
             time.perf_counter() - t0,
         )
+        config = localized(config, snapshot, ruleset)
         _check_summary_owner(snapshot, config)
         day, run_now = run_clock(zone(config, snapshot), as_of=as_of, now=now)
         if write and not_before is not None and run_now < not_before:

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..config import Config
 from ..history import History
-from ..run import open_store, run_clock, sync, zone
+from ..rules import load_rules
+from ..run import open_store, run_clock, run_locale, sync, zone
 from .data import Period, ReportHistory, WeeklyReport, build, week_of
 from .render import FORMATS, Format, data_uri, need, pdf_bytes, render_text, weasyprint_module
 
@@ -56,7 +57,7 @@ def collect(
         result,
         history,
         period,
-        locale=config.locale,
+        locale=run_locale(config, result.snapshot, load_rules(config.rule_dirs())),
         amber_deviation=config.thresholds.amber_deviation,
     )
 
