@@ -166,12 +166,12 @@ def test_milestone_forecast_and_variance_by_hand(ruleset: RuleSet) -> None:
         ([dict(task="late", planned_start="2024-03-10", planned_finish="2024-03-19",
                actual_start="2024-03-10", progress="90%", status="进行中")]
          + [dict(planned_start="2024-03-25", planned_finish="2024-04-30")] * 19,
-         "amber", "1 tasks delayed"),
+         "amber", "tasks delayed: 1"),
         # 2 of 10 delayed: red
         ([dict(planned_start="2024-03-10", planned_finish="2024-03-19", actual_start="2024-03-10",
                progress="90%", status="进行中")] * 2
          + [dict(planned_start="2024-03-25", planned_finish="2024-04-30")] * 8,
-         "red", "2 tasks delayed (20% of all"),
+         "red", "tasks delayed: 2 (20% of all"),
     ],
 )  # fmt: skip
 def test_rag(ruleset: RuleSet, rows: list[dict[str, str]], rag: str, reason: str) -> None:
@@ -522,3 +522,36 @@ def test_report_fails_when_week_and_since_are_both_given(tmp_path: Path) -> None
     assert r.exit_code == 2 and "not both" in r.output
     r = CliRunner().invoke(cli, ["report", "--since", "2024-03-01"])
     assert r.exit_code == 2 and "go together" in r.output
+
+
+def test_report_without_history_still_lists_the_week(tmp_path: Path, ruleset: RuleSet) -> None:
+    """history.enabled false: no run store, so no changes, trend or new risks — the rest is
+    there (completed this week from the actual finish dates)."""
+    from sync.demo import new_workbook
+
+    wb = new_workbook(ruleset)
+    ws = wb.active
+    rows = [
+        task(task="本周完成", planned_start="2024-03-10", planned_finish="2024-03-19",
+             actual_start="2024-03-10", actual_finish="2024-03-19", progress="100%", status="已完成"),
+        task(task="进行中", planned_start="2024-03-18", planned_finish="2024-03-27",
+             actual_start="2024-03-18", progress="30%", status="进行中"),
+    ]  # fmt: skip
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            set_text_safe(ws.cell(row=r, column=c), value)
+    wb.save(tmp_path / "t.xlsx")
+    (tmp_path / "c.yaml").write_text(
+        "tracker: {backend: xlsx, path: t.xlsx}\nhistory: {enabled: false}\n", encoding="utf-8"
+    )
+    out = tmp_path / "r.md"
+    r = CliRunner().invoke(cli, ["report", "-c", str(tmp_path / "c.yaml"), "--since",
+                                 "2024-03-18", "--until", "2024-03-24", "--today", "2024-03-20",
+                                 "--output", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    md = out.read_text(encoding="utf-8")
+    done = md.split("### 本周完成")[1].split("###")[0]
+    assert "本周完成" in done and "进行中" not in done
+    assert "2024-03-25 至 2024-03-31" in md  # the next period of the same length
+    assert "只有一天的记录" in md
+    assert not (tmp_path / ".tracker-sync").exists()  # nothing written beside the config
