@@ -39,6 +39,9 @@ def test_wheel_ships_the_rule_pack(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "sync/_rules/columns.yaml" in names and "sync/_rules/checks.yaml" in names
     assert any(n.endswith("entry_points.txt") for n in names)
+    # tracker-sync report's templates are package data
+    for name in ("report.md.j2", "report.html.j2", "report.css"):
+        assert f"sync/weekly/templates/{name}" in names
 
 
 def test_installed_copy_runs_demo_from_another_directory(wheel: Path, tmp_path: Path) -> None:
