@@ -21,10 +21,10 @@ tracker goes through six runs in a row:
    task, leaving the ⚙ columns where they were (so every ID sits beside another task until the
    run puts it back).
 
-For each run it prints the requests (read + write), the bytes of the read replies, the bytes
-sent (request bodies), the largest request body, the bytes received and the wall time, and after
-the sort how many IDs are back beside their own tasks, and whether every
-request stayed within ``google.max_request_bytes``. Bytes are HTTP bodies as the fake logged
+For each run it prints the requests (read + write), the bytes of the read replies (and their
+ratio to the tabs' size as CSV), the bytes sent (request bodies), the largest request body,
+the bytes received and the wall time, and after the sort how many IDs are back beside their
+own tasks, and whether every request stayed within ``google.max_request_bytes``. Bytes are HTTP bodies as the fake logged
 them (OAuth token requests excluded). Wall times are for a fake served by the same process (two
 threads sharing one GIL): compare them with each other, not with Google. By default the fake's
 copy-on-write of the whole spreadsheet per write request (its emulation of atomic writes, O(sheet
@@ -87,6 +87,17 @@ def _traffic(fake: Any) -> dict[str, Any]:
         "largest_request": max((r.body_size for r in recs), default=0),
         "failed": sum(1 for r in recs if r.status is None or r.status >= 400),
     }
+
+
+def _csv_bytes(fake: Any, key: str) -> int:
+    """The spreadsheet's tabs as CSV (UTF-8), the yardstick of the read's size."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    for tab in fake.sheet_titles(key):
+        csv.writer(text).writerows(fake.values(key, tab))
+    return len(text.getvalue().encode())
 
 
 def _person_edits(result: Any, fraction: float, rng: random.Random) -> list[tuple[int, str, str]]:
@@ -181,6 +192,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
         def run(label: str) -> Any:
             b = backend()
             b.client  # noqa: B018 -- the token request, before the count starts
+            csv_bytes = _csv_bytes(fake, key)  # what the run's read reads
             fake.reset_log()
             start = time.perf_counter()
             try:
@@ -189,6 +201,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
                 result = None
                 error = f"{exc.__class__.__name__}: {exc}"
             traffic = _traffic(fake) | {"seconds": time.perf_counter() - start}
+            traffic["csv_bytes"] = csv_bytes
             traffic["reported"] = dict(result.requests) if result is not None else None
             if result is None:
                 traffic["error"] = error
@@ -243,12 +256,13 @@ def _kb(n: int) -> str:
 def report(results: list[dict[str, Any]], fraction: float) -> str:
     lines = [
         f"Runs in a row on one tracker ({fraction:.0%} edits = that share of task rows, progress "
-        "+ status each). requests = read + write; read bytes = the read replies; largest = the "
-        "largest request body; bytes as the fake logged the HTTP bodies (tokens excluded).",
+        "+ status each). requests = read + write; read bytes = the read replies; read / CSV = "
+        "read bytes over the tabs' size as CSV when the run read them; largest = the largest request "
+        "body; bytes as the fake logged the HTTP bodies (tokens excluded).",
         "",
-        "| rows | run | requests | read bytes | bytes sent | largest request | bytes received "
-        "| seconds |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| rows | run | requests | read bytes | read / CSV | bytes sent | largest request "
+        "| bytes received | seconds |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for label in RUNS:
@@ -259,6 +273,7 @@ def report(results: list[dict[str, Any]], fraction: float) -> str:
                 label += f" -- failed after {t['read']} + {t['write']} requests: {t['error'][:120]}"
             lines.append(
                 f"| {r['rows']:,} | {label} | {t['read']} + {t['write']} | {_kb(t['read_bytes'])} "
+                f"| {t['read_bytes'] / t['csv_bytes'] if t.get('csv_bytes') else 0:.2f} "
                 f"| {_kb(t['bytes_sent'])} | {_kb(t['largest_request'])} "
                 f"| {_kb(t['bytes_received'])} | {t['seconds']:.1f} |"
             )

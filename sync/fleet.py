@@ -720,7 +720,8 @@ def _sync_one(
     as_of: dt.date | None,
     now: dt.datetime | None,
 ) -> TrackerOutcome:
-    from .run import run_clock, sync, zone
+    from .run import run_clock, sync, sync_or_skip, zone
+    from .unchanged import Unchanged
 
     write = mode == "run"
     state = read_state(config) if write else {}
@@ -751,9 +752,9 @@ def _sync_one(
             {"read": 0, "write": 0, "drive": drive},
             skipped_unchanged=True,
         )
-    result = sync(config, as_of=as_of, now=now, write=write, notify=write)
-    requests = dict(result.requests) | ({"drive": drive} if drive else {})
     if not write:
+        result = sync(config, as_of=as_of, now=now, write=False, notify=False)
+        requests = dict(result.requests) | ({"drive": drive} if drive else {})
         errors = int(result.summary.findings_by_severity.get("error", 0))
         return TrackerOutcome(
             name,
@@ -762,11 +763,18 @@ def _sync_one(
             f"{result.summary.total} tasks, {errors} error findings",
             requests,
         )
-    wrote = result.applied is not None
+    # a spreadsheet whose content is that of the last run stops after its read (sync.unchanged)
+    done = sync_or_skip(config, as_of=as_of, now=now, notify=True)
+    requests = dict(done.requests) | ({"drive": drive} if drive else {})
+    if isinstance(done, Unchanged):
+        wrote, figures = False, state.get("kpis") or _stored_kpis(done.kpis)
+        message = f"nothing to write (the content of run {done.same_as})"
+    else:
+        wrote, figures = done.applied is not None, kpis(done)
+        message = (
+            f"wrote {done.applied.cells_written} cells" if done.applied else "nothing to write"
+        )
     outcome = "written" if wrote else "unchanged"
-    message = (
-        f"wrote {result.applied.cells_written} cells" if result.applied else "nothing to write"
-    )
     # what it looks like after our own write is unknown until it is read again: remember a
     # fingerprint only when this run wrote nothing (the next run after a write reads once more)
     write_state(
@@ -780,12 +788,22 @@ def _sync_one(
             "day": day,
             "config": key,
             "skipped": False,
-            "last_run_at": (result.now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
-            "as_of": result.as_of.isoformat(),
-            "kpis": kpis(result),
+            "last_run_at": (done.now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
+            "as_of": done.as_of.isoformat(),
+            "kpis": figures,
         },
     )
     return TrackerOutcome(name, outcome, 0, message, requests)
+
+
+def _stored_kpis(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The portfolio's figures from what the run store recorded (when no fleet run did)."""
+    return {
+        "total": stored.get("total"),
+        "completion_rate": stored.get("completion_rate"),
+        "deviation": stored.get("avg_deviation"),
+        "late": stored.get("delayed"),
+    }
 
 
 def kpis(result: Any) -> dict[str, Any]:

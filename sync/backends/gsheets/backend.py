@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import random
 import time
 import uuid
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import gspread
 
 from ...config import GoogleConfig
-from ...errors import RetryRun, TrackerError, TrackerNotFound
+from ...errors import BackendUnavailable, RetryRun, TrackerError, TrackerNotFound
 from ...model import (
     META_TAB,
     ApplyResult,
@@ -35,6 +36,7 @@ from .build import (
     META_KEY,
     PROTECTION_DESCRIPTION,
     READ_FIELDS,
+    VALUES_READ,
     VALUES_REPLY_FIELDS,
     Entry,
     anchor_request,
@@ -49,12 +51,23 @@ from .build import (
     tab_width,
 )
 from .formats import formats_record, legacy_record, own_rules, rule_sig, sans_end
-from .grid import created_anchor_ids, decode_grid, find_anchor_ids, norm_value, reply_sheet
+from .grid import (
+    a1_extent,
+    created_anchor_ids,
+    decode_grid,
+    decode_percent,
+    decode_values,
+    find_anchor_ids,
+    norm_value,
+    reply_sheet,
+)
 from .guard import RowGuard
 from .transport import Policy, Transport, spreadsheet_key
 
 if TYPE_CHECKING:
     from ...config import Config
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,13 +175,33 @@ class SheetsBackend:
     # ------------------------------------------------------------------ read
 
     def read(self) -> Snapshot:
-        data = self.transport.get({"fields": READ_FIELDS})
-        sheets = data.get("sheets", [])
-        titles = [s["properties"]["title"] for s in sheets]
+        """Two requests: the tabs' structure and formats (no values), then every tab's values.
+        A tab whose grid changed size between the two (rows or columns inserted or deleted
+        meanwhile), renamed or deleted, is read again (up to ``google.retry.attempts`` times)."""
+        for attempt in range(1, self.google.retry.attempts + 1):
+            data = self.transport.get({"fields": READ_FIELDS})
+            sheets = data.get("sheets", [])
+            titles = [s["properties"]["title"] for s in sheets]
+            values = self._read_values(sheets)
+            if values is not None:
+                break
+            log.warning(
+                "spreadsheet %s: the tabs changed between the two parts of the read (attempt %d); "
+                "reading again",
+                self.key,
+                attempt,
+            )
+        else:
+            raise BackendUnavailable(
+                f"spreadsheet {self.key}: the tabs kept changing while the sync was reading them "
+                f"({self.google.retry.attempts} attempts); run again when the edits are done"
+            )
         tracker = self._pick_tracker(sheets, titles)
         props = tracker["properties"]
         grid_props = props.get("gridProperties", {})
-        rows, percent, anchors = decode_grid(tracker)
+        rows = values[props["title"]]
+        percent = decode_percent(tracker, rows)
+        _, _, anchors = decode_grid(tracker)
         anchor_ids, doubled = find_anchor_ids(tracker)
         summary_sheet = next(
             (
@@ -181,13 +214,15 @@ class SheetsBackend:
         summary = None
         summary_rows = summary_cols = summary_height = 0
         if summary_sheet is not None:
-            srows, _, _ = decode_grid(summary_sheet)
+            srows = values[self.summary_title]
             summary = Grid(self.summary_title, srows)
             sgp = summary_sheet["properties"].get("gridProperties", {})
             summary_rows, summary_cols = int(sgp.get("rowCount", 0)), int(sgp.get("columnCount", 0))
             summary_height = len(srows)
         tabs = {
-            s["properties"]["title"]: Grid(s["properties"]["title"], decode_grid(s)[0])
+            s["properties"]["title"]: Grid(
+                s["properties"]["title"], values[s["properties"]["title"]]
+            )
             for s in sheets
             if s is not tracker and s is not summary_sheet
         }
@@ -272,6 +307,38 @@ class SheetsBackend:
             if not p.get("hidden") and p["title"] != self.summary_title:
                 return s
         raise TrackerNotFound(f"spreadsheet {self.key}: no tracker tab (the tabs are: {titles})")
+
+    def _read_values(self, sheets: list[dict[str, Any]]) -> dict[str, list[list[Any]]] | None:
+        """Every tab's values in one ``values:batchGet``, by title; None when a tab is not as the
+        first request found it (renamed, deleted, or its grid another size: the reply names
+        "the entire requested range", documented: Sheets API reference, ValueRange.range)."""
+        out: dict[str, list[list[Any]]] = {
+            s["properties"]["title"]: []
+            for s in sheets
+            if s["properties"].get("sheetType", "GRID") != "GRID"  # a chart's own tab: no cells
+        }
+        sheets = [s for s in sheets if s["properties"]["title"] not in out]
+        titles = [s["properties"]["title"] for s in sheets]
+        if not titles:
+            return out
+        params = {"ranges": [quote_title(t) for t in titles], **VALUES_READ}
+        try:
+            reply = self.transport.get(params, "/values:batchGet")
+        except TrackerError as exc:
+            if "parse range" in str(exc).lower():  # a tab renamed or deleted meanwhile
+                return None
+            raise
+        ranges = reply.get("valueRanges", []) if isinstance(reply, dict) else []
+        if len(ranges) != len(titles):
+            return None
+        # the ranges come back in the order asked (documented: BatchGetValuesResponse)
+        for sheet, title, vr in zip(sheets, titles, ranges, strict=True):
+            gp = sheet["properties"].get("gridProperties", {})
+            size = (int(gp.get("rowCount", 0)), int(gp.get("columnCount", 0)))
+            if a1_extent(str(vr.get("range", ""))) != size:
+                return None
+            out[title] = decode_values(vr)
+        return out
 
     # ------------------------------------------------------------------ restore
 

@@ -24,17 +24,29 @@ HEADER_FILL = {"red": 0.85, "green": 0.85, "blue": 0.85}
 
 TEMPLATE_HEADER_FILL = {"red": 0.867, "green": 0.922, "blue": 0.969}
 
-#: The read's field mask: only what the pipeline uses. Per cell, its value and -- present only on
-#: cells a person or the job formatted -- the number-format type that tells a percentage
-#: (``userEnteredFormat``: ``effectiveFormat`` is on every cell, an object even when empty).
+#: The first read's field mask (``spreadsheets.get``): what the decisions need and no cell
+#: value -- the tabs' properties, the job's metadata, the tracker's conditional formats and the
+#: job's protections, chart ids, the column anchors, and per cell only the number-format type,
+#: present only on cells a person or the job formatted (``userEnteredFormat``; an unformatted
+#: cell is ``{}``): a number in a percent-formatted cell is a fraction.
 READ_FIELDS = (
     "spreadsheetId,properties(title,locale,timeZone),"
     "developerMetadata(metadataId,metadataKey,metadataValue),"
-    "sheets(properties(sheetId,title,index,hidden,gridProperties(rowCount,columnCount,frozenRowCount)),"
+    "sheets(properties(sheetId,title,index,hidden,sheetType,gridProperties(rowCount,columnCount,frozenRowCount)),"
     "conditionalFormats,protectedRanges(protectedRangeId,range,description,warningOnly),charts(chartId),"
     "data(startRow,startColumn,columnMetadata(developerMetadata(metadataId,metadataKey,metadataValue)),"
-    "rowData(values(effectiveValue,userEnteredFormat(numberFormat(type))))))"
+    "rowData(values(userEnteredFormat(numberFormat(type))))))"
 )
+
+#: The second read (``values:batchGet``, every tab): each cell's value as a plain JSON item,
+#: numbers unformatted and dates as serial numbers -- what the grid read's ``effectiveValue``
+#: gave, at a fraction of the bytes (``"x"`` instead of ``{"effectiveValue":{"stringValue":"x"}}``).
+VALUES_READ = {
+    "valueRenderOption": "UNFORMATTED_VALUE",
+    "dateTimeRenderOption": "SERIAL_NUMBER",
+    "majorDimension": "ROWS",
+    "fields": "valueRanges(range,values)",
+}
 
 #: The reply parts a structural batch needs back: the header row, values only.
 HEADER_REPLY_FIELDS = (

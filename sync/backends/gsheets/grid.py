@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ...i18n import GENERATED_KEYS
 from .build import COLUMN_KEY
+
+_A1_END = re.compile(r":\$?([A-Z]+)\$?([0-9]+)$")
 
 
 def decode_grid(
@@ -52,6 +55,53 @@ def decode_grid(
     while rows and not rows[-1]:
         rows.pop()
     return rows, percent, anchors
+
+
+def decode_values(value_range: dict[str, Any] | None) -> list[list[Any]]:
+    """A ``values:batchGet`` range (UNFORMATTED_VALUE, SERIAL_NUMBER, ROWS) -> raw rows, as
+    :func:`decode_grid` gives them: an empty cell (``""``) is None, no trailing empties."""
+    rows: list[list[Any]] = []
+    for row in (value_range or {}).get("values", []) or []:
+        out = [None if v == "" else v for v in row]
+        while out and out[-1] is None:
+            out.pop()
+        rows.append(out)
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def decode_percent(sheet: dict[str, Any] | None, rows: list[list[Any]]) -> set[tuple[int, int]]:
+    """The cells of ``rows`` holding a number in a percent-formatted cell (``sheet``: grid data
+    with the number-format type per cell)."""
+    percent: set[tuple[int, int]] = set()
+    for block in (sheet or {}).get("data", []):
+        r0, c0 = int(block.get("startRow", 0)), int(block.get("startColumn", 0))
+        for i, row in enumerate(block.get("rowData", []) or []):
+            r = r0 + i
+            for j, cell in enumerate(row.get("values", []) or []):
+                fmt = (cell or {}).get("userEnteredFormat") or {}
+                if (fmt.get("numberFormat") or {}).get("type") != "PERCENT":
+                    continue
+                c = c0 + j
+                if r < len(rows) and c < len(rows[r]) and rows[r][c] is not None:
+                    percent.add((r, c))
+    return percent
+
+
+def a1_extent(a1: str) -> tuple[int, int] | None:
+    """(rows, columns) of an A1 range's grid as a values reply names it (``'Tab'!A1:Z1000``).
+
+    >>> a1_extent("'进度表'!A1:AB100003")
+    (100003, 28)
+    """
+    m = _A1_END.search(a1)
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)), col
 
 
 def reply_sheet(reply: dict[str, Any], title: str) -> dict[str, Any] | None:
