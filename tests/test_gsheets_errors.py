@@ -155,4 +155,4 @@ def test_the_library_run_is_unchanged_by_logging(
     from sync.config import load_config
 
     result = sync(load_config(cfg), as_of=SEED_AS_OF)
-    assert result.applied is not None and result.requests["read"] == 1
+    assert result.applied is not None and result.requests["read"] == 2  # structure, values
