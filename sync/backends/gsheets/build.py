@@ -218,7 +218,14 @@ def merge_runs(rows: list[int], gap: int, most: int) -> list[tuple[int, int]]:
 
 def summary_entries(current: Grid | None, plan: WritePlan, budget: int) -> list[Entry]:
     """The summary tab's changed cells as A1 ranges of whole rows, at most ``budget`` bytes
-    each: "" to clear, null where unchanged."""
+    each: "" to clear, null where unchanged, a row cut after its last change (an empty row
+    for a row without one: no item, no cell written), a range starting at a changed row.
+
+    >>> tab = SummaryTab("概览", [["KPI", 1], ["延期", 2], ["完成", 3]])
+    >>> plan = WritePlan("进度表", summary=tab, summary_changes={(2, 0): ("已完成", "完成")})
+    >>> [(e.body["dataFilter"]["a1Range"], e.body["values"]) for e in summary_entries(None, plan, 2_000)]
+    [("'概览'!A3:B3", [['完成']])]
+    """
     assert plan.summary is not None
     have = current.rows if current is not None else []
     height = max(len(plan.summary.rows), len(have))
@@ -226,32 +233,41 @@ def summary_entries(current: Grid | None, plan: WritePlan, budget: int) -> list[
     rows: list[list[Any]] = [[None] * width for _ in range(height)]
     for (r, c), (_, new) in plan.summary_changes.items():
         rows[r][c] = wire_value(new)
+    for row in rows:
+        while row and row[-1] is None:
+            row.pop()
     title = quote_title(plan.summary.title)
     last = col_letter(width - 1)
 
-    def block(r0: int, r1: int) -> Entry | None:
-        part = rows[r0:r1]
-        if all(v is None for row in part for v in row):
-            return None
+    def block(r0: int, r1: int) -> Entry:
+        while r1 > r0 + 1 and not rows[r1 - 1]:
+            r1 -= 1
         body = {
             "dataFilter": {"a1Range": f"{title}!A{r0 + 1}:{last}{r1}"},
             "majorDimension": "ROWS",
-            "values": part,
+            "values": rows[r0:r1],
         }
         return Entry(body, len(dumps(body)))
 
-    out: list[Entry | None] = []
+    out: list[Entry] = []
     base = 120 + len(title.encode())
-    start, size = 0, 0
+    start: int | None = None
+    size = 0
     for r, row in enumerate(rows):
+        if start is None and not row:
+            continue
         n = len(dumps(row)) + 1
-        if r > start and base + size + n > budget:
+        if start is not None and r > start and base + size + n > budget:
             out.append(block(start, r))
+            start = None
+            if not row:
+                continue
+        if start is None:
             start, size = r, 0
         size += n
-    if height:
+    if start is not None:
         out.append(block(start, height))
-    return [e for e in out if e is not None]
+    return out
 
 
 def insert_columns(
