@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -187,22 +187,30 @@ def _follow_moved_ids(
     remembered under that ID has the row's phase + channel + description; otherwise, when
     exactly one remembered task has them and no row holds that task's ID rightfully, the row
     takes that task's ID. An ID then held by two rows stays with the one whose content matches;
-    the other row gets one the usual way (a match by content, or a new ID).
+    the other row gets one the usual way (a match by content, or a new ID). ``ids`` are unique
+    on entry (:func:`resolve_ids` drops repeated ones first).
 
     >>> a, b = TaskState("T0001", "k-a", "", ""), TaskState("T0002", "k-b", "", "")
     >>> _follow_moved_ids(["T0001", "T0002"], ["k-b", "k-a"], {"T0001": a, "T0002": b})
     ['T0002', 'T0001']
     """
+    remembered = states.get
+    rightful = {
+        v
+        for v, k in zip(ids, keys, strict=True)
+        if v is not None and (s := remembered(v)) is not None and s.key == k
+    }
+    # rows whose ID is remembered under other content (none in a steady state: then no ID
+    # moves, and the IDs, unique on entry, stay unique)
+    strays = [i for i, v in enumerate(ids) if v is not None and v not in rightful and v in states]
+    if not strays:
+        return list(ids)
     owner: dict[str, str | None] = {}
     for sid, state in states.items():
         owner[state.key] = sid if state.key not in owner else None  # None: ambiguous
-    rightful = {
-        v for i, v in enumerate(ids) if v is not None and v in states and states[v].key == keys[i]
-    }
     out = list(ids)
-    for i, v in enumerate(ids):
-        if v is None or v in rightful or v not in states:
-            continue
+    for i in strays:
+        v = ids[i]
         other = owner.get(keys[i])
         if other is not None and other != v and other not in rightful:
             out[i] = other
@@ -250,7 +258,7 @@ def _texts(s: pd.Series) -> list[str]:
     else:
         codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
         texts = [_cell(u) for u in uniques] + [""]
-    return [texts[c] for c in codes.tolist()]
+    return np.array(texts, dtype=object)[codes].tolist()  # type: ignore[no-any-return]
 
 
 def _cell(value: Any) -> str:
@@ -318,53 +326,51 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     today = as_of.isoformat()
     now_iso = now.isoformat()
     events: list[Event] = []
-    row_states: list[TaskState] = []
-    changed: list[bool] = []
     previous: dict[int, float | None] = {}  # progress before this run, rows compared cell by cell
-    # locals: this loop runs once per row and most rows take the quiet path
     fields, keys, values_of = rows.fields, rows.keys, rows.values
     progresses, statuses, risks = rows.progresses, rows.statuses, rows.risks
     starts, finishes = rows.starts, rows.finishes
     n_fields = len(fields)
-    remembered = view.states.get
-    add_state, add_changed, add_event = row_states.append, changed.append, events.append
-    for i, tid in enumerate(rows.ids):
-        old = remembered(tid)
-        if (
-            old is not None
-            and not old.deleted
-            and len(old.values) == n_fields
-            and tuple(old.values.values()) == values_of[i]
-        ):
-            add_state(old)  # the quiet path: every cell as last time, every fact as it was
-            add_changed(False)
-            continue
+    olds: list[TaskState | None] = list(map(view.states.get, rows.ids))
+    # the quiet rows (most of them): every cell as last time, every fact as it was; their
+    # state is the remembered one, unchanged
+    loud = [
+        i
+        for i, (old, values) in enumerate(zip(olds, values_of, strict=True))
+        if old is None
+        or old.deleted
+        or len(old.values) != n_fields
+        or tuple(old.values.values()) != values
+    ]
+    row_states = cast(list[TaskState], olds)  # every None is a loud row, replaced below
+    changed = [False] * len(olds)
+    add_event = events.append
+    for i in loud:
+        tid, old = rows.ids[i], olds[i]
         values = dict(zip(fields, values_of[i], strict=True))
         if old is None or old.deleted:
-            add_state(
-                _fresh_task(
-                    old,
-                    tid,
-                    keys[i],
-                    values,
-                    statuses[i],
-                    progresses[i],
-                    starts[i],
-                    finishes[i],
-                    risks[i],
-                    today,
-                    now_iso,
-                )
+            row_states[i] = _fresh_task(
+                old,
+                tid,
+                keys[i],
+                values,
+                statuses[i],
+                progresses[i],
+                starts[i],
+                finishes[i],
+                risks[i],
+                today,
+                now_iso,
             )
             add_event(Event(tid, "task", None, "appeared" if old is None else "reappeared"))
-            add_changed(True)
+            changed[i] = True
         else:
             new, diff = _existing_task(
                 old, keys[i], values, statuses[i], progresses[i], risks[i], today, now_iso
             )
-            add_state(new)
+            row_states[i] = new
             events.extend(_cell_events(tid, old.values, values, diff))
-            add_changed(bool(diff))
+            changed[i] = bool(diff)
             previous[i] = old.progress
     states = dict(view.states)
     states.update(zip(rows.ids, row_states, strict=True))
@@ -472,6 +478,9 @@ def _cell_events(
 
 def _removed(remembered: dict[str, TaskState], seen: set[str]) -> dict[str, TaskState]:
     """Remembered tasks no row claims any more, marked deleted (once: not if already so)."""
+    gone = remembered.keys() - seen
+    if all(remembered[tid].deleted for tid in gone):
+        return {}  # the usual run: every remembered task is still there (or long removed)
     return {
         tid: replace(state, deleted=True)
         for tid, state in remembered.items()
