@@ -18,6 +18,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ["bench_sheets.py", "--rows", "200"],
         ["bench_rules.py", "--rows", "300", "--repeat", "1"],
         ["bench_workdays.py", "--rows", "300", "--repeat", "1"],
+        ["bench_sheets_read.py", "--rows", "300", "--repeat", "1"],
     ],
 )
 def test_benchmark_script_runs(args: list[str]) -> None:
