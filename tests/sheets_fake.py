@@ -74,7 +74,8 @@ deleteProtectedRange, createDeveloperMetadata, updateDeveloperMetadata,
 deleteDeveloperMetadata, addChart, deleteEmbeddedObject, setDataValidation,
 updateDimensionProperties, insertDimension, deleteDimension,
 appendDimension, moveDimension, sortRange, mergeCells, unmergeCells, addNamedRange,
-deleteNamedRange, setBasicFilter, clearBasicFilter; accepted as no-ops:
+deleteNamedRange, setBasicFilter, clearBasicFilter, copyPaste, cutPaste, addFilterView,
+updateFilterView, deleteFilterView, duplicateFilterView; accepted as no-ops:
 updateBorders, autoResizeDimensions, updateChartSpec,
 updateEmbeddedObjectPosition, updateEmbeddedObjectBorder.  Other *known*
 request kinds answer 400 "not implemented by the fake"; unknown names answer
@@ -133,6 +134,15 @@ Documented:
   unbounded on that side (GridRange).
 * moveDimension's destinationIndex is in the coordinates before the source is
   removed (MoveDimensionRequest, with its worked example).
+* copyPaste copies the source's cells (all of them, or the parts its
+  pasteType names: PasteType) to the destination, repeated to fill a
+  destination that is a multiple of the source's size, else once from its
+  top-left corner even past the destination's end (CopyPasteRequest);
+  cutPaste moves the source's cells to a GridCoordinate (CutPasteRequest).
+* Filter views (AddFilterViewRequest and its reply, UpdateFilterViewRequest
+  with its field mask, DeleteFilterViewRequest, DuplicateFilterViewRequest and
+  its reply, FilterView): a saved view of one person's filter and sort; the
+  cells never move.  Listed as the tab's ``filterViews`` (Sheet).
 
 Assumed:
 * A conditional-format rule's ranges and the cell references of its custom
@@ -147,6 +157,12 @@ Assumed:
   True.
 * A sort of part of the columns (sortRange over A:N) moves only those cells;
   row metadata does not move (only full-width sorts move rows).
+* cutPaste and copyPaste move or copy cells, not rows or columns: row and
+  column developer metadata, conditional-format and protected ranges stay
+  where they are; a cut source is left empty; copied formulas keep their
+  text (Sheets adjusts relative references; the fake does not).  The title
+  of a duplicated filter view is "Copy of <title>" (seen in the UI).  A filter
+  view's range follows inserted and deleted rows and columns like any range.
 
 Python hooks (``SheetsFake``)
 =============================
@@ -161,7 +177,8 @@ Python hooks (``SheetsFake``)
 * human edits (1-based rows/columns like the Sheets UI): ``set_cell``,
   ``set_values``, ``insert_rows``, ``delete_rows``, ``sort_rows`` (whole rows,
   or ``columns=("A", "N")`` only), ``insert_columns``, ``delete_columns``,
-  ``move_columns``, ``duplicate_sheet``, ``rename_header``, ``add_sheet``,
+  ``move_columns``, ``cut_paste``, ``copy_paste``, ``add_filter_view``,
+  ``duplicate_sheet``, ``rename_header``, ``add_sheet``,
   ``delete_sheet``, ``rename_sheet``, ``set_note``, ``set_number_format``,
   ``add_developer_metadata``, ``set_access``.
 * a person between the job's read and its write: ``before_write(fn, n=1)``
@@ -195,9 +212,10 @@ Python hooks (``SheetsFake``)
 
 Not emulated: formula evaluation beyond plain arithmetic (cell references,
 functions: the effective value is the formula text), enforcement of protected
-ranges and data-validation rules on writes, filter views, banding replies,
-pivot tables, data sources, slicers, dimension groups, copyPaste/cutPaste/
-findReplace/autoFill/insertRange/deleteRange/textToColumns,
+ranges and data-validation rules on writes, a filter view's filtering, banding replies,
+pivot tables, data sources, slicers, dimension groups, copyPaste with
+TRANSPOSE or PASTE_CONDITIONAL_FORMATTING, findReplace/autoFill/insertRange/
+deleteRange/textToColumns,
 sheets.copyTo, Drive writes (create/copy/delete/permissions), per-user
 sharing (access is per spreadsheet: writer/reader/none), JWT signature
 checks, quotas other than ``set_rate_limit``.
@@ -1325,6 +1343,7 @@ class _Sheet:
         self.merges: list[JSON] = []
         self.banded_ranges: list[JSON] = []
         self.basic_filter: JSON | None = None
+        self.filter_views: list[JSON] = []
 
     @property
     def sheet_id(self) -> int:
@@ -1375,6 +1394,28 @@ class _Box:
 
     def a1(self) -> str:
         return a1(self.sheet.title, self.r0, self.r1, self.c0, self.c1)
+
+
+#: The cell parts each paste type copies (documented: PasteType).
+_PASTE_KEYS: dict[str, tuple[str, ...]] = {
+    "PASTE_NORMAL": STORED_CELL_KEYS,
+    "PASTE_NO_BORDERS": STORED_CELL_KEYS,
+    "PASTE_VALUES": ("userEnteredValue", "effectiveValue"),
+    "PASTE_FORMULA": ("userEnteredValue", "effectiveValue"),
+    "PASTE_FORMAT": ("userEnteredFormat", "textFormatRuns"),
+    "PASTE_DATA_VALIDATION": ("dataValidation",),
+}
+
+
+def _grid_range(box: _Box) -> JSON:
+    """A box as a GridRange (the sheet's grid end where the box is a whole column or row)."""
+    return {
+        "sheetId": box.sheet.sheet_id,
+        "startRowIndex": box.r0,
+        "endRowIndex": max(box.r1, box.r0 + 1),
+        "startColumnIndex": box.c0,
+        "endColumnIndex": max(box.c1, box.c0 + 1),
+    }
 
 
 def _now_rfc3339() -> str:
@@ -1842,6 +1883,11 @@ class _Spreadsheet:
                 ]
             if sh.basic_filter:
                 so["basicFilter"] = _jcopy(sh.basic_filter)
+            if sh.filter_views:
+                so["filterViews"] = [
+                    _jcopy(fv) | {"range": self.grid_range_out(fv["range"])}
+                    for fv in sh.filter_views
+                ]
             if sh.charts:
                 so["charts"] = _jcopy(sh.charts)
             if sh.banded_ranges:
@@ -2023,6 +2069,7 @@ class _Engine:
         for sh in self.ss.sheets:
             ids |= {int(pr.get("protectedRangeId", 0)) for pr in sh.protected_ranges}
             ids |= {int(ch.get("chartId", 0)) for ch in sh.charts}
+            ids |= {int(fv.get("filterViewId", 0)) for fv in sh.filter_views}
         return ids
 
     # -- batchUpdate dispatch ---------------------------------------------------
@@ -2356,6 +2403,7 @@ class _Engine:
         out.extend(br["range"] for br in sheet.banded_ranges if "range" in br)
         if sheet.basic_filter and "range" in sheet.basic_filter:
             out.append(sheet.basic_filter["range"])
+        out.extend(fv["range"] for fv in sheet.filter_views if "range" in fv)
         return out
 
     def _shift_rule_formulas(
@@ -2408,6 +2456,11 @@ class _Engine:
         bf = sheet.basic_filter
         if bf and "range" in bf and not _shift_gr(bf["range"], dimension, fn):
             sheet.basic_filter = None
+        sheet.filter_views = [
+            fv
+            for fv in sheet.filter_views
+            if "range" not in fv or _shift_gr(fv["range"], dimension, fn)
+        ]
         self.ss.named_ranges = [
             nr
             for nr in self.ss.named_ranges
@@ -2848,6 +2901,126 @@ class _Engine:
     def r_deleteProtectedRange(self, body: JSON) -> None:
         sheet, pr = self._find_protected(body.get("protectedRangeId"))
         sheet.protected_ranges.remove(pr)
+
+    # -- filter views (documented: AddFilterViewRequest, UpdateFilterViewRequest,
+    # DeleteFilterViewRequest, DuplicateFilterViewRequest, FilterView) ------------------
+    def _find_filter_view(self, fid: Any) -> tuple[_Sheet, JSON]:
+        for sh in self.ss.sheets:
+            for fv in sh.filter_views:
+                if int(fv.get("filterViewId", -1)) == int(fid if fid is not None else -2):
+                    return sh, fv
+        raise _ReqError(f"No filter view with id: {fid}")
+
+    def _new_filter_view(self, fv: JSON) -> JSON:
+        if "range" not in fv:
+            raise _ReqError("A filter view needs a range")
+        fv["range"] = self._norm_gr(fv["range"])
+        used = self._used_object_ids()
+        if fv.get("filterViewId") is None or int(fv["filterViewId"]) in used:
+            fv["filterViewId"] = self._new_id(used)
+        self.ss.sheet_by_id(fv["range"]["sheetId"]).filter_views.append(fv)
+        return fv
+
+    def r_addFilterView(self, body: JSON) -> JSON:
+        """A filter view filters and sorts what one person sees; the cells do not move."""
+        fv = self._new_filter_view(_jcopy(body.get("filter") or {}))
+        return {"addFilterView": {"filter": _jcopy(fv)}}
+
+    def r_updateFilterView(self, body: JSON) -> None:
+        new = body.get("filter") or {}
+        _, fv = self._find_filter_view(new.get("filterViewId"))
+        try:
+            mask = parse_field_mask(body.get("fields") or "")
+        except ValueError as exc:
+            raise _ReqError(str(exc)) from None
+        if not mask:
+            raise _ReqError("At least one field must be specified.")
+        apply_mask(fv, new, mask)
+        fv["range"] = self._norm_gr(fv["range"])
+
+    def r_deleteFilterView(self, body: JSON) -> None:
+        sheet, fv = self._find_filter_view(body.get("filterId"))
+        sheet.filter_views.remove(fv)
+
+    def r_duplicateFilterView(self, body: JSON) -> JSON:
+        _, fv = self._find_filter_view(body.get("filterId"))
+        copy_ = _jcopy(fv)
+        copy_.pop("filterViewId", None)
+        if copy_.get("title"):
+            copy_["title"] = f"Copy of {copy_['title']}"
+        return {"duplicateFilterView": {"filter": _jcopy(self._new_filter_view(copy_))}}
+
+    # -- copy and cut (documented: CopyPasteRequest, CutPasteRequest, PasteType) -----------
+
+    def _paste(
+        self, cells: list[list[JSON | None]], sheet: _Sheet, r0: int, c0: int, paste_type: str
+    ) -> None:
+        keys = _PASTE_KEYS.get(paste_type)
+        if keys is None:
+            raise ApiError(400, f"pasteType {paste_type} is not implemented by the sheets fake")
+        self.ss.check_grid(_Box(sheet, r0, r0 + len(cells), c0, c0 + len(cells[0])))
+        for i, row in enumerate(cells):
+            for j, src in enumerate(row):
+                cell = sheet.ensure(r0 + i, c0 + j)
+                for k in keys:
+                    cell.pop(k, None)
+                for k in keys:
+                    if src and k in src:
+                        cell[k] = _jcopy(src[k])
+                if paste_type == "PASTE_VALUES" and "effectiveValue" in cell:
+                    cell["userEnteredValue"] = _jcopy(cell["effectiveValue"])
+
+    def _cells_of(self, box: _Box) -> list[list[JSON | None]]:
+        return [
+            [_jcopy(box.sheet.get(r, c)) for c in range(box.c0, box.c1)]
+            for r in range(box.r0, box.r1)
+        ]
+
+    def r_copyPaste(self, body: JSON) -> None:
+        """Copies the source's cells to the destination, repeated to fill it when it is a
+        multiple of the source's size, else once from its top-left corner (documented:
+        CopyPasteRequest.destination)."""
+        if body.get("pasteOrientation", "NORMAL") != "NORMAL":
+            raise ApiError(400, "pasteOrientation TRANSPOSE is not implemented by the sheets fake")
+        src = self.ss.resolve_grid_range(body.get("source") or {})
+        dst = self.ss.resolve_grid_range(body.get("destination") or {})
+        cells = self._cells_of(src)
+        h, w = src.r1 - src.r0, src.c1 - src.c0
+        if not h or not w:
+            return
+        dh, dw = dst.r1 - dst.r0, dst.c1 - dst.c0
+        reps_r = dh // h if dh >= h and dh % h == 0 else 1
+        reps_c = dw // w if dw >= w and dw % w == 0 else 1
+        for i in range(reps_r):
+            for j in range(reps_c):
+                self._paste(
+                    cells,
+                    dst.sheet,
+                    dst.r0 + i * h,
+                    dst.c0 + j * w,
+                    body.get("pasteType", "PASTE_NORMAL"),
+                )
+
+    def r_cutPaste(self, body: JSON) -> None:
+        """Moves the source's cells to the destination's top-left corner: the source is left
+        empty (but for cells the paste lands on). Cells move, not rows or columns: row and
+        column metadata stay where they are (assumed, as for a sort of part of the columns)."""
+        src = self.ss.resolve_grid_range(body.get("source") or {})
+        dest = body.get("destination") or {}
+        sheet = self.ss.sheet_by_id(dest.get("sheetId", 0))
+        r0, c0 = int(dest.get("rowIndex", 0) or 0), int(dest.get("columnIndex", 0) or 0)
+        cells = self._cells_of(src)
+        if not cells or not cells[0]:
+            return
+        paste_type = body.get("pasteType", "PASTE_NORMAL")
+        keys = _PASTE_KEYS.get(paste_type, STORED_CELL_KEYS)
+        for r in range(src.r0, src.r1):
+            for c in range(src.c0, src.c1):
+                cell = src.sheet.get(r, c)
+                if cell:
+                    for k in keys:
+                        cell.pop(k, None)
+        self._paste(cells, sheet, r0, c0, paste_type)
 
     def r_addChart(self, body: JSON) -> JSON:
         chart = _jcopy(body.get("chart") or {})
@@ -5033,6 +5206,38 @@ class SheetsFake:
         c = col_index(at_col) if isinstance(at_col, str) else at_col - 1
         with self._edit(spreadsheet_id) as eng:
             eng.insert_dim(eng.ss.sheet_named(tab), "COLUMNS", c, c + count, False)
+
+    def cut_paste(self, spreadsheet_id: str, tab: str, source: str, dest: str) -> None:
+        """A person cuts ``source`` (A1, e.g. ``"A3:N4"``) and pastes it at ``dest`` (``"A40"``):
+        the cells move, the rows and columns (and their metadata) do not."""
+        with self._edit(spreadsheet_id) as eng:
+            box = eng.ss.resolve_a1(f"{quote_title(tab)}!{source}")
+            at = eng.ss.resolve_a1(f"{quote_title(tab)}!{dest}")
+            eng.r_cutPaste(
+                {
+                    "source": _grid_range(box),
+                    "destination": {
+                        "sheetId": at.sheet.sheet_id,
+                        "rowIndex": at.r0,
+                        "columnIndex": at.c0,
+                    },
+                }
+            )
+
+    def copy_paste(self, spreadsheet_id: str, tab: str, source: str, dest: str) -> None:
+        """A person copies ``source`` (A1) and pastes it at ``dest`` (A1: a cell, or a range the
+        copy is repeated over)."""
+        with self._edit(spreadsheet_id) as eng:
+            box = eng.ss.resolve_a1(f"{quote_title(tab)}!{source}")
+            at = eng.ss.resolve_a1(f"{quote_title(tab)}!{dest}")
+            eng.r_copyPaste({"source": _grid_range(box), "destination": _grid_range(at)})
+
+    def add_filter_view(self, spreadsheet_id: str, tab: str, source: str, title: str) -> int:
+        """A person saves a filter view over ``source`` (A1); returns its filterViewId."""
+        with self._edit(spreadsheet_id) as eng:
+            box = eng.ss.resolve_a1(f"{quote_title(tab)}!{source}")
+            reply = eng.r_addFilterView({"filter": {"title": title, "range": _grid_range(box)}})
+        return int(reply["addFilterView"]["filter"]["filterViewId"])
 
     def delete_columns(
         self, spreadsheet_id: str, tab: str, start: int | str, end: int | str | None = None

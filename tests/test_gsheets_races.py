@@ -241,3 +241,43 @@ def test_the_tab_duplicated_between_read_and_write(
         run(config, sa)
         assert fake.values(sheet, "副本") == copy, "nor on the next run"
         settled(fake, sheet, config, sa, ruleset)
+
+
+@pytest.mark.parametrize("width", ["human-columns", "whole-rows"])
+def test_task_rows_cut_and_pasted_below_between_read_and_write(
+    fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, tmp_path: Path, width: str
+) -> None:
+    """A person cuts two task rows -- the human columns A:N only, or whole rows A:V -- and
+    pastes them below the last task right before the write. A cut moves cells, not rows (row
+    metadata stays, the source is left empty), so the values request's reply shows the key
+    cells of the rows it wrote gone: the cells it wrote are cleared, the run reads again, and
+    every value, ID included, ends on its own task; no human cell is lost."""
+    config = with_history(make_config(fake, sheet, sa), tmp_path)
+    run(config, sa)
+    before = task_ids(fake, sheet)
+    fake.set_cell(sheet, TAB, 2, 10, "70%")  # progress moves on: something to write
+    height = len(fake.values(sheet, TAB))
+    expected: list[list[Any]] = []
+
+    def person(f: SheetsFake) -> None:
+        last = "N" if width == "human-columns" else "V"
+        f.cut_paste(sheet, TAB, f"A2:{last}3", f"A{height + 1}")
+        expected.extend(first_14(f, sheet))
+
+    fake.before_write(person)
+    result = run(config, sa)
+    assert result.requests["read"] == 4, "the run noticed and read again"
+    assert trimmed(first_14(fake, sheet)) == trimmed(expected), "every human cell where it was put"
+    assert task_ids(fake, sheet) == before, "every ID on its own task"
+    settled(fake, sheet, config, sa, ruleset)
+
+
+def trimmed(rows: list[list[Any]]) -> list[list[Any]]:
+    """Rows without their trailing empty cells, and without trailing empty rows."""
+    out = [list(r) for r in rows]
+    for r in out:
+        while r and r[-1] in ("", None):
+            r.pop()
+    while out and not out[-1]:
+        out.pop()
+    return out

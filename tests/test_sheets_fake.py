@@ -1758,3 +1758,96 @@ def test_pretty_print_false_answers_compact_json(
     assert pretty.json() == compact.json()
     assert b"\n" in pretty.content and b"\n" not in compact.content
     assert len(compact.content) < len(pretty.content)
+
+
+# ---------------------------------------------------------------------------- copy, cut, views
+
+
+def test_copy_paste_repeats_over_a_multiple_and_pastes_once_otherwise(fake: SheetsFake) -> None:
+    """Documented (CopyPasteRequest.destination): a destination a multiple of the source's size
+    is filled with repeats; a smaller one still receives the whole source."""
+    sid = fake.add_spreadsheet(sheets={"T": [["a", "b"], [1, 2]]})
+    fake.copy_paste(sid, "T", "A1:A2", "D1:D4")  # 4 rows = 2 x the source's 2
+    fake.copy_paste(sid, "T", "A1:B2", "F1")  # one cell: the whole 2 x 2 source
+    assert fake.values(sid, "T") == [
+        ["a", "b", "", "a", "", "a", "b"],
+        [1, 2, "", 1, "", 1, 2],
+        ["", "", "", "a"],
+        ["", "", "", 1],
+    ]
+
+
+def test_paste_values_drops_formats_and_formulas(fake: SheetsFake) -> None:
+    """Documented (PasteType.PASTE_VALUES): "the values ONLY without formats, formulas"."""
+    sid = fake.add_spreadsheet(sheets={"T": [["", "x"]]})
+    fake.set_cell(sid, "T", 1, 1, "=1+1", user_entered=True)
+    fake.set_number_format(sid, "T", "A1", "PERCENT")
+    source = {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 1, "startColumnIndex": 0}
+    fake.apply_requests(
+        sid,
+        [
+            {
+                "copyPaste": {
+                    "source": source | {"endColumnIndex": 1},
+                    "destination": source | {"startColumnIndex": 2, "endColumnIndex": 3},
+                    "pasteType": "PASTE_VALUES",
+                }
+            }
+        ],
+    )
+    pasted = fake.cell(sid, "T", "C1")
+    assert pasted["userEnteredValue"] == {"numberValue": 2}, "the value, not the formula"
+    assert "numberFormat" not in pasted.get("userEnteredFormat", {}), "no percent format"
+    assert "formulaValue" in fake.cell(sid, "T", "A1")["userEnteredValue"]
+
+
+def test_cut_paste_moves_cells_not_rows(fake: SheetsFake) -> None:
+    """The source is left empty and the cells land at the destination; the rows stay, so row
+    metadata and a rule's range stay where they were (assumed)."""
+    sid = fake.add_spreadsheet(sheets={"T": [["h1", "h2"], ["a", 1], ["b", 2], ["c", 3]]})
+    fake.add_developer_metadata(sid, "row", "b", tab="T", row=3)
+    fake.apply_requests(
+        sid, [{"addConditionalFormatRule": {"rule": _rule('=$A2="b"', 0, 2), "index": 0}}]
+    )
+    fake.cut_paste(sid, "T", "A2:B3", "A6")
+    assert fake.values(sid, "T") == [["h1", "h2"], [], [], ["c", 3], [], ["a", 1], ["b", 2]]
+    assert (
+        fake.metadata_row(sid, fake.developer_metadata(sid, "T", key="row")[0]["metadataId"]) == 3
+    )
+    assert _rules(fake, sid) == [(1, None, 0, 2, '=$A2="b"')]
+
+
+def test_filter_views_are_added_updated_duplicated_and_deleted(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    """Documented (AddFilterViewRequest/Response, UpdateFilterViewRequest, DuplicateFilterView-
+    Request/Response, DeleteFilterViewRequest): the cells never move; the view's range follows
+    inserted rows (assumed, like every range)."""
+    sid = fake.add_spreadsheet(sheets={"T": [["h"], ["b"], ["a"]]})
+    url = f"{fake.sheets_base_url}/{sid}:batchUpdate"
+    view = {"title": "mine", "range": {"sheetId": 0, "startRowIndex": 0, "endRowIndex": 3,
+                                       "startColumnIndex": 0, "endColumnIndex": 1},
+            "sortSpecs": [{"dimensionIndex": 0, "sortOrder": "ASCENDING"}]}  # fmt: skip
+    reply = session.post(url, json={"requests": [{"addFilterView": {"filter": view}}]}).json()
+    fid = reply["replies"][0]["addFilterView"]["filter"]["filterViewId"]
+    assert fake.values(sid, "T") == [["h"], ["b"], ["a"]], "a view sorts what one person sees"
+    fake.insert_rows(sid, "T", 1, [["new"]])
+    requests = [
+        {"updateFilterView": {"filter": {"filterViewId": fid, "title": "ours"}, "fields": "title"}},
+        {"duplicateFilterView": {"filterId": fid}},
+    ]
+    reply = session.post(url, json={"requests": requests}).json()
+    copy_id = reply["replies"][1]["duplicateFilterView"]["filter"]["filterViewId"]
+    views = session.get(f"{fake.sheets_base_url}/{sid}").json()["sheets"][0]["filterViews"]
+    assert [
+        (v["title"], v["range"]["startRowIndex"], v["range"]["endRowIndex"]) for v in views
+    ] == [
+        ("ours", 1, 4),
+        ("Copy of ours", 1, 4),
+    ]
+    assert copy_id != fid
+    session.post(url, json={"requests": [{"deleteFilterView": {"filterId": fid}}]})
+    views = session.get(f"{fake.sheets_base_url}/{sid}").json()["sheets"][0]["filterViews"]
+    assert [v["filterViewId"] for v in views] == [copy_id]
+    bad = session.post(url, json={"requests": [{"deleteFilterView": {"filterId": fid}}]})
+    assert bad.status_code == 400
