@@ -2,23 +2,29 @@
 
 Request budget of a run:
 
-- read: one ``spreadsheets.get`` (``prettyPrint=false``) whose field mask asks for what the
-  pipeline uses: properties, every tab's metadata, the tracker's conditional formats and the
-  job's protections, chart ids, and per cell its effective value and -- only on formatted cells
-  -- the number-format type;
+- read, two requests: a ``spreadsheets.get`` (``prettyPrint=false``) whose field mask asks for
+  what the decisions need and no cell value -- properties, every tab's metadata, the tracker's
+  conditional formats and the job's protections, chart ids, the column anchors and, per cell,
+  only the number-format type where a cell carries a format (a percentage is a fraction); then
+  one ``values:batchGet`` of every tab (UNFORMATTED_VALUE, serial dates): plain JSON items, about
+  the tabs' size as CSV. A grid whose size differs between the two (rows or columns inserted or
+  deleted meanwhile) is read again;
 - write, structure (first run, a new generated column, changed highlight rules, a missing
   summary tab or chart): one ``spreadsheets:batchUpdate``, all-or-nothing, holding no cell value;
   new generated columns are *inserted* at their index and anchored in it, so they can never
   hold a person's cell;
 - write, values: ``values:batchUpdateByDataFilter`` (RAW: text never becomes a formula), each
   generated column addressed by the metadataId of its column anchor, in requests of at most
-  ``google.max_request_bytes``; a change that fits is one request.
+  ``google.max_request_bytes``; a change that fits is one request. A sparse change far down a
+  long column is sent row-major (an empty row, 3 bytes, for each row skipped).
 
 Nothing is trusted between the read and the write: each values request carries the
-task-identifying cells of the rows it writes (null-only A1 ranges) and the ID column, and its
-reply shows them as they are after the write; rows that moved are cleared and the run starts
-over. The job's highlight rules are its by the record it keeps of them, never by colour; a
-delete by index is checked against the rule Google says it deleted.
+task-identifying cells and the task-ID cells of the rows it writes (null-only A1 ranges), and
+its reply shows them as they are after the write; rows that moved are cleared and the run
+starts over. Google echoes each anchored column a request writes whole (its requested range is
+the column; a field mask cannot pick one response of many), so a reply is about the columns
+written plus the rows checked. The job's highlight rules are its by the record it keeps of
+them, never by colour; a delete by index is checked against the rule Google says it deleted.
 
 Modules: :mod:`.transport` (credentials, retries, error mapping, redaction, logging),
 :mod:`.build` (pure request builders), :mod:`.grid` (grid decoding), :mod:`.formats` (rule
