@@ -9,7 +9,8 @@ Usage::
 Each size runs in its own process so that peak RSS (ru_maxrss) belongs to that size alone.
 The synthetic tracker is built before the clock starts; the snapshot it stands for is what a
 backend would have read. The ids+history stage is timed for a first run (every task new); the
-last column times it again for a steady-state run (every task known and unchanged). Prints a Markdown table (median of --repeat runs per stage).
+last column times it again for a steady-state run (every task known and unchanged). Prints a Markdown table (median of --repeat runs per stage). ``--cpu`` times CPU seconds instead
+of wall-clock seconds (for a machine other jobs share).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,7 +36,12 @@ sys.path.insert(0, str(HERE))
 STAGES = ["parse", "ids+history", "validate", "compute", "summarize", "render+diff"]
 
 
-def child(n: int, repeat: int, profile: cProfile.Profile | None = None) -> dict[str, object]:
+def child(
+    n: int,
+    repeat: int,
+    profile: cProfile.Profile | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, object]:
     from synth import synthetic_grid
 
     from sync.checks import Context
@@ -62,19 +69,19 @@ def child(n: int, repeat: int, profile: cProfile.Profile | None = None) -> dict[
         snapshot = Snapshot("bench", grid, (grid.title,))
         if profile is not None:
             profile.enable()
-        t0 = time.perf_counter()
+        t0 = clock()
         parsed = parse(grid, ruleset, as_of)
-        t1 = time.perf_counter()
+        t1 = clock()
         view = HistoryView()  # a first run: every task is new (the most work)
         ids = resolve_ids(parsed, view)
         table = parsed.with_history(ids, step(view, parsed, ids, as_of, now).columns)
-        t2 = time.perf_counter()
+        t2 = clock()
         found = validate(table, ruleset, Context(as_of))
-        t3 = time.perf_counter()
+        t3 = clock()
         derived = compute(table, as_of)
-        t4 = time.perf_counter()
+        t4 = clock()
         summary = summarize(table, derived, found, as_of)
-        t5 = time.perf_counter()
+        t5 = clock()
         desired = render(
             table,
             derived,
@@ -87,7 +94,7 @@ def child(n: int, repeat: int, profile: cProfile.Profile | None = None) -> dict[
             now=now,
         )
         plan = diff(snapshot, desired)
-        t6 = time.perf_counter()
+        t6 = clock()
         if profile is not None:
             profile.disable()
             profile = None  # the first run only
@@ -102,12 +109,12 @@ def child(n: int, repeat: int, profile: cProfile.Profile | None = None) -> dict[
         first = step(view, parsed, ids, as_of, now)
         known = HistoryView(states=first.states, max_id=len(ids))
         again = dataclasses.replace(parse(grid, ruleset, as_of), ids=ids)
-        t7 = time.perf_counter()
+        t7 = clock()
         ids2 = resolve_ids(again, known)
         again.with_history(
             ids2, step(known, again, ids2, as_of, now + dt.timedelta(minutes=10)).columns
         )
-        steady.append(time.perf_counter() - t7)
+        steady.append(clock() - t7)
         del (
             parsed,
             table,
@@ -147,6 +154,13 @@ def main() -> None:
         help="profile one first run's pipeline at ROWS rows (cProfile) and print the top functions",
     )
     ap.add_argument("--top", type=int, default=25, help="functions --profile prints")
+    ap.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time the stages in CPU seconds of the process (steadier than wall time on a "
+        "machine other jobs share; the pipeline is single-threaded, so on a quiet machine the two "
+        "agree)",
+    )
     args = ap.parse_args()
     if args.profile:
         prof = cProfile.Profile()
@@ -155,12 +169,14 @@ def main() -> None:
             pstats.Stats(prof).strip_dirs().sort_stats(order).print_stats(args.top)
         return
     if args.child:
-        print(json.dumps(child(args.child, args.repeat)))
+        clock = time.process_time if args.cpu else time.perf_counter
+        print(json.dumps(child(args.child, args.repeat, clock=clock)))
         return
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(n), "--repeat", str(args.repeat)],
+            [sys.executable, __file__, "--child", str(n), "--repeat", str(args.repeat)]
+            + (["--cpu"] if args.cpu else []),
             check=True,
             capture_output=True,
             text=True,

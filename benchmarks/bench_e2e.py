@@ -30,7 +30,9 @@ hand-written scripts (written into the work directory by this benchmark, then ru
 The scripts do far less (no validation, no messy-cell parsing, no history, no summary, no
 highlights, a new file instead of the user's) — the ratio is how tracker-sync's whole run
 compares with that minimum. Prints min / median / max seconds per cell and the ratio of the
-medians (tracker-sync / pandas + calamine); ``--json`` prints the results as JSON.
+medians (tracker-sync / pandas + calamine), then the median CPU seconds (user + system of the
+process) and their ratio — steadier than wall time when other jobs share the machine;
+``--json`` prints the results as JSON.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -100,10 +103,21 @@ CASES = [
 ]
 
 
-def _timed(cmd: list[str], cwd: Path, expect: str | None = None) -> float:
-    t0 = time.perf_counter()
+#: CPU seconds (user + system) of each timed process, by case: steadier than wall time when
+#: other jobs share the machine
+CPU: dict[str, list[float]] = {}
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _timed(cmd: list[str], cwd: Path, expect: str | None = None, case: str = "") -> float:
+    t0, c0 = time.perf_counter(), _cpu()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
+    CPU.setdefault(f"{case}", []).append(_cpu() - c0)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     if expect is not None and expect not in done.stdout:
@@ -154,15 +168,17 @@ def measure(n: int, repeat: int, work: Path) -> dict[str, Any]:
 
     for _ in range(repeat):
         d = fresh("first")
-        times["first"].append(_timed(_run_cmd(), d))
+        times["first"].append(_timed(_run_cmd(), d, case="first"))
     synced = d  # the last first run: its tracker and store are the steady state
     settled = work / f"nochange-{n}"
     for _ in range(repeat):
         shutil.rmtree(settled, ignore_errors=True)
         shutil.copytree(synced, settled)
-        times["nochange"].append(_timed(_run_cmd(), settled))
+        times["nochange"].append(_timed(_run_cmd(), settled, case="nochange"))
     for _ in range(repeat):
-        times["skipped"].append(_timed(_run_cmd(), settled, expect="unchanged since run"))
+        times["skipped"].append(
+            _timed(_run_cmd(), settled, expect="unchanged since run", case="skipped")
+        )
     edited = fresh("edited")
     _timed(_run_cmd(), edited)
     _edit_progress(edited / "tracker.xlsx", n)
@@ -170,28 +186,35 @@ def measure(n: int, repeat: int, work: Path) -> dict[str, Any]:
         d = work / f"edits-{n}"
         shutil.rmtree(d, ignore_errors=True)
         shutil.copytree(edited, d)
-        times["edits"].append(_timed(_run_cmd(), d))
+        times["edits"].append(_timed(_run_cmd(), d, case="edits"))
     script = str(work / "handwritten.py")
     for engine in ("calamine", "openpyxl"):
         for _ in range(repeat):
             out = work / f"out-{engine}-{n}.xlsx"
             times[engine].append(
-                _timed([sys.executable, script, str(base), str(out), engine], work)
+                _timed([sys.executable, script, str(base), str(out), engine], work, case=engine)
             )
-    return {"rows": n, "times": times}
+    cpu = {key: CPU.pop(key) for key, _ in CASES}
+    CPU.clear()
+    return {"rows": n, "times": times, "cpu": cpu}
 
 
 def report(results: list[dict[str, Any]]) -> None:
-    print("| rows | run | min (s) | median (s) | max (s) | ÷ pandas + calamine (median) |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print(
+        "| rows | run | min (s) | median (s) | max (s) | ÷ pandas + calamine (median) "
+        "| CPU median (s) | ÷ pandas + calamine (CPU) |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         ref = statistics.median(r["times"]["calamine"])
+        ref_cpu = statistics.median(r["cpu"]["calamine"])
         for key, label in CASES:
             t = r["times"][key]
             med = statistics.median(t)
+            cpu = statistics.median(r["cpu"][key])
             print(
                 f"| {r['rows']:,} | {label} | {min(t):.2f} | {med:.2f} | {max(t):.2f} "
-                f"| {med / ref:.2f} |"
+                f"| {med / ref:.2f} | {cpu:.2f} | {cpu / ref_cpu:.2f} |"
             )
 
 
