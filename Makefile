@@ -40,7 +40,7 @@ test-deep: $(VENV)/.installed-test
 # Tests that render (LibreOffice opening what the writer wrote, the report's PDF with Chinese
 # text): on Debian as root, installs LibreOffice, a CJK font and poppler-utils first; elsewhere
 # install them yourself (the tests skip, saying what is missing).
-VISUAL_TESTS ?= tests/test_xlsx_libreoffice.py tests/test_weekly.py
+VISUAL_TESTS ?= tests/test_xlsx_libreoffice.py tests/test_weekly.py tests/test_summary_visual.py
 VISUAL_PACKAGES := libreoffice-calc fonts-noto-cjk poppler-utils libharfbuzz-subset0
 test-visual: $(VENV)/.installed-test
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

@@ -69,9 +69,12 @@ def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
             cells[col] = new.where(new.notna(), None)
             was = have[mask]
             old[col] = was.where(was.notna(), None)
-    # charts are drawn with a new tab, or again when people deleted every one of them
+    # charts (and the tab's look) are drawn with a new tab, again when people deleted every
+    # chart, and when the layout moved (a table grew, the trend chart's first day ...)
     charts = bool(desired.summary.charts) and (
-        snapshot.summary is None or snapshot.summary_charts == 0
+        snapshot.summary is None
+        or snapshot.summary_charts == 0
+        or snapshot.meta.get("summary_layout") != desired.meta.get("summary_layout")
     )
     changes = summary_changes(snapshot.summary, desired.summary)
     redo = bool(changes) or charts

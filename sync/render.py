@@ -144,6 +144,7 @@ def render(
         "tracker": tracker_title,
         "summary": summary_title,
         "conditional_formats": [r.to_json() for r in cf],
+        "summary_layout": summary_layout.signature(tab),
     }
     keys = tuple(table.positions[k] for k in KEY_FIELDS if k in table.positions)
     return Desired(tracker_title, columns, tuple(headers), pos, new, keys, cf, tab, meta)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
@@ -19,6 +18,7 @@ from .cells import RawValue
 from .i18n import text
 from .model import CellStyle, ChartSpec, SummaryTab
 from .rules import STATUS_IDS
+from .style import FONTS, display_width
 from .summarize import Summary
 
 #: Rows a list table shows at most (the rest is counted in a line below it).
@@ -33,11 +33,6 @@ MIN_WIDTH, MAX_WIDTH = 6.0, 30.0
 #: chart anchored to them ends).
 CHART_ROWS = 18
 CHART_ROW_HEIGHT = 15.0
-#: The font of every summary cell, by locale: it must have CJK glyphs for zh-CN. Microsoft YaHei
-#: ships with every Windows since Vista and with Office for Mac, the programs most teams open the
-#: file in; LibreOffice and Sheets substitute a CJK sans (Noto Sans CJK SC) for it.
-FONTS = {"zh-CN": "Microsoft YaHei", "en": "Calibri"}
-
 # colours (RRGGBB)
 BAND, BAND_TEXT = "1F4E79", "FFFFFF"
 HEADER_FILL = "DDEBF7"
@@ -163,21 +158,6 @@ def word(locale: str, key: str) -> str:
     ('延期', 'Delayed')
     """
     return _WORDS.get(locale, _WORDS["en"]).get(key) or _WORDS["en"][key]
-
-
-def display_width(value: object) -> float:
-    """How many character widths ``value`` takes in a cell: East Asian wide characters count
-    double (a column's width is measured in the digit "0").
-
-    >>> display_width("abc"), display_width("延期天数"), display_width(12.5)
-    (3.0, 8.0, 4.0)
-    """
-    s = value if isinstance(value, str) else _shown(value)
-    longest = 0.0
-    for line in s.split("\n"):
-        w = sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in line)
-        longest = max(longest, w)
-    return longest
 
 
 def _shown(value: object) -> str:
@@ -364,19 +344,17 @@ def summary_tab(
     planned = derived["planned_progress"].clip(0.0, 100.0).dropna() if len(derived) else None
     avg_planned = round(float(planned.mean()), 1) if planned is not None and len(planned) else None
     delayed = s.status_counts.get("delayed", 0)
+    # each tile's colour names its kind, not today's value (a colour that followed the value
+    # would make a one-cell edit restyle the tab on backends that style apart from values)
     values: list[tuple[RawValue, str, str | None]] = [
         (avg_planned, PCT, None),
         (s.avg_progress, PCT, None),
-        (s.avg_deviation, PP, RED if (s.avg_deviation or 0) < 0 else None),
+        (s.avg_deviation, PP, None),
         (s.completion_rate, PCT, None),
-        (delayed, COUNT, RED if delayed else None),
-        (s.finished_late, COUNT, AMBER if s.finished_late else None),
+        (delayed, COUNT, RED),
+        (s.finished_late, COUNT, AMBER),
         (len(s.open_risks), COUNT, None),
-        (
-            len(s.risks_without_countermeasure),
-            COUNT,
-            RED if len(s.risks_without_countermeasure) else None,
-        ),
+        (len(s.risks_without_countermeasure), COUNT, RED),
     ]
     sh.section(t("s.kpis"))
     tile_label = CellStyle(color=TILE_LABEL, fill=TILE_FILL, align="center", wrap=True)
@@ -892,3 +870,26 @@ def tracker_name(target: str, tab: str) -> str:
     if "/" in target or "\\" in target or target.lower().endswith((".xlsx", ".xlsm")):
         return f"{PureWindowsPath(target).name} / {tab}"
     return tab
+
+
+def signature(tab: SummaryTab) -> str:
+    """A short digest of the tab's layout (cell looks, row heights, where the charts are and
+    what they show), not its values, widths or the Gantt's axis: when it changes, backends that
+    style cells and draw charts apart from the values (Sheets, Feishu) do both again.
+
+    >>> signature(SummaryTab("S", [["a"]])) == signature(SummaryTab("S", [["b"]]))
+    True
+    """
+    import hashlib
+
+    charts = [
+        (c.kind, c.title, c.categories, c.values, c.anchor, c.series, c.colors, c.end)
+        for c in tab.charts
+    ]  # not the Gantt's axis or today's line: they move every day
+    parts = (
+        sorted((k, repr(v)) for k, v in tab.styles.items()),
+        sorted(tab.heights.items()),
+        charts,
+        tab.font,
+    )
+    return hashlib.sha1(repr(parts).encode(), usedforsecurity=False).hexdigest()[:16]

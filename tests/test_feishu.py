@@ -129,9 +129,10 @@ def test_first_run_then_steady_state_request_budget(
     first = run(config)
     kinds = Counter(r.kind for r in fake.requests if r.kind != "token")
     # read: sheet list + values + formatted values; write: the two tabs, hiding the metadata
-    # tab, grid room, then guard read, tracker values, verify read, two charts (upload + float
-    # image each), summary + metadata, styles
-    assert first.requests == {"read": 6, "write": 10}
+    # tab, grid room, then guard read, tracker values, verify read, three charts (status by
+    # phase, planned vs actual, the Gantt: upload + float image each; the trend waits for a
+    # second day), summary + metadata, styles
+    assert first.requests == {"read": 6, "write": 12}
     assert kinds == {
         "query": 2,
         "values_batch_get": 4,
@@ -139,8 +140,8 @@ def test_first_run_then_steady_state_request_budget(
         "dimension_range": 1,
         "values_batch_update": 2,
         "styles_batch_update": 1,
-        "upload": 2,
-        "float_image_create": 2,
+        "upload": 3,
+        "float_image_create": 3,
     }
     values = fake.values(sheet, TAB)
     assert values[0][14:] == [
@@ -192,7 +193,7 @@ def test_an_edit_costs_a_guard_read_a_verify_read_and_the_writes_it_needs(
     fake.requests.clear()
     run(config)
     # + each chart's upload, new float image and the old one deleted
-    assert kinds()["upload"] == kinds()["float_image_create"] == kinds()["float_image_delete"] == 2
+    assert kinds()["upload"] == kinds()["float_image_create"] == kinds()["float_image_delete"] == 3
 
 
 def test_highlights_are_fills_on_the_jobs_own_cells_only(fake: FeishuFake, sheet: str) -> None:
@@ -692,7 +693,7 @@ def test_the_summary_charts_are_png_float_images_replaced_when_their_data_change
     config = make_config(fake, sheet)
     run(config)
     first = dict(images(fake, sheet))
-    assert len(first) == 2 and all(i["png"].startswith(b"\x89PNG") for i in first.values())
+    assert len(first) == 3 and all(i["png"].startswith(b"\x89PNG") for i in first.values())
     record = fake.values(sheet, "_tracker_sync")[0][1]
     assert all(i in record for i in first), "the job records the images it made"
     summary = fake.sheet(sheet, "推广概览")
@@ -703,7 +704,7 @@ def test_the_summary_charts_are_png_float_images_replaced_when_their_data_change
     fake.set_cell(sheet, TAB, 2, 9, "2024-03-01")  # the delayed task is completed: counts move
     run(config)
     now = images(fake, sheet)
-    assert len(now) == 3 and "mine000001" in now, "a person's image is never touched"
+    assert len(now) == 4 and "mine000001" in now, "a person's image is never touched"
     assert not set(first) & set(now), "the job's old images were replaced"
 
 
@@ -715,10 +716,10 @@ def test_a_lost_reply_to_placing_a_chart_never_leaves_a_second_image(
     config = make_config(fake, sheet)
     fake.inject(500, 1315201, kind="float_image_create", drop=True, apply=True)
     run(config)
-    assert len(images(fake, sheet)) == 2
-    fake.set_cell(sheet, TAB, 2, 9, "2024-03-01")  # counts move: both charts redrawn
+    assert len(images(fake, sheet)) == 3
+    fake.set_cell(sheet, TAB, 2, 9, "2024-03-01")  # counts move: every chart redrawn
     run(config)
-    assert len(images(fake, sheet)) == 2
+    assert len(images(fake, sheet)) == 3
     assert in_sync(config, ruleset)
 
 

@@ -105,9 +105,11 @@ def test_first_run_then_steady_state_request_budget(
     assert fake.request_count("values.batchUpdateByDataFilter") == 1
     structure = next(r for r in fake.requests if r.kind == "batchUpdate").body
     assert not any(
-        "updateCells" in q or "values" in json.dumps(q.get("repeatCell", {}))
+        "userEnteredValue" in json.dumps(q.get("updateCells", {}))
+        or q.get("updateCells", {}).get("fields", "userEnteredFormat") != "userEnteredFormat"
+        or "values" in json.dumps(q.get("repeatCell", {}))
         for q in structure["requests"]
-    ), "no cell values in the structural batch"
+    ), "no cell values in the structural batch (the summary's formats only)"
     values = fake.values(sheet, TAB)
     assert values[0][14:] == [
         "⚙ 计算状态",
@@ -145,12 +147,20 @@ def test_first_run_then_steady_state_request_budget(
     fake.set_cell(sheet, TAB, 2, 9, "2024-03-19")
     fake.reset_log()
     third = run(config, sa)
-    assert third.requests == {"read": 2, "write": 1}
+    # the task left the summary's delayed list, so the tables below it moved up: one atomic
+    # batchUpdate restyles the summary (formats only) and redraws its charts, then the values
+    assert third.requests == {"read": 2, "write": 2}
     assert [r.kind for r in fake.requests if r.kind != "token"] == [
         "get",
         "values.batchGet",
+        "batchUpdate",
         "values.batchUpdateByDataFilter",
     ]
+    restyle = next(r for r in fake.requests if r.kind == "batchUpdate").body["requests"]
+    kinds = {k for q in restyle for k in q}
+    assert kinds <= {"updateCells", "updateDimensionProperties", "deleteEmbeddedObject",
+                     "addChart", "updateDeveloperMetadata"}, kinds  # fmt: skip
+    assert len(fake.charts(sheet, "推广概览")) == 3, "the charts redrawn, not added twice"
     assert fake.values(sheet, TAB)[1][14:19] == ["已完成", 100, 0, 9, "绿"]
     assert in_sync(config, sa, ruleset)
 

@@ -61,7 +61,8 @@ def chart_png(tab: SummaryTab, spec: ChartSpec) -> bytes | None:
             "the summary chart is not drawn: matplotlib is not installed (tracker-sync[feishu])"
         )
         return None
-    name, labels, values = chart_data(tab, spec)
+    _, labels, _ = chart_data(tab, spec)
+    series = [chart_data(tab, _one(spec, col)) for col in spec.value_columns]
     installed = {f.name for f in font_manager.fontManager.ttflist}
     fonts = [f for f in CJK_FONTS if f in installed]
     with warnings.catch_warnings():
@@ -70,13 +71,49 @@ def chart_png(tab: SummaryTab, spec: ChartSpec) -> bytes | None:
         with matplotlib.rc_context({"font.family": [*fonts, "DejaVu Sans"]} if fonts else {}):
             fig, ax = plt.subplots(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
             try:
-                ax.bar(range(len(values)), values, color="#4472C4")
-                ax.set_xticks(range(len(labels)), labels)
+                _draw(ax, spec, labels, series)
                 ax.set_title(spec.title)
-                ax.set_ylabel(name)
                 fig.tight_layout()
                 buf = io.BytesIO()
                 fig.savefig(buf, format="png")
             finally:
                 plt.close(fig)
     return buf.getvalue()
+
+
+def _one(spec: ChartSpec, col: int) -> ChartSpec:
+    return ChartSpec(spec.kind, spec.title, spec.categories, (col, *spec.values[1:]), spec.anchor)
+
+
+def _draw(
+    ax: Any, spec: ChartSpec, labels: list[str], series: list[tuple[str, list[str], list[float]]]
+) -> None:
+    """Columns ("bar", side by side per series), stacked horizontal bars ("stacked"; "gantt"
+    with its first series, each bar's start, left blank and a red line at ``spec.marker``), a
+    line ("line")."""
+    colors = [("#" + c) if c else None for c in spec.colors] + [None] * len(series)
+    pos = list(range(len(labels)))
+    if spec.kind in ("stacked", "gantt"):
+        left = [0.0] * len(labels)
+        for i, (name, _, values) in enumerate(series):
+            if not (spec.kind == "gantt" and i == 0):
+                ax.barh(pos, values, left=left, color=colors[i], label=name)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        ax.set_yticks(pos, labels)
+        ax.invert_yaxis()
+        if spec.kind == "gantt" and spec.marker is not None:
+            ax.axvline(spec.marker, color="#FF0000", linestyle="--")
+        if spec.axis is not None:
+            ax.set_xlim(*spec.axis)
+    elif spec.kind == "line":
+        for i, (name, _, values) in enumerate(series):
+            ax.plot(pos, values, color=colors[i] or "#4472C4", marker="o", label=name)
+        ax.set_xticks(pos, labels)
+    else:
+        n = max(len(series), 1)
+        for i, (name, _, values) in enumerate(series):
+            shifted = [p + (i - (n - 1) / 2) * 0.8 / n for p in pos]
+            ax.bar(shifted, values, width=0.8 / n, color=colors[i] or "#4472C4", label=name)
+        ax.set_xticks(pos, labels)
+    if len(series) > 1:
+        ax.legend(fontsize="small")

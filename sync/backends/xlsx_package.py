@@ -39,7 +39,9 @@ from typing import Any
 from lxml import etree
 
 from ..cells import col_letter
+from ..i18n import text as i18n_text
 from ..model import CellStyle, CFRule, ChartSpec, SummaryTab, WritePlan
+from ..style import FONTS, WRAPPED, font_for, generated_width
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -529,8 +531,9 @@ class Styles:
             return xfs[index]
         return _el("xf", numFmtId="0", fontId="0", fillId="0", borderId="0", xfId="0")
 
-    def bold_xf(self, base: int, fill: str | None = None) -> int:
-        """The cell style ``base`` with a bold font (and a solid ``fill``, RRGGBB)."""
+    def bold_xf(self, base: int, fill: str | None = None, font_name: str | None = None) -> int:
+        """The cell style ``base`` with a bold font (and a solid ``fill``, RRGGBB; the font
+        named ``font_name``)."""
         xf = _copy(self.xf(base))
         fonts = self.entries("fonts")
         font_id = int(xf.get("fontId", "0"))
@@ -538,6 +541,11 @@ class Styles:
         for b in font.findall(f"{{{MAIN}}}b"):
             font.remove(b)
         font.insert(0, _el("b"))
+        if font_name:
+            for el in font.findall(f"{{{MAIN}}}name") + font.findall(f"{{{MAIN}}}scheme"):
+                font.remove(el)
+            font.append(_el("name", val=font_name))
+            _sort_font(font)
         xf.set("fontId", str(self.find_or_add("fonts", font)))
         xf.set("applyFont", "1")
         if fill is not None:
@@ -548,6 +556,15 @@ class Styles:
             f.append(pattern)
             xf.set("fillId", str(self.find_or_add("fills", f)))
             xf.set("applyFill", "1")
+        return self.find_or_add("cellXfs", xf)
+
+    def wrap_xf(self, base: int) -> int:
+        """The cell style ``base`` with its text wrapped, top-aligned."""
+        xf = _copy(self.xf(base))
+        for al in xf.findall(f"{{{MAIN}}}alignment"):
+            xf.remove(al)
+        xf.insert(0, _el("alignment", vertical="top", wrapText="1"))
+        xf.set("applyAlignment", "1")
         return self.find_or_add("cellXfs", xf)
 
     def number_xf(self, code: str) -> int:
@@ -792,6 +809,11 @@ class SheetEdit:
     replace_cf: bool = False
     remove_cf: set[tuple[str, str]] = field(default_factory=set)
     add_cf: list[tuple[str, str, int]] = field(default_factory=list)
+    #: 0-based column -> width, for generated columns no ``<col>`` sizes yet (a width a person
+    #: set is kept); ``wrap``: columns whose written cells wrap; ``font``: the headers' font
+    widths: dict[int, float] = field(default_factory=dict)
+    wrap: set[int] = field(default_factory=set)
+    font: str | None = None
 
 
 class SheetParts:
@@ -1002,7 +1024,11 @@ class _SheetWriter:
     def new_cell(self, row0: int, col: int, value: Any, style: int | None) -> bytes:
         self.max_col = max(self.max_col, col)
         if (row0, col) in self.edit.headers:
-            style = self.styles.bold_xf(style or 0, fill=self.edit.header_fill)
+            style = self.styles.bold_xf(
+                style or 0, fill=self.edit.header_fill, font_name=self.edit.font
+            )
+        elif col in self.edit.wrap:
+            style = self.styles.wrap_xf(style or 0)
         elif isinstance(value, dt.date):
             style = self.styles.number_xf("yyyy-mm-dd")
         ref = f"{col_letter(col)}{row0 + 1}"
@@ -1106,9 +1132,43 @@ def edit_sheet(
     if edit.cells:
         parts.body = writer.body(parts.body)
         parts.head = _dimension(parts.head, parts.prefix, max(edit.cells), writer.max_col)
+    if edit.widths:
+        parts.head = _widths(parts.head, parts.prefix, edit.widths)
     if edit.replace_cf:
         parts.tail = _edit_tail(parts, edit)
     return parts.join(), writer.had_formula
+
+
+def _widths(head: bytes, prefix: bytes, widths: Mapping[int, float]) -> bytes:
+    """``<cols>`` with a ``<col>`` for each column in ``widths`` that no ``<col>`` covers yet
+    (every other byte of the head kept; ``<col>`` elements stay in column order)."""
+    p = re.escape(prefix)
+    block = re.search(rb"<" + p + rb"cols\b[^>]*>(.*?)</" + p + rb"cols>", head, re.S)
+    inner = block.group(1) if block else b""
+    have = [
+        (int(m.group(1)), int(m.group(2)), m.group(0))
+        for m in re.finditer(
+            rb"<" + p + rb'col\b[^>]*?\bmin="(\d+)"[^>]*?\bmax="(\d+)"[^>]*?/>', inner
+        )
+    ]
+    if block and len(have) != inner.count(b"<" + prefix + b"col"):
+        return head  # a <col> written in a form not read here: leave the widths alone
+    covered = {c for lo, hi, _ in have for c in range(lo, min(hi, 16384) + 1)}
+    new = [
+        (c + 1, c + 1, f'<{prefix.decode()}col min="{c + 1}" max="{c + 1}" width="{w}" '
+         'customWidth="1"/>'.encode())
+        for c, w in sorted(widths.items())
+        if c + 1 not in covered
+    ]  # fmt: skip
+    if not new:
+        return head
+    cols = b"".join(el for _, _, el in sorted(have + new, key=lambda x: x[0]))
+    wrapped = b"<" + prefix + b"cols>" + cols + b"</" + prefix + b"cols>"
+    if block:
+        return head[: block.start()] + wrapped + head[block.end() :]
+    at = re.search(rb"<" + p + rb"sheetData\b", head)
+    assert at is not None  # SheetParts found it
+    return head[: at.start()] + wrapped + head[at.start() :]
 
 
 def _spans(attrs: bytes, changes: Mapping[int, Any]) -> bytes:
@@ -1471,7 +1531,21 @@ def apply_plan(
     tab = workbook.tab(plan.tracker_title)
     if tab is None or not tab.part:
         raise PackageError(f"no worksheet named {plan.tracker_title!r}")
-    edit = SheetEdit(headers=set(plan.header_cells), header_fill=header_fill)
+    headers = [plan.cells[c].get(r) for r, c in plan.header_cells if c in plan.cells]
+    font = (
+        plan.summary.font
+        if plan.summary is not None and plan.summary.font
+        else font_for(" ".join(h for h in headers if isinstance(h, str)))
+    )
+    edit = SheetEdit(
+        headers=set(plan.header_cells),
+        header_fill=header_fill,
+        widths={
+            c: generated_width(k, i18n_text(_locale_of(font), k)) for k, c in plan.columns.items()
+        },
+        wrap={c for k, c in plan.columns.items() if k in WRAPPED},
+        font=font,
+    )
     for col, series in plan.cells.items():
         for r, value in zip(series.index.tolist(), series.tolist(), strict=True):
             edit.cells.setdefault(int(r), {})[col] = value
@@ -1507,6 +1581,10 @@ def apply_plan(
     styles.save()
     workbook.save()
     return package.save()
+
+
+def _locale_of(font: str) -> str:
+    return next((loc for loc, f in FONTS.items() if f == font), "en")
 
 
 def add_tab(data: bytes, title: str, rows: list[list[Any]]) -> bytes:

@@ -89,6 +89,8 @@ class ReadState:
     summary_cols: int
     summary_height: int
     sheet_titles: list[str] = field(default_factory=list)
+    #: The ids of the charts on the job's summary tab (deleted when the charts are drawn anew).
+    summary_chart_ids: list[int] = field(default_factory=list)
     #: Generated column key -> the metadataId of its anchor on the tracker tab: every values
     #: write addresses an anchor by its id, so it matches exactly that one column.
     anchor_ids: dict[str, int] = field(default_factory=dict)
@@ -270,6 +272,11 @@ class SheetsBackend:
             summary_rows=summary_rows,
             summary_cols=summary_cols,
             summary_height=summary_height,
+            summary_chart_ids=[
+                int(c["chartId"])
+                for c in (summary_sheet or {}).get("charts") or []
+                if "chartId" in c
+            ],
             sheet_titles=titles,
             anchor_ids=anchor_ids,
             doubled=doubled,
@@ -426,6 +433,7 @@ class SheetsBackend:
                 filled=st.summary_height,
                 restyle=restyle,
                 chart=plan.summary_charts,
+                old_charts=st.summary_chart_ids if st.summary_id is not None else (),
             )
         if plan.meta is not None:
             structural += build.meta_request(st.meta_id, plan.meta)

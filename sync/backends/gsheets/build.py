@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...cells import col_letter
-from ...model import CFRule, ChartSpec, Grid, SummaryTab, WritePlan
+from ...model import CellStyle, CFRule, ChartSpec, Grid, SummaryTab, WritePlan
 
 COLUMN_KEY = "tracker_sync.column"
 
@@ -426,7 +427,21 @@ def formats_value(sheet_id: int, rules: tuple[CFRule, ...]) -> str:
     )
 
 
-def chart_request(sheet_id: int, spec: ChartSpec) -> dict[str, Any]:
+#: Pixels of a column per character of width, and of a row (Sheets' default row height).
+PX_PER_CHAR, ROW_PX = 7, 21
+
+
+def chart_request(
+    sheet_id: int, spec: ChartSpec, widths: dict[int, float] | None = None
+) -> dict[str, Any]:
+    """An ``addChart`` for ``spec``: a native basic chart. "bar" is columns, "stacked" and
+    "gantt" stacked horizontal bars (documented: BasicChartType BAR, BasicChartStackedType
+    STACKED); the Gantt's first series (each bar's start) is painted white, the sheet's
+    background (a series colour's alpha is not supported), its value axis spans ``spec.axis``
+    (ChartAxisViewWindowOptions, EXPLICIT). Sheets has no axis-crossing setting, so the Gantt's
+    today line is not drawn (its axis title names today). With ``spec.end`` the chart is sized to
+    cover exactly those cells (``widths`` in characters, rows at Sheets' 21 px)."""
+
     def source(col: int, r0: int, r1: int) -> dict[str, Any]:
         return {
             "sourceRange": {
@@ -443,34 +458,134 @@ def chart_request(sheet_id: int, spec: ChartSpec) -> dict[str, Any]:
         }
 
     cat_col, cat_r0, cat_r1 = spec.categories
-    val_col, val_r0, val_r1 = spec.values
+    _, val_r0, val_r1 = spec.values
+    series = []
+    for i, col in enumerate(spec.value_columns):
+        one: dict[str, Any] = {"series": source(col, val_r0, val_r1), "targetAxis": "BOTTOM_AXIS"
+                               if spec.kind in ("stacked", "gantt") else "LEFT_AXIS"}  # fmt: skip
+        color = spec.colors[i] if i < len(spec.colors) else None
+        if spec.kind == "gantt" and i == 0:
+            color = "FFFFFF"
+        if color:
+            one["colorStyle"] = {"rgbColor": to_rgb(color)}
+        series.append(one)
+    chart_type = {"bar": "COLUMN", "line": "LINE", "stacked": "BAR", "gantt": "BAR"}
+    basic: dict[str, Any] = {
+        "chartType": chart_type.get(spec.kind, "PIE"),
+        "legendPosition": "BOTTOM_LEGEND" if len(series) > 1 else "NO_LEGEND",
+        "headerCount": 1,
+        "domains": [{"domain": source(cat_col, cat_r0 - 1, cat_r1)}],
+        "series": series,
+    }
+    if spec.kind in ("stacked", "gantt"):
+        basic["stackedType"] = "STACKED"
+    if spec.kind == "gantt":
+        axis: dict[str, Any] = {"position": "BOTTOM_AXIS"}
+        if spec.axis_title:
+            axis["title"] = spec.axis_title
+        if spec.axis is not None:
+            axis["viewWindowOptions"] = {
+                "viewWindowMin": spec.axis[0],
+                "viewWindowMax": spec.axis[1],
+                "viewWindowMode": "EXPLICIT",
+            }
+        basic["axis"] = [axis]
+    position: dict[str, Any] = {
+        "anchorCell": {
+            "sheetId": sheet_id,
+            "rowIndex": spec.anchor[0],
+            "columnIndex": spec.anchor[1],
+        }
+    }
+    if spec.end is not None:
+        w = widths or {}
+        position["widthPixels"] = sum(
+            int(w.get(c, 12.0) * PX_PER_CHAR) for c in range(spec.anchor[1], spec.end[1])
+        )
+        position["heightPixels"] = (spec.end[0] - spec.anchor[0]) * ROW_PX
     return {
         "addChart": {
             "chart": {
-                "spec": {
-                    "title": spec.title,
-                    "basicChart": {
-                        "chartType": {"bar": "COLUMN", "line": "LINE"}.get(spec.kind, "PIE"),
-                        "legendPosition": "NO_LEGEND",
-                        "headerCount": 1,
-                        "domains": [{"domain": source(cat_col, cat_r0 - 1, cat_r1)}],
-                        "series": [
-                            {"series": source(val_col, val_r0, val_r1), "targetAxis": "LEFT_AXIS"}
-                        ],
-                    },
-                },
-                "position": {
-                    "overlayPosition": {
-                        "anchorCell": {
-                            "sheetId": sheet_id,
-                            "rowIndex": spec.anchor[0],
-                            "columnIndex": spec.anchor[1],
-                        }
-                    }
-                },
+                "spec": {"title": spec.title, "basicChart": basic},
+                "position": {"overlayPosition": position},
             }
         }
     }
+
+
+def format_json(style: CellStyle | None, font: str | None) -> dict[str, Any]:
+    """A summary cell's look as a Sheets CellFormat (every field set, so a restyle clears the
+    look a cell had before)."""
+    st = style or CellStyle()
+    text: dict[str, Any] = {"bold": st.bold, "italic": st.italic}
+    if st.size:
+        text["fontSize"] = st.size
+    if st.color:
+        text["foregroundColor"] = to_rgb(st.color)
+    if font:
+        text["fontFamily"] = font
+    out: dict[str, Any] = {
+        "textFormat": text,
+        "backgroundColor": to_rgb(st.fill or "FFFFFF"),
+        "wrapStrategy": "WRAP" if st.wrap else "OVERFLOW_CELL",
+        "verticalAlignment": "MIDDLE",
+    }
+    if st.align:
+        out["horizontalAlignment"] = st.align.upper()
+    if st.number:
+        out["numberFormat"] = {"type": "NUMBER", "pattern": st.number}
+    return out
+
+
+#: Sheets' font for the summary, by the font the layout chose: Microsoft YaHei is not one of
+#: Sheets' fonts (it would show a fallback), Noto Sans SC is (Google Fonts).
+SHEETS_FONTS = {"Microsoft YaHei": "Noto Sans SC", "Calibri": "Arial"}
+
+
+def summary_format_requests(
+    sid: int, tab: SummaryTab, rows: int, width: int
+) -> list[dict[str, Any]]:
+    """The whole summary tab's look in one ``updateCells`` (formats only, values untouched),
+    then its row heights."""
+    font = SHEETS_FONTS.get(tab.font or "", tab.font)
+    plain = format_json(None, font)
+    grid = [
+        {"values": [{"userEnteredFormat": format_json(tab.styles[(r, c)], font)}
+                    if (r, c) in tab.styles else {"userEnteredFormat": plain}
+                    for c in range(width)]}
+        for r in range(rows)
+    ]  # fmt: skip
+    reqs: list[dict[str, Any]] = [
+        {
+            "updateCells": {
+                "range": {
+                    "sheetId": sid,
+                    "startRowIndex": 0,
+                    "endRowIndex": rows,
+                    "startColumnIndex": 0,
+                    "endColumnIndex": width,
+                },
+                "rows": grid,
+                "fields": "userEnteredFormat",
+            }
+        }
+    ]
+    for r, pt in sorted(tab.heights.items()):
+        reqs.append(
+            {
+                "updateDimensionProperties": {
+                    "range": {
+                        "sheetId": sid,
+                        "dimension": "ROWS",
+                        "startIndex": r,
+                        "endIndex": r + 1,
+                    },
+                    "properties": {"pixelSize": int(pt * 4 / 3)},
+                    "fields": "pixelSize",
+                }
+            }
+        )
+    return reqs
 
 
 def meta_request(meta_id: int | None, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -740,10 +855,12 @@ def summary_structure(
     filled: int,
     restyle: bool,
     chart: bool,
+    old_charts: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """The summary tab's structure: the tab (or room for more rows / columns), column widths,
-    bold rows, charts; its values go with the values write. ``grid_rows`` x ``grid_cols`` is
-    its grid now and ``filled`` the rows holding something."""
+    cell formats and row heights, charts (``old_charts``, the ids of the charts on it now, are
+    deleted first); its values go with the values write. ``grid_rows`` x ``grid_cols`` is its
+    grid now and ``filled`` the rows holding something."""
     reqs: list[dict[str, Any]] = []
     height = max(len(tab.rows) + 50, 200)
     width = max(tab_width(tab), 10)
@@ -758,26 +875,12 @@ def summary_structure(
                             "rowCount": height,
                             "columnCount": width,
                             "frozenRowCount": 1,
+                            "hideGridlines": True,
                         },
                     }
                 }
             }
         )
-        for c, w in tab.widths.items():
-            reqs.append(
-                {
-                    "updateDimensionProperties": {
-                        "range": {
-                            "sheetId": sid,
-                            "dimension": "COLUMNS",
-                            "startIndex": c,
-                            "endIndex": c + 1,
-                        },
-                        "properties": {"pixelSize": int(w * 7)},
-                        "fields": "pixelSize",
-                    }
-                }
-            )
     else:
         if height > grid_rows:
             reqs.append(
@@ -799,12 +902,26 @@ def summary_structure(
                     }
                 }
             )
-    if restyle:
+    if restyle or chart or not exists:
+        for c, w in tab.widths.items():
+            reqs.append(
+                {
+                    "updateDimensionProperties": {
+                        "range": {
+                            "sheetId": sid,
+                            "dimension": "COLUMNS",
+                            "startIndex": c,
+                            "endIndex": c + 1,
+                        },
+                        "properties": {"pixelSize": int(w * PX_PER_CHAR)},
+                        "fields": "pixelSize",
+                    }
+                }
+            )
+    if restyle or chart:  # a new layout: every cell's look and the charts again
         rows = max(len(tab.rows), filled, 1)
-        reqs.append(bold_request(sid, 0, rows, 0, width, False))
-        for r in sorted(tab.bold_rows):
-            if r < len(tab.rows) and tab.rows[r]:
-                reqs.append(bold_request(sid, r, r + 1, 0, tab_width(tab), True))
+        reqs += summary_format_requests(sid, tab, rows, width)
     if chart:
-        reqs += [chart_request(sid, spec) for spec in tab.charts]
+        reqs += [{"deleteEmbeddedObject": {"objectId": i}} for i in old_charts]
+        reqs += [chart_request(sid, spec, tab.widths) for spec in tab.charts]
     return reqs
