@@ -228,3 +228,95 @@ def test_grid_decoding_reads_values_percent_cells_and_anchors() -> None:
     rows, percent, anchors = decode_grid(sheet)
     assert rows == [["a"], [0.6, "#REF"]] and percent == {(1, 0)} and anchors == {"gen_id": 1}
     assert find_anchor_ids(sheet) == ({"gen_id": 5}, [])
+
+
+# ---------------------------------------------------------------------------- lean reads, guard
+
+
+def test_values_read_decodes_like_the_grid_read() -> None:
+    from sync.backends.gsheets.grid import a1_extent, decode_percent, decode_values
+
+    reply = {"range": "'进度表'!A1:Z1000", "values": [["任务", "", 0.6], [], ["b", 3, "", ""], []]}
+    rows = decode_values(reply)
+    assert rows == [["任务", None, 0.6], [], ["b", 3]], "'' is an empty cell; no trailing empties"
+    assert a1_extent(reply["range"]) == (1000, 26)
+    formats = {
+        "data": [
+            {
+                "rowData": [
+                    {
+                        "values": [
+                            {},
+                            {},
+                            {"userEnteredFormat": {"numberFormat": {"type": "PERCENT"}}},
+                        ]
+                    },
+                    {},
+                    {
+                        "values": [
+                            {},
+                            {},
+                            {"userEnteredFormat": {"numberFormat": {"type": "PERCENT"}}},
+                        ]
+                    },
+                ]
+            }
+        ]
+    }
+    # a percent format on an empty cell says nothing about a value
+    assert decode_percent({"data": formats["data"]}, rows) == {(0, 2)}
+
+
+def _guard_plan() -> tuple[Any, Any]:
+    from sync.model import Grid, Snapshot
+
+    rows: list[list[Any]] = [["阶段", "渠道", "任务", "描述", "⚙ 任务ID"]]
+    rows += [[f"P{r}", "C", f"T{r}", "D", f"ID{r}"] for r in range(1, 2_000)]
+    snap = Snapshot(target="k", tracker=Grid("进度表", rows), sheet_titles=("进度表",))
+    plan = WritePlan("进度表", columns={"gen_id": 4}, key_columns=(0, 1, 2, 3))
+    return snap, plan
+
+
+@pytest.mark.parametrize("room", [100_000, 400])
+def test_the_row_guard_covers_the_rows_written_within_the_room_it_has(room: int) -> None:
+    from sync.backends.gsheets.guard import RowGuard
+
+    snap, plan = _guard_plan()
+    guard = RowGuard.for_plan(snap, plan, "进度表", 2_000_000)
+    written = [5, 6, 8, 400, 1_500]  # 5, 6 and 8 are at most two apart: one run
+    chunk = column_entries("gen_status", 1, dict.fromkeys(written, "延期"), 2_000_000)
+    extra = guard.entries(chunk, room)
+    assert sum(e.size + 1 for e in extra) <= room
+    spans = sorted({e.rows for e in extra if e.rows})
+    covered = {r for lo, hi in spans for r in range(lo, hi + 1)}
+    assert set(written) <= covered
+    if room == 100_000:
+        assert spans == [(5, 8), (400, 400), (1_500, 1_500)], "no row but those near the written"
+    else:
+        assert len(spans) < 3, "little room: runs joined, more rows checked, fewer ranges"
+    ranges = [e.body["dataFilter"]["a1Range"] for e in extra]
+    assert "'进度表'!A6:D9" in ranges or room != 100_000
+    assert all(e.body["values"] == [[None]] for e in extra), "nothing is written there"
+    assert {e.ids for e in extra} == {True, False}, "key cells and ID cells"
+
+
+def test_the_row_guard_sees_a_moved_row_in_the_reply() -> None:
+    from sync.backends.gsheets.guard import RowGuard
+
+    snap, plan = _guard_plan()
+    guard = RowGuard.for_plan(snap, plan, "进度表", 2_000_000)
+    chunk = column_entries("gen_status", 7, {10: "延期"}, 2_000_000)
+    extra = guard.entries(chunk, 100_000)
+
+    def reply(key_row: list[Any], ident: str) -> dict[str, Any]:
+        responses: list[dict[str, Any]] = [{"dataFilter": chunk[0].body["dataFilter"]}]
+        for e in extra:
+            values = [[ident]] if e.ids else [key_row]
+            responses.append(
+                {"dataFilter": e.body["dataFilter"], "updatedData": {"values": values}}
+            )
+        return {"responses": responses}
+
+    assert guard.check(chunk, extra, reply(["P10", "C", "T10", "D"], "ID10")) is None
+    assert guard.check(chunk, extra, reply(["P11", "C", "T11", "D"], "ID10")) is not None
+    assert guard.check(chunk, extra, reply(["P10", "C", "T10", "D"], "ID11")) is not None
