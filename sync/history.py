@@ -965,13 +965,26 @@ def _apply(content: Any, delta: dict[str, Any]) -> Any:
     return sorted(merged, key=lambda f: (f.get("row", 0), str(f.get("column")), str(f.get("rule"))))
 
 
+#: Cell types :func:`encode_cell` returns unchanged (floats too, unless NaN: checked apart).
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def human_snapshot(rows: list[list[Any]], generated: set[int], title: str) -> dict[str, Any]:
     """The tracker tab without the job's columns, cells encoded for JSON."""
     width = max((len(r) for r in rows), default=0)
     keep = [c for c in range(width) if c not in generated]
     out = []
+    plain = _PLAIN
     for r in rows:
-        out.append([encode_cell(r[c]) if c < len(r) else None for c in keep])
+        if len(r) < width:
+            r = [*r, *([None] * (width - len(r)))]
+        # most cells are text, numbers or empty: only dates and NaN need encoding
+        out.append(
+            [
+                v if (t := type(v)) in plain or (t is float and v == v) else encode_cell(v)
+                for v in map(r.__getitem__, keep)
+            ]
+        )
     while out and all(v is None for v in out[-1]):
         out.pop()
     return {"title": title, "columns": keep, "rows": [_trim(r) for r in out]}

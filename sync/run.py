@@ -395,15 +395,22 @@ def _record(store: RunStore, result: RunResult, view: HistoryView) -> int:
         snapshot=human_snapshot(
             result.snapshot.tracker.rows, generated, result.snapshot.tracker.title
         ),
-        findings=[
-            {str(k): v for k, v in f.items()}
-            for f in result.findings.astype({"row": int}).to_dict("records")
-        ],
+        findings=_records(result.findings.astype({"row": int})),
         states=_changed_states(step_.states, view.states) if step_ else None,
         events=step_.events if step_ else (),
     )
     log.info("recorded run %d (%d events)", run_id, len(step_.events) if step_ is not None else 0)
     return run_id
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """``frame.to_dict("records")`` with text keys, built column by column (several times
+    faster for the findings of a large tracker)."""
+    cols = [str(c) for c in frame.columns]
+    return [
+        dict(zip(cols, vals, strict=True))
+        for vals in zip(*(frame[c].tolist() for c in frame.columns), strict=True)
+    ]
 
 
 def _sync(

@@ -100,7 +100,10 @@ class TaskState:
 
     @classmethod
     def from_json(cls, task_id: str, data: dict[str, Any]) -> TaskState:
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields = cls.__dataclass_fields__
+        if data.keys() <= fields.keys() and "task_id" not in data:
+            return cls(task_id=task_id, **data)  # the usual case: nothing to drop
+        known = {k: v for k, v in data.items() if k in fields and k != "task_id"}
         return cls(task_id=task_id, **known)
 
 
