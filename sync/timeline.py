@@ -16,9 +16,11 @@ import datetime as dt
 import functools
 import gc
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 import numpy as np
@@ -197,11 +199,12 @@ def _follow_moved_ids(
     >>> _follow_moved_ids(["T0001", "T0002"], ["k-b", "k-a"], {"T0001": a, "T0002": b})
     ['T0002', 'T0001']
     """
-    remembered = states.get
+    # (maps of C functions: this runs over every row)
+    remembered_keys = map(_KEY, map(states.get, cast(list[str], ids), repeat(_NOBODY)))
     rightful = {
         v
-        for v, k in zip(ids, keys, strict=True)
-        if v is not None and (s := remembered(v)) is not None and s.key == k
+        for v, same in zip(ids, map(operator.eq, remembered_keys, keys), strict=True)
+        if same and v is not None
     }
     # rows whose ID is remembered under other content (none in a steady state: then no ID
     # moves, and the IDs, unique on entry, stay unique)
@@ -333,18 +336,17 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     fields, keys, values_of = rows.fields, rows.keys, rows.values
     progresses, statuses, risks = rows.progresses, rows.statuses, rows.risks
     starts, finishes = rows.starts, rows.finishes
-    n_fields = len(fields)
-    olds: list[TaskState | None] = list(map(view.states.get, rows.ids))
-    # the quiet rows (most of them): every cell as last time, every fact as it was; their
-    # state is the remembered one, unchanged
+    found = list(map(view.states.get, rows.ids, repeat(_NOBODY)))
+    # the quiet rows (most of them): every cell as last time (the same texts of the same
+    # fields), every fact as it was; their state is the remembered one, unchanged. Maps of C
+    # functions: this runs over every row.
+    same = map(operator.eq, map(tuple, map(dict.values, map(_VALUES, found))), values_of)
     loud = [
         i
-        for i, (old, values) in enumerate(zip(olds, values_of, strict=True))
-        if old is None
-        or old.deleted
-        or len(old.values) != n_fields
-        or tuple(old.values.values()) != values
+        for i, (quiet, deleted) in enumerate(zip(same, map(_DELETED, found), strict=True))
+        if deleted or not quiet
     ]
+    olds = [None if s is _NOBODY else s for s in found] if loud else found
     row_states = cast(list[TaskState], olds)  # every None is a loud row, replaced below
     changed = [False] * len(olds)
     add_event = events.append
@@ -383,6 +385,11 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
     columns = _history_columns(rows, row_states, changed, previous, as_of, now)
     columns.index = table.rows
     return Step(ids=ids, columns=columns, states=states, events=tuple(events))
+
+
+#: Stands in for a task history does not know (deleted: never quiet; no key, no values).
+_NOBODY = TaskState("", "\x00", "", "", deleted=True)
+_KEY, _VALUES, _DELETED = (operator.attrgetter(a) for a in ("key", "values", "deleted"))
 
 
 def _fresh_task(
