@@ -925,13 +925,15 @@ def test_the_read_asks_only_for_what_the_pipeline_uses(
     assert meta.response_size + values.response_size < 2.5 * csv_size
 
 
-@pytest.mark.parametrize("edit", ["insert-row", "delete-row", "insert-column"])
+@pytest.mark.parametrize("edit", ["insert-row", "delete-row", "insert-column", "rename-tab"])
 def test_a_grid_resized_between_the_two_reads_is_read_again(
     fake: SheetsFake, sheet: str, sa: Path, ruleset: RuleSet, edit: str
 ) -> None:
-    """A person inserts or deletes a row or column between the structure read and the values
-    read: the grid sizes disagree, so the job reads both again rather than match anchors and
-    percent formats to cells that moved."""
+    """A person inserts or deletes a row or column, or renames a tab, between the structure
+    read and the values read: the grid sizes disagree (or the values read names a tab that is
+    gone), so the job reads both again rather than match anchors and percent formats to cells
+    that moved."""
+    fake.add_sheet(sheet, "名单", [["姓名"], ["张伟"]])
     config = make_config(fake, sheet, sa)
     run(config, sa)
     before = [r[:HUMAN] for r in fake.values(sheet, TAB)]
@@ -939,6 +941,7 @@ def test_a_grid_resized_between_the_two_reads_is_read_again(
         "insert-row": lambda f: f.insert_rows(sheet, TAB, 3, [["插入的行"]]),
         "delete-row": lambda f: f.delete_rows(sheet, TAB, 3),
         "insert-column": lambda f: f.insert_columns(sheet, TAB, "C", 1),
+        "rename-tab": lambda f: f.rename_sheet(sheet, "名单", "人员名单"),
     }
     fake.on_request(1, people[edit], kind="values.batchGet")
     fake.reset_log()
