@@ -19,6 +19,7 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
         ["bench_rules.py", "--rows", "300", "--repeat", "1"],
         ["bench_workdays.py", "--rows", "300", "--repeat", "1"],
         ["bench_sheets_read.py", "--rows", "300", "--repeat", "1"],
+        ["bench_report.py", "--rows", "60", "--repeat", "1", "--days", "2"],
     ],
 )
 def test_benchmark_script_runs(args: list[str]) -> None:

@@ -251,35 +251,34 @@ def build(
     status = derived["status"]
     finish = _finish_days(result, history.states, ids)
     forecast = _forecast(d, status, finish, as_of)
+    col = _columns(table, derived, finish)
 
     def line(r: int) -> TaskLine:
-        s = str(status.loc[r])
-        late: Any = derived.loc[r, "days_late"]
+        s = str(col["status"][r])
+        late: Any = col["days_late"][r]
         return TaskLine(
             id=ids[r],
             row=int(r),
-            phase=_text(d.loc[r, "phase"]),
-            channel=_text(d.loc[r, "channel"]),
-            task=_text(d.loc[r, "task"]),
-            owner=_text(d.loc[r, "owner"]),
-            planned_start=_day(d.loc[r, "planned_start"]),
-            planned_finish=_day(d.loc[r, "planned_finish"]),
-            actual_finish=_day(finish.loc[r]) if s == "completed" else None,
-            progress=_num(d.loc[r, "progress"]),
+            phase=_text(col["phase"][r]),
+            channel=_text(col["channel"][r]),
+            task=_text(col["task"][r]),
+            owner=_text(col["owner"][r]),
+            planned_start=_day(col["planned_start"][r]),
+            planned_finish=_day(col["planned_finish"][r]),
+            actual_finish=_day(col["finish"][r]) if s == "completed" else None,
+            progress=_num(col["progress"][r]),
             status=s,
             status_text=text(locale, f"status.{s}"),
             days_late=None if pd.isna(late) else int(late),
         )
 
-    done_rows = [r for r in rows if status.loc[r] == "completed" and _day(finish.loc[r]) in period]
+    done_rows = _rows_where((status == "completed") & _within(finish, period))
     nxt = period.next()
-    planned_next = [
-        r
-        for r in rows
-        if status.loc[r] not in ("completed",)
-        and (_day(d.loc[r, "planned_finish"]) in nxt or _day(d.loc[r, "planned_start"]) in nxt)
-    ]
-    planned_next.sort(key=lambda r: (_sort_day(d.loc[r, "planned_finish"]), r))
+    planned_next = _rows_where(
+        (status != "completed")
+        & (_within(d["planned_finish"], nxt) | _within(d["planned_start"], nxt))
+    )
+    planned_next.sort(key=lambda r: (_sort_day(col["planned_finish"][r]), r))
     late_rows = [int(r) for r in summary.delayed["row"].tolist()]
 
     milestones = _milestones(d, status, forecast, derived, locale)
@@ -295,7 +294,7 @@ def build(
         )
         for x in _records(summary.open_risks)
     )
-    risks_new, risks_closed = _risk_changes(table, ids, history, period, done_rows, locale)
+    risks_new, risks_closed = _risk_changes(table, col, ids, history, period, done_rows, locale)
     budget = _budget(table, result)
     spi = budget.spi if budget else None
     rag, reason = _rag(summary.total, summary.status_counts["delayed"], summary.avg_deviation,
@@ -328,7 +327,7 @@ def build(
                 ex.trend["day"], ex.trend["completion_rate"], ex.trend["delayed"], strict=True
             )
         )
-    bars = _gantt(d, derived, status, finish, rows, as_of)
+    bars, hidden = _gantt(col, rows, as_of)
     changes = sum(1 for c in history.changes if _iso(c.as_of) in period and c.field != "task")
     return WeeklyReport(
         locale=locale,
@@ -360,8 +359,8 @@ def build(
         lessons=lessons,
         risk_in_advance=Rate(*retro.risk_in_advance) if retro else Rate(0, 0),
         countermeasure_success=Rate(*retro.countermeasure_success) if retro else Rate(0, 0),
-        gantt=tuple(bars[:GANTT_LIMIT]),
-        gantt_hidden=max(len(bars) - GANTT_LIMIT, 0),
+        gantt=bars,
+        gantt_hidden=hidden,
         trend=trend,
         burnup=_burnup(d, status, finish, as_of, period),
     )
@@ -456,6 +455,7 @@ def _milestones(
 
 def _risk_changes(
     table: Any,
+    col: dict[str, dict[int, Any]],
     ids: dict[int, str],
     history: ReportHistory,
     period: Period,
@@ -464,22 +464,19 @@ def _risk_changes(
 ) -> tuple[tuple[RiskLine, ...], tuple[RiskLine, ...]]:
     """Risks first recorded within the period (new), and risks closed within it: the risk cell
     emptied, or the task holding it completed."""
-    d = table.data
     by_id = {v: r for r, v in ids.items()}
     new = []
-    for r in table.rows:
-        r = int(r)
-        state = history.states.get(ids[r])
-        seen = _state_day(state, "risk_first_seen")
-        if table.present.loc[r, "risk"] and seen in period:
+    for r in _rows_where(table.present["risk"]):
+        seen = _state_day(history.states.get(ids[r]), "risk_first_seen")
+        if seen in period:
             new.append(
                 RiskLine(
                     id=ids[r],
                     row=r,
-                    task=_text(d.loc[r, "task"]),
-                    owner=_text(d.loc[r, "owner"]),
-                    risk=_text(d.loc[r, "risk"]),
-                    countermeasure=_text(d.loc[r, "countermeasure"]),
+                    task=_text(col["task"][r]),
+                    owner=_text(col["owner"][r]),
+                    risk=_text(col["risk"][r]),
+                    countermeasure=_text(col["countermeasure"][r]),
                     since=seen,
                 )
             )
@@ -500,14 +497,14 @@ def _risk_changes(
             how=word(locale, "r.cleared"),
         )
     for r in done_rows:
-        if table.present.loc[r, "risk"] and ids[r] not in closed:
+        if col["risk_present"][r] and ids[r] not in closed:
             closed[ids[r]] = RiskLine(
                 id=ids[r],
                 row=int(r),
-                task=_text(d.loc[r, "task"]),
-                owner=_text(d.loc[r, "owner"]),
-                risk=_text(d.loc[r, "risk"]),
-                countermeasure=_text(d.loc[r, "countermeasure"]),
+                task=_text(col["task"][r]),
+                owner=_text(col["owner"][r]),
+                risk=_text(col["risk"][r]),
+                countermeasure=_text(col["countermeasure"][r]),
                 since=_state_day(history.states.get(ids[r]), "risk_first_seen"),
                 how=word(locale, "r.done"),
             )
@@ -599,43 +596,34 @@ def _join(parts: list[str], locale: str) -> str:
 
 
 def _gantt(
-    d: pd.DataFrame,
-    derived: pd.DataFrame,
-    status: pd.Series,
-    finish: pd.Series,
-    rows: pd.Index,
-    as_of: dt.date,
-) -> list[GanttBar]:
-    """One bar per task with planned dates, by planned start (then row)."""
-    order = sorted(
-        (
-            r
-            for r in rows
-            if pd.notna(d.loc[r, "planned_start"]) or pd.notna(d.loc[r, "planned_finish"])
-        ),
-        key=lambda r: (_sort_day(d.loc[r, "planned_start"]), int(r)),
-    )
+    col: dict[str, dict[int, Any]], rows: pd.Index, as_of: dt.date
+) -> tuple[tuple[GanttBar, ...], int]:
+    """One bar per task with planned dates, by planned start (then row): the first
+    GANTT_LIMIT, and how many more there are."""
+    ps, pf = col["planned_start"], col["planned_finish"]
+    dated = [int(r) for r in rows if _day(ps[r]) is not None or _day(pf[r]) is not None]
+    order = sorted(dated, key=lambda r: (_sort_day(ps[r]), r))
     bars = []
-    for r in order:
-        done = status.loc[r] == "completed"
-        a_start = _day(d.loc[r, "actual_start"])
-        a_end = _day(finish.loc[r]) if done else (as_of if a_start is not None else None)
-        late = status.loc[r] == "delayed" or (
-            pd.notna(derived.loc[r, "days_late"]) and derived.loc[r, "days_late"] > 0
-        )
-        label = f"{int(r)} {_text(d.loc[r, 'task'])}"
+    for r in order[:GANTT_LIMIT]:
+        status = col["status"][r]
+        done = status == "completed"
+        a_start = _day(col["actual_start"][r])
+        a_end = _day(col["finish"][r]) if done else (as_of if a_start is not None else None)
+        late_days = col["days_late"][r]
+        late = status == "delayed" or (pd.notna(late_days) and late_days > 0)
+        label = f"{r} {_text(col['task'][r])}"
         bars.append(
             GanttBar(
                 label=label if len(label) <= 22 else label[:21] + "…",
-                planned_start=_day(d.loc[r, "planned_start"]) or _day(d.loc[r, "planned_finish"]),
-                planned_finish=_day(d.loc[r, "planned_finish"]) or _day(d.loc[r, "planned_start"]),
+                planned_start=_day(ps[r]) or _day(pf[r]),
+                planned_finish=_day(pf[r]) or _day(ps[r]),
                 actual_start=a_start,
                 actual_end=a_end,
                 late=bool(late),
                 done=bool(done),
             )
         )
-    return bars
+    return tuple(bars), max(len(order) - GANTT_LIMIT, 0)
 
 
 def _burnup(
@@ -667,6 +655,36 @@ def _burnup(
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _columns(table: Any, derived: pd.DataFrame, finish: pd.Series) -> dict[str, dict[int, Any]]:
+    """The columns the report's lists read, as row -> value dicts (one lookup per cell
+    instead of a pandas ``.loc`` each)."""
+    d = table.data
+    series = {
+        name: d[name]
+        for name in ("phase", "channel", "task", "owner", "planned_start", "planned_finish",
+                     "actual_start", "progress", "risk", "countermeasure")
+    }  # fmt: skip
+    series |= {
+        "status": derived["status"],
+        "days_late": derived["days_late"],
+        "finish": finish,
+        "risk_present": table.present["risk"],
+    }
+    keys = [int(r) for r in table.rows]
+    return {name: dict(zip(keys, s.tolist(), strict=True)) for name, s in series.items()}
+
+
+def _rows_where(mask: pd.Series) -> list[int]:
+    """The sheet rows where ``mask`` holds, in order."""
+    return [int(r) for r in mask.index[mask.fillna(False).to_numpy(dtype=bool)]]
+
+
+def _within(days: pd.Series, period: Period) -> pd.Series:
+    """Where a date column falls in ``period`` (False where empty)."""
+    since, until = pd.Timestamp(period.since), pd.Timestamp(period.until)
+    return (days >= since) & (days <= until)
 
 
 def _records(frame: pd.DataFrame) -> tuple[dict[str, Any], ...]:
