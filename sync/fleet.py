@@ -27,6 +27,7 @@ tracker of the name-sorted manifest starting at I: shards 0..N-1 cover it exactl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -41,7 +42,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import __version__, quota, yamlio
+from . import quota, yamlio
 from .config import Config
 from .errors import ConfigError, TrackerSyncError
 
@@ -441,10 +442,20 @@ def write_state(config: Config, state: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+@functools.cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracker-sync")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def config_key(config: Config) -> str:
     """What else decides a run's output: the config, the rule files, the package version."""
     h = hashlib.sha256(config.model_dump_json().encode())
-    h.update(__version__.encode())
+    h.update(_version().encode())
     for folder in config.rule_dirs():
         for f in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
             st = f.stat()
@@ -635,13 +646,30 @@ def run_fleet(
             outcomes = list(pool.map(one, chosen))
         portfolio = None
         if mode == "run" and manifest.portfolio is not None and (shard or (0, 1))[0] == 0:
-            from .portfolio import write_portfolio
-
-            portfolio = write_portfolio(manifest, now=now)
+            portfolio = _portfolio_outcome(manifest, now)
         waited = q.waited()
     return FleetResult(
         outcomes, shard or (0, 1), portfolio, time.perf_counter() - t0, quota_wait=waited
     )
+
+
+def _portfolio_outcome(manifest: Manifest, now: dt.datetime | None) -> TrackerOutcome:
+    """Write the roll-up from every tracker's state file; a failure is the portfolio's outcome."""
+    from .portfolio import write_portfolio
+
+    assert manifest.portfolio is not None
+    name = "(portfolio)"
+    rows = [(t.name, t.link(), read_state(t.config)) for t in manifest.trackers]
+    try:
+        written, cells, requests = write_portfolio(manifest.portfolio, rows, now)
+    except TrackerSyncError as exc:
+        return TrackerOutcome(name, "failed", exc.exit_code, _first_line(exc))
+    except Exception as exc:  # the roll-up never hides the trackers' outcomes
+        log.exception("fleet: the portfolio roll-up failed unexpectedly")
+        return TrackerOutcome(name, "failed", 3, f"unexpected error: {type(exc).__name__}: {exc}")
+    if not written:
+        return TrackerOutcome(name, "unchanged", 0, "the roll-up is up to date", requests)
+    return TrackerOutcome(name, "written", 0, f"wrote {cells} cells of the roll-up", requests)
 
 
 def _status(t: FleetTracker) -> TrackerOutcome:

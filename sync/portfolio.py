@@ -15,13 +15,15 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from .cells import RawValue
-from .errors import ConfigError, TrackerSyncError
+from .errors import ConfigError
 from .i18n import text
 from .model import ChartSpec, SummaryTab, WritePlan
 
 if TYPE_CHECKING:
     from .config import Config
-    from .fleet import FleetTracker, Manifest, TrackerOutcome
+
+#: One roll-up row's inputs: the tracker's name, its link, its fleet state (sync.fleet).
+Row = tuple[str, str, dict[str, Any]]
 
 #: Column headers by locale (English is the fallback).
 HEADERS = {
@@ -70,13 +72,10 @@ HEADER_ROW = 3
 COMPLETION_COL = 5
 
 
-def rollup_tab(
-    trackers: list[tuple[FleetTracker, dict[str, Any]]], title: str, locale: str, now: dt.datetime
-) -> SummaryTab:
-    """The roll-up tab for (tracker, state) pairs; pure.
+def rollup_tab(trackers: list[Row], title: str, locale: str, now: dt.datetime) -> SummaryTab:
+    """The roll-up tab for (name, link, state) rows; pure.
 
-    >>> from sync.fleet import FleetTracker
-    >>> tab = rollup_tab([(FleetTracker("a", None), {})], "总览", "en", dt.datetime(2024, 3, 20))
+    >>> tab = rollup_tab([("a", "a.xlsx", {})], "总览", "en", dt.datetime(2024, 3, 20))
     >>> tab.rows[HEADER_ROW][:2], tab.rows[HEADER_ROW + 1][0], tab.rows[HEADER_ROW + 1][9]
     (['Tracker', 'Tasks'], 'a', 'never run')
     """
@@ -88,13 +87,13 @@ def rollup_tab(
         [],
         list(headers),
     ]
-    for t, state in trackers:
+    for name, link, state in trackers:
         k = state.get("kpis") or {}
         health = k.get("health")
         outcome = str(state.get("outcome") or "never run")
         rows.append(
             [
-                t.name,
+                name,
                 k.get("total"),
                 k.get("planned"),
                 k.get("actual"),
@@ -105,7 +104,7 @@ def rollup_tab(
                 state.get("last_run_at"),
                 OUTCOMES.get(locale, {}).get(outcome, outcome),
                 text(locale, f"health.{health}") if health else None,
-                t.link(),
+                link,
             ]
         )
     width = len(headers)
@@ -126,28 +125,11 @@ def rollup_tab(
     return SummaryTab(title, rows, widths, frozenset({0, HEADER_ROW}), charts, volatile=(1, 1))
 
 
-def write_portfolio(manifest: Manifest, *, now: dt.datetime | None = None) -> TrackerOutcome:
-    """Write (only what differs of) the roll-up tab; a failure is the portfolio's outcome."""
-    from .fleet import TrackerOutcome, _first_line, read_state
-
-    config = manifest.portfolio
-    assert config is not None
-    name = "(portfolio)"
-    try:
-        rows = [(t, read_state(t.config)) for t in manifest.trackers]
-        written, cells, requests = _apply(config, rows, now)
-    except TrackerSyncError as exc:
-        return TrackerOutcome(name, "failed", exc.exit_code, _first_line(exc))
-    except Exception as exc:  # the roll-up never hides the trackers' outcomes
-        return TrackerOutcome(name, "failed", 3, f"unexpected error: {type(exc).__name__}: {exc}")
-    if not written:
-        return TrackerOutcome(name, "unchanged", 0, "the roll-up is up to date", requests)
-    return TrackerOutcome(name, "written", 0, f"wrote {cells} cells of the roll-up", requests)
-
-
-def _apply(
-    config: Config, rows: list[tuple[FleetTracker, dict[str, Any]]], now: dt.datetime | None
+def write_portfolio(
+    config: Config, rows: list[Row], now: dt.datetime | None = None
 ) -> tuple[bool, int, dict[str, int]]:
+    """Write (only what differs of) the roll-up tab of ``config``'s spreadsheet or workbook:
+    (written, cells changed, requests by kind). Raises the project's errors."""
     from .backends import CountsRequests, open_backend
     from .plan import summary_changes
     from .run import zone

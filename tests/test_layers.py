@@ -34,6 +34,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "logs",
             "style",
             "registry",
+            # the per-credential request limiters every Google request passes (no sync import)
+            "quota",
         },
     ),
     # the notify: section is part of the config (sync/notify/config.py imports nothing of sync)
@@ -52,7 +54,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     # notify decides from the run store and sends: a seam beside history
     ("seams", {"backends", "backends.*", "history", "notify", "notify.*"}),
     # the weekly report (tracker-sync report) reads a run and the store like a command does
-    ("orchestration", {"run", "demo", "ruletools", "weekly", "weekly.*"}),
+    # the fleet runs trackers (run) and writes the portfolio roll-up through a backend
+    ("orchestration", {"run", "demo", "ruletools", "weekly", "weekly.*", "fleet", "portfolio"}),
     ("shell", {"cli", "sync"}),
 ]
 
