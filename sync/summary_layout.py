@@ -79,7 +79,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "avg_actual": "平均实际进度%",
         "gantt": "甘特图(计划与实际)",
         "gantt_data": "甘特图数据(自 {origin} 起的天数)",
-        "gantt_axis": "自 {origin} 起的天数(竖线:今天 {today})",
+        "gantt_axis": "自 {origin} 起的天数(今天 {today} = 第 {n} 天)",
         "gantt_more": "共 {n} 个任务有计划日期,图中显示 {k} 个:延期的与最近要开始或完成的",
         "gantt_task": "任务",
         "gantt_start": "开始",
@@ -94,6 +94,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "status_by_phase_table": "各阶段 × 状态(任务数)",
         "days": '0" 天"',
         "days_late_calendar": "延期(日历天)",
+        "budget_weighted_progress": "加权进度%(按预算)",
     },
     "en": {
         "tile.planned": "Avg planned progress",
@@ -120,7 +121,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "avg_actual": "Avg actual %",
         "gantt": "Gantt (planned vs actual)",
         "gantt_data": "Gantt data (days since {origin})",
-        "gantt_axis": "Days since {origin} (line: today, {today})",
+        "gantt_axis": "Days since {origin} (today, {today}, is day {n})",
         "gantt_more": "{n} tasks have planned dates; the chart shows {k}: the late ones and those next to start or finish",
         "gantt_task": "Task",
         "gantt_start": "Start",
@@ -135,6 +136,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "status_by_phase_table": "Phase × status (tasks)",
         "days": '0" d"',
         "days_late_calendar": "Days late (calendar)",
+        "budget_weighted_progress": "Weighted progress % (by budget)",
     },
 }
 
@@ -236,8 +238,9 @@ class Sheet:
             for f in formats
         ]
         h = self.add(header, head_styles)
-        text_style = CellStyle(align="left")
-        body_styles = [CellStyle(number=f, align="right") if f else text_style for f in formats]
+        # every program puts text on the left and numbers on the right by itself, and shows a
+        # whole number whole: only a format that shows more (%, pp, days) is a look of its own
+        body_styles = [CellStyle(number=f) if f and f != COUNT else None for f in formats]
         for rec in body:
             self.add(rec, body_styles)
         return h, self.next_row - 1
@@ -429,7 +432,8 @@ def summary_tab(
         ("s.by_owner", "s.owner", s.by_owner),
     ):
         sh.section(t(key))
-        cols = [c for c in frame.columns if c != "key"]
+        # a column summarize added that has nothing in it here (no budgets ...) is left out
+        cols = [c for c in frame.columns if c != "key" and frame[c].notna().any()]
         header = [t(dim)]
         formats: list[str | None] = [None]
         extra_planned = key == "s.by_phase"
@@ -438,7 +442,11 @@ def summary_tab(
             formats.append(PCT)
         for col in cols:
             name, fmt = _BREAKDOWN.get(col, (col, None))
-            header.append(t(name) if name.startswith("s.") else name)
+            if name.startswith("s."):
+                name = t(name)
+            elif name in _WORDS["en"]:
+                name = w(name)
+            header.append(name)
             formats.append(fmt if col in _BREAKDOWN else _guess_format(frame[col]))
         body = []
         for rec in frame.to_dict("records"):
@@ -543,7 +551,8 @@ def summary_tab(
             axis=(0.0, float(span)),
             axis_title=w("gantt_axis")
             .replace("{origin}", origin.isoformat())
-            .replace("{today}", s.as_of.isoformat()),
+            .replace("{today}", s.as_of.isoformat())
+            .replace("{n}", str(today_off)),
         )
     else:
         sh.rows[band2] = [w("gantt_none")]
@@ -633,6 +642,7 @@ _BREAKDOWN: dict[str, tuple[str, str | None]] = {
     "avg_progress": ("s.avg_progress_short", PCT),
     "weighted_progress": ("s.weighted_progress_short", PCT),
     "avg_deviation": ("s.avg_deviation_short", PP),
+    "budget_weighted_progress": ("budget_weighted_progress", PCT),
 }
 
 _LIST_COLUMNS: dict[str, tuple[str, str | None]] = {

@@ -105,11 +105,9 @@ def test_first_run_then_steady_state_request_budget(
     assert fake.request_count("values.batchUpdateByDataFilter") == 1
     structure = next(r for r in fake.requests if r.kind == "batchUpdate").body
     assert not any(
-        "userEnteredValue" in json.dumps(q.get("updateCells", {}))
-        or q.get("updateCells", {}).get("fields", "userEnteredFormat") != "userEnteredFormat"
-        or "values" in json.dumps(q.get("repeatCell", {}))
+        "updateCells" in q or "values" in json.dumps(q.get("repeatCell", {}))
         for q in structure["requests"]
-    ), "no cell values in the structural batch (the summary's formats only)"
+    ), "no cell values in the structural batch"
     values = fake.values(sheet, TAB)
     assert values[0][14:] == [
         "⚙ 计算状态",
@@ -158,7 +156,7 @@ def test_first_run_then_steady_state_request_budget(
     ]
     restyle = next(r for r in fake.requests if r.kind == "batchUpdate").body["requests"]
     kinds = {k for q in restyle for k in q}
-    assert kinds <= {"updateCells", "updateDimensionProperties", "deleteEmbeddedObject",
+    assert kinds <= {"repeatCell", "updateDimensionProperties", "deleteEmbeddedObject",
                      "addChart", "updateDeveloperMetadata"}, kinds  # fmt: skip
     assert len(fake.charts(sheet, "推广概览")) == 3, "the charts redrawn, not added twice"
     assert fake.values(sheet, TAB)[1][14:19] == ["已完成", 100, 0, 9, "绿"]
@@ -716,8 +714,10 @@ def test_values_are_written_in_requests_no_larger_than_max_request_bytes(
     sizes = _write_sizes(fake)
     assert sizes[0][0] == "batchUpdate" and all(k.startswith("values.") for k, _ in sizes[1:])
     assert len(sizes) >= 4, "the first run's values took several requests"
-    # the structural batch holds no cell data: its size does not grow with the rows
-    assert sizes[0][1] < 30_000 and all(n <= 20_000 for _, n in sizes[1:]), sizes
+    # the structural batch holds no cell data: its size does not grow with the rows (the
+    # summary's look is one repeatCell per rectangle of like cells: per table, not per row;
+    # tests/test_summary_layout.py checks it does not grow)
+    assert sizes[0][1] < 100_000 and all(n <= 20_000 for _, n in sizes[1:]), sizes
     assert first.requests == {"read": 2, "write": len(sizes)}
     assert _humans(fake, sheet) == before
     assert in_sync(config, sa, ruleset)
@@ -726,21 +726,27 @@ def test_values_are_written_in_requests_no_larger_than_max_request_bytes(
     assert run(config, sa).requests == {"read": 2, "write": 0}
     fake.set_cell(sheet, TAB, 120, 10, "100%")
     fake.reset_log()
-    assert run(config, sa).requests == {"read": 2, "write": 1}, "a change that fits is one write"
+    run(config, sa)
+    # the task completed leaves the summary's delayed list: its look is redone in one structural
+    # batch; the values still go in one write
+    values = [k for k, _ in _write_sizes(fake) if k.startswith("values.")]
+    assert values == ["values.batchUpdateByDataFilter"], "a change that fits is one write"
+    assert len(_write_sizes(fake)) <= 2
     assert in_sync(config, sa, ruleset)
 
 
 def test_a_request_google_refuses_as_too_large_is_explained(
     ruleset: RuleSet, tmp_path: Path
 ) -> None:
-    with SheetsFake(max_request_bytes=30_000) as small:
+    # (80 kB: the first run's structure — the summary's look and charts included — fits)
+    with SheetsFake(max_request_bytes=80_000) as small:
         sheet = big_tracker(small, ruleset, 300)
         sa = small.write_service_account(tmp_path / "sa.json")
         config = make_config(small, sheet, sa, max_request_bytes=200_000)
         with pytest.raises(TrackerError) as exc:
             run(config, sa)
         message = str(exc.value)
-        assert "Request payload size exceeds the limit: 30000 bytes" in message
+        assert "Request payload size exceeds the limit: 80000 bytes" in message
         assert "google.max_request_bytes (200,000 bytes)" in message and "Lower" in message
         # a smaller budget gets through
         smaller = make_config(small, sheet, sa, max_request_bytes=20_000)
@@ -824,12 +830,21 @@ def test_a_row_inserted_or_deleted_costs_one_read_and_one_write(
         fake.delete_rows(sheet, TAB, 3)
     fake.reset_log()
     result = run(config, sa)
-    assert result.requests == {"read": 2, "write": 1}
+    # the task added or removed moves the summary's tables (a phase more or less): its look
+    # and charts are redone in one batchUpdate that touches nothing on the tracker tab
+    assert result.requests == {"read": 2, "write": 2}
     assert [r.kind for r in fake.requests if r.kind != "token"] == [
         "get",
         "values.batchGet",
+        "batchUpdate",
         "values.batchUpdateByDataFilter",
     ]
+    with fake._lock:
+        tracker_id = fake._ss(sheet).sheet_named(TAB).sheet_id
+    batch = next(r for r in fake.requests if r.kind == "batchUpdate").body["requests"]
+    assert tracker_id not in {
+        q[k].get("range", {}).get("sheetId") for q in batch for k in q if isinstance(q[k], dict)
+    }, "nothing on the tracker tab"
     assert fake.conditional_formats(sheet, TAB) == rules, "the rules were not rewritten"
     assert in_sync(config, sa, ruleset)
 

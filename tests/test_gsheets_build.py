@@ -126,8 +126,14 @@ def test_new_columns_are_inserted_anchored_and_styled_without_any_value() -> Non
         "insertDimension",
         "createDeveloperMetadata",
         "createDeveloperMetadata",
-        "repeatCell",
+        "repeatCell",  # the headers' look, in a CJK-capable font
+        "updateDimensionProperties",  # each new column's width
+        "updateDimensionProperties",
     ]
+    assert reqs[3]["repeatCell"]["cell"]["userEnteredFormat"]["textFormat"]["fontFamily"] == (
+        "Noto Sans SC"
+    )
+    assert reqs[4]["updateDimensionProperties"]["properties"]["pixelSize"] == 14 * 7
     assert reqs[0]["insertDimension"]["range"] == {
         "sheetId": 7,
         "dimension": "COLUMNS",

@@ -73,14 +73,17 @@ def summary_only(tracker: Path, dest: Path) -> Path:
             data = src.read(item.filename)
             if item.filename == "xl/workbook.xml":
                 data = re.sub(
-                    rb'(<sheet\b(?![^>]*name="' + SUMMARY.encode() + rb'")[^>]*?)(/>)',
-                    lambda m: (
-                        m.group(1)
-                        + (b' state="hidden"' if b"state=" not in m.group(1) else b"")
-                        + m.group(2)
+                    rb'<sheet\b(?![^>]*name="' + SUMMARY.encode() + rb'")[^>]*?/>',
+                    lambda m: re.sub(rb'\sstate="[^"]*"', b"", m.group(0)).replace(
+                        b"<sheet ", b'<sheet state="hidden" '
                     ),
                     data,
                 )
+                # the tab open on loading is shown (so printed) even when hidden
+                titles = re.findall(rb'<sheet\b[^>]*?\bname="([^"]*)"', data)
+                active = b' activeTab="%d"' % titles.index(SUMMARY.encode())
+                data = re.sub(rb'\sactiveTab="\d+"', b"", data)
+                data = data.replace(b"<workbookView ", b"<workbookView" + active + b" ", 1)
             out.writestr(item, data)
     return dest
 

@@ -1369,7 +1369,7 @@ def chart_xml(spec: ChartSpec, sheet_title: str, font: str | None = None) -> byt
     over ``spec.axis`` and the category axis crossing it at ``spec.marker`` (today) as a red
     line; "line" a line; anything else a pie."""
     from openpyxl.chart import BarChart, LineChart, PieChart, Reference
-    from openpyxl.chart.legend import Legend, LegendEntry
+    from openpyxl.chart.legend import Legend
     from openpyxl.chart.reference import DummyWorksheet
     from openpyxl.chart.shapes import GraphicalProperties
     from openpyxl.drawing.line import LineProperties
@@ -1411,10 +1411,9 @@ def chart_xml(spec: ChartSpec, sheet_title: str, font: str | None = None) -> byt
         chart.x_axis.delete = False
         chart.y_axis.delete = False
         chart.y_axis.majorGridlines = None if spec.kind == "gantt" else chart.y_axis.majorGridlines
-        if len(chart.series) > 1:
+        if len(chart.series) > 1:  # (the Gantt's start series stays listed, without a swatch:
+            # LibreOffice drops another entry than the one a legendEntry deletes)
             chart.legend = Legend(legendPos="b")
-            if spec.kind == "gantt":
-                chart.legend.legendEntry = [LegendEntry(idx=0, delete=True)]
         else:
             chart.legend = None
     if spec.kind == "gantt":

@@ -11,6 +11,7 @@ from typing import Any
 
 from ...cells import col_letter
 from ...model import CellStyle, CFRule, ChartSpec, Grid, SummaryTab, WritePlan
+from ...style import WRAPPED, font_for, generated_width
 
 COLUMN_KEY = "tracker_sync.column"
 
@@ -306,6 +307,8 @@ def insert_columns(
     by_col = {c: k for k, c in plan.columns.items()}
     reqs += [anchor_request(sheet_id, c, by_col[c]) for c in cols]
     hr = plan.header_row
+    headers = [plan.cells[c].get(hr) for c in cols if c in plan.cells]
+    font = SHEETS_FONTS[font_for(" ".join(h for h in headers if isinstance(h, str)))]
     for lo, hi in col_runs(cols):
         reqs.append(
             {
@@ -319,14 +322,58 @@ def insert_columns(
                     },
                     "cell": {
                         "userEnteredFormat": {
-                            "textFormat": {"bold": True},
+                            "textFormat": {"bold": True, "fontFamily": font},
                             "backgroundColor": HEADER_FILL,
                         }
                     },
-                    "fields": "userEnteredFormat(textFormat.bold,backgroundColor)",
+                    "fields": "userEnteredFormat(textFormat.bold,textFormat.fontFamily,"
+                    "backgroundColor)",
                 }
             }
         )
+    reqs += generated_look(sheet_id, plan, cols)
+    return reqs
+
+
+def generated_look(sheet_id: int, plan: WritePlan, cols: list[int]) -> list[dict[str, Any]]:
+    """New generated columns' widths (their own, or their bold header's), and ⚙ 问题 wrapping
+    below the header."""
+    by_col = {c: k for k, c in plan.columns.items()}
+    reqs: list[dict[str, Any]] = []
+    hr = plan.header_row
+    for c in cols:
+        key = by_col[c]
+        header = plan.cells[c].get(hr) if c in plan.cells else None
+        width = generated_width(key, header if isinstance(header, str) else "")
+        reqs.append(
+            {
+                "updateDimensionProperties": {
+                    "range": {
+                        "sheetId": sheet_id,
+                        "dimension": "COLUMNS",
+                        "startIndex": c,
+                        "endIndex": c + 1,
+                    },
+                    "properties": {"pixelSize": int(width * PX_PER_CHAR)},
+                    "fields": "pixelSize",
+                }
+            }
+        )
+        if key in WRAPPED:
+            reqs.append(
+                {
+                    "repeatCell": {
+                        "range": {
+                            "sheetId": sheet_id,
+                            "startRowIndex": hr + 1,
+                            "startColumnIndex": c,
+                            "endColumnIndex": c + 1,
+                        },
+                        "cell": {"userEnteredFormat": {"wrapStrategy": "WRAP"}},
+                        "fields": "userEnteredFormat.wrapStrategy",
+                    }
+                }
+            )
     return reqs
 
 
@@ -513,28 +560,68 @@ def chart_request(
     }
 
 
-def format_json(style: CellStyle | None, font: str | None) -> dict[str, Any]:
-    """A summary cell's look as a Sheets CellFormat (every field set, so a restyle clears the
-    look a cell had before)."""
+def format_json(style: CellStyle | None, font: str | None = None) -> tuple[dict[str, Any], str]:
+    """A summary cell's look as a Sheets CellFormat and the field mask naming exactly what it
+    sets (so the tab's font, set once for every cell, stays).
+
+    >>> format_json(CellStyle(bold=True, align="right"))
+    ({'textFormat': {'bold': True}, 'horizontalAlignment': 'RIGHT'}, 'userEnteredFormat(textFormat.bold,horizontalAlignment)')
+    """
     st = style or CellStyle()
-    text: dict[str, Any] = {"bold": st.bold, "italic": st.italic}
+    text: dict[str, Any] = {}
+    if st.bold:
+        text["bold"] = True
+    if st.italic:
+        text["italic"] = True
     if st.size:
         text["fontSize"] = st.size
     if st.color:
-        text["foregroundColor"] = to_rgb(st.color)
+        text["foregroundColor"] = _rgb3(st.color)
     if font:
         text["fontFamily"] = font
-    out: dict[str, Any] = {
-        "textFormat": text,
-        "backgroundColor": to_rgb(st.fill or "FFFFFF"),
-        "wrapStrategy": "WRAP" if st.wrap else "OVERFLOW_CELL",
-        "verticalAlignment": "MIDDLE",
-    }
+    out: dict[str, Any] = {"textFormat": text} if text else {}
+    if st.fill:
+        out["backgroundColor"] = _rgb3(st.fill)
+    if st.wrap:
+        out["wrapStrategy"] = "WRAP"
     if st.align:
         out["horizontalAlignment"] = st.align.upper()
     if st.number:
         out["numberFormat"] = {"type": "NUMBER", "pattern": st.number}
-    return out
+    names = [f"textFormat.{k}" for k in text] + [k for k in out if k != "textFormat"]
+    return out, f"userEnteredFormat({','.join(names)})"
+
+
+def _rgb3(hex_: str) -> dict[str, float]:
+    """A colour with its components to 3 decimals (what a screen shows; a smaller request)."""
+    return {k: round(v, 3) for k, v in to_rgb(hex_).items()}
+
+
+def style_rects(
+    styles: dict[tuple[int, int], CellStyle],
+) -> list[tuple[CellStyle, int, int, int, int]]:
+    """The styled cells as few rectangles as a column-then-row sweep finds: (style, first row,
+    last row, first column, last column), inclusive — a table's column is one rectangle, and
+    neighbouring columns alike in every row merge into one.
+
+    >>> b = CellStyle(bold=True)
+    >>> style_rects({(0, 0): b, (1, 0): b, (0, 1): b, (1, 1): b, (3, 1): b})
+    [(CellStyle(bold=True, size=None, color=None, fill=None, number=None, align=None, wrap=False, italic=False), 0, 1, 0, 1), (CellStyle(bold=True, size=None, color=None, fill=None, number=None, align=None, wrap=False, italic=False), 3, 3, 1, 1)]
+    """
+    runs: list[tuple[CellStyle, int, int, int]] = []  # (style, r0, r1, col)
+    for (r, c), st in sorted(styles.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if runs and runs[-1][0] == st and runs[-1][3] == c and runs[-1][2] == r - 1:
+            runs[-1] = (st, runs[-1][1], r, c)
+        else:
+            runs.append((st, r, r, c))
+    rects: dict[tuple[CellStyle, int, int, int], int] = {}  # (style, r0, r1, last col) -> c0
+    out: list[tuple[CellStyle, int, int, int, int]] = []
+    for st, r0, r1, c in runs:
+        c0 = rects.pop((st, r0, r1, c - 1), None)
+        rects[(st, r0, r1, c)] = c if c0 is None else c0
+    for (st, r0, r1, c1), c0 in rects.items():
+        out.append((st, r0, r1, c0, c1))
+    return sorted(out, key=lambda x: (x[1], x[3]))
 
 
 #: Sheets' font for the summary, by the font the layout chose: Microsoft YaHei is not one of
@@ -545,40 +632,52 @@ SHEETS_FONTS = {"Microsoft YaHei": "Noto Sans SC", "Calibri": "Arial"}
 def summary_format_requests(
     sid: int, tab: SummaryTab, rows: int, width: int
 ) -> list[dict[str, Any]]:
-    """The whole summary tab's look in one ``updateCells`` (formats only, values untouched),
-    then its row heights."""
+    """The whole summary tab's look: every cell back to plain (in the tab's font), then one
+    ``repeatCell`` per rectangle of cells alike (formats only, values untouched: the request
+    does not grow with a table's rows), then the row heights."""
     font = SHEETS_FONTS.get(tab.font or "", tab.font)
-    plain = format_json(None, font)
-    grid = [
-        {"values": [{"userEnteredFormat": format_json(tab.styles[(r, c)], font)}
-                    if (r, c) in tab.styles else {"userEnteredFormat": plain}
-                    for c in range(width)]}
-        for r in range(rows)
-    ]  # fmt: skip
-    reqs: list[dict[str, Any]] = [
-        {
-            "updateCells": {
+
+    def repeat(
+        fmt: dict[str, Any], fields: str, r0: int, r1: int, c0: int, c1: int
+    ) -> dict[str, Any]:
+        return {
+            "repeatCell": {
                 "range": {
                     "sheetId": sid,
-                    "startRowIndex": 0,
-                    "endRowIndex": rows,
-                    "startColumnIndex": 0,
-                    "endColumnIndex": width,
+                    "startRowIndex": r0,
+                    "endRowIndex": r1 + 1,
+                    "startColumnIndex": c0,
+                    "endColumnIndex": c1 + 1,
                 },
-                "rows": grid,
-                "fields": "userEnteredFormat",
+                "cell": {"userEnteredFormat": fmt},
+                "fields": fields,
             }
         }
+
+    # every cell back to no format (a plain cell carries none: the read stays small); then
+    # each rectangle's own fields, bold text in the tab's CJK-capable font
+    reqs = [repeat({}, "userEnteredFormat", 0, rows - 1, 0, width - 1)]
+    reqs += [
+        repeat(*format_json(st, font if st.bold else None), *box)
+        for st, *box in style_rects(tab.styles)
     ]
+    runs: list[tuple[int, int, float]] = []  # rows of one height, together
     for r, pt in sorted(tab.heights.items()):
+        if pt < 24 and not (r - 1 in tab.heights or r + 1 in tab.heights):
+            continue  # a lone section title: Sheets' own row height holds it
+        if runs and runs[-1][1] == r - 1 and runs[-1][2] == pt:
+            runs[-1] = (runs[-1][0], r, pt)
+        else:
+            runs.append((r, r, pt))
+    for r0, r1, pt in runs:
         reqs.append(
             {
                 "updateDimensionProperties": {
                     "range": {
                         "sheetId": sid,
                         "dimension": "ROWS",
-                        "startIndex": r,
-                        "endIndex": r + 1,
+                        "startIndex": r0,
+                        "endIndex": r1 + 1,
                     },
                     "properties": {"pixelSize": int(pt * 4 / 3)},
                     "fields": "pixelSize",
