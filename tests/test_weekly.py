@@ -555,3 +555,15 @@ def test_report_without_history_still_lists_the_week(tmp_path: Path, ruleset: Ru
     assert "2024-03-25 至 2024-03-31" in md  # the next period of the same length
     assert "只有一天的记录" in md
     assert not (tmp_path / ".tracker-sync").exists()  # nothing written beside the config
+    # report.template_dir (relative to the config) replaces the shipped Markdown template
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "report.md.j2").write_text("{{ r.period.label }}: {{ r.total }}\n")
+    (tmp_path / "c.yaml").write_text(
+        "tracker: {backend: xlsx, path: t.xlsx}\nhistory: {enabled: false}\n"
+        "report: {template_dir: tpl}\n",
+        encoding="utf-8",
+    )
+    r = CliRunner().invoke(cli, ["report", "-c", str(tmp_path / "c.yaml"), "--week", "2024-W12",
+                                 "--today", "2024-03-20", "--output", str(out)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert out.read_text(encoding="utf-8") == "2024-W12: 2\n"
