@@ -58,8 +58,8 @@ HEADERS = {
 }
 
 LABELS = {
-    "zh-CN": {"title": "项目组合总览", "updated": "更新于", "chart": "各项目完成率%"},
-    "en": {"title": "Portfolio", "updated": "Updated", "chart": "Completion rate % by tracker"},
+    "zh-CN": {"title": "项目组合总览", "updated": "更新于", "chart": "各项目计划进度与实际进度%"},
+    "en": {"title": "Portfolio", "updated": "Updated", "chart": "Planned vs actual % by tracker"},
 }
 
 #: A tracker's last outcome as the roll-up says it (English: the outcome itself).
@@ -69,7 +69,7 @@ OUTCOMES = {
 
 #: The data starts below the title, the stamp and a blank row.
 HEADER_ROW = 3
-COMPLETION_COL = 5
+PLANNED_COL, ACTUAL_COL = 2, 3
 
 
 def rollup_tab(trackers: list[Row], title: str, locale: str, now: dt.datetime) -> SummaryTab:
@@ -117,8 +117,11 @@ def rollup_tab(trackers: list[Row], title: str, locale: str, now: dt.datetime) -
                 kind="bar",
                 title=labels["chart"],
                 categories=(0, HEADER_ROW + 1, last),
-                values=(COMPLETION_COL, HEADER_ROW, last),
+                values=(PLANNED_COL, HEADER_ROW, last),
                 anchor=(last + 2, 0),
+                series=(ACTUAL_COL,),
+                colors=("B0BEC5", "1E88E5"),
+                axis=(0.0, 100.0),
             ),
         )
     widths = {0: 24.0, 8: 22.0, 9: 12.0, 11: 40.0} | {c: 12.0 for c in range(1, 8)}

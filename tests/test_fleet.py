@@ -170,6 +170,8 @@ def test_unchanged_trackers_are_skipped_with_one_drive_request_each(
     manifest = load_manifest(sheets_manifest(tmp_path, fake, ruleset, 5, broken=3))
     pid = manifest.portfolio.tracker.spreadsheet  # type: ignore[union-attr]
     run(manifest)
+    (chart,) = fake.charts(pid, "总览")
+    assert len(chart["spec"]["basicChart"]["series"]) == 2, "planned and actual, per tracker"
     # a second run: the next after a write reads once more and finds nothing to write
     second = run(manifest)
     assert [t.outcome for t in second.trackers] == ["unchanged"] * 3 + ["failed", "unchanged"]
