@@ -734,55 +734,6 @@ def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None
         click.echo(f"no changes since {since.date().isoformat()}")
 
 
-@cli.command()
-@click.option(
-    "--run",
-    "run_id",
-    type=int,
-    required=True,
-    help="The run whose snapshot to restore (see `tracker-sync history`).",
-)
-@click.option(
-    "--to-tab",
-    "tab",
-    required=True,
-    help="Name of the new tab to write (never the live tracker tab).",
-)
-@_config_file
-@_handle_errors
-def restore(run_id: int, tab: str, config_path: Path | None) -> None:
-    """Write the human columns as they were at run N into a new tab; the live tab is untouched.
-
-    \b
-    Example:
-      tracker-sync restore --run 42 --to-tab 进度表-3月20日
-    """
-    from .run import restore_run
-
-    rows = restore_run(_load(config_path), run_id, tab)
-    click.echo(f"wrote {rows} rows of run {run_id} to the new tab {tab!r}")
-
-
-@cli.command()
-@click.option(
-    "--reset", is_flag=True, required=True, help="Make the current planned dates the baseline."
-)
-@_config_file
-@_clock_options
-@_handle_errors
-def baseline(
-    reset: bool, config_path: Path | None, today: dt.datetime | None, at: dt.datetime | None
-) -> None:
-    """Re-baseline: every task's current planned dates become its baseline (recorded in history).
-
-    The first run's planned dates are the baseline; the ⚙ baseline column shows how far each
-    planned finish has moved since.
-
-    \b
-    Example:
-      tracker-sync baseline --reset
-    """
-    from .run import reset_baseline
 @cli.command("report")
 @_config_file
 @click.option(
@@ -872,6 +823,55 @@ def report_cmd(
     )
 
 
+@cli.command()
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    required=True,
+    help="The run whose snapshot to restore (see `tracker-sync history`).",
+)
+@click.option(
+    "--to-tab",
+    "tab",
+    required=True,
+    help="Name of the new tab to write (never the live tracker tab).",
+)
+@_config_file
+@_handle_errors
+def restore(run_id: int, tab: str, config_path: Path | None) -> None:
+    """Write the human columns as they were at run N into a new tab; the live tab is untouched.
+
+    \b
+    Example:
+      tracker-sync restore --run 42 --to-tab 进度表-3月20日
+    """
+    from .run import restore_run
+
+    rows = restore_run(_load(config_path), run_id, tab)
+    click.echo(f"wrote {rows} rows of run {run_id} to the new tab {tab!r}")
+
+
+@cli.command()
+@click.option(
+    "--reset", is_flag=True, required=True, help="Make the current planned dates the baseline."
+)
+@_config_file
+@_clock_options
+@_handle_errors
+def baseline(
+    reset: bool, config_path: Path | None, today: dt.datetime | None, at: dt.datetime | None
+) -> None:
+    """Re-baseline: every task's current planned dates become its baseline (recorded in history).
+
+    The first run's planned dates are the baseline; the ⚙ baseline column shows how far each
+    planned finish has moved since.
+
+    \b
+    Example:
+      tracker-sync baseline --reset
+    """
+    from .run import reset_baseline
 
     moved = reset_baseline(_load(config_path), **_clock(today, at))
     click.echo(
