@@ -812,14 +812,16 @@ def _gantt_rows(
         late_idx = sorted(
             (i for i in idx if late[i] and status[i] != "completed"), key=lambda i: -dl[i]
         )
+        late_set = set(late_idx)  # once: built per task it made the Gantt O(n²)
         near = sorted(
-            (i for i in idx if status[i] != "completed" and i not in set(late_idx)),
+            (i for i in idx if status[i] != "completed" and i not in late_set),
             key=lambda i: min(abs((ps[i] - today).days), abs((pf[i] - today).days)),
         )
         pick = set((late_idx + near)[:GANTT_LIMIT])
         if len(pick) < GANTT_LIMIT:
+            position = {i: k for k, i in enumerate(idx)}  # idx.index(i) is a scan per task
             pick |= set(i for i in idx if i not in pick)
-            pick = set(sorted(pick, key=idx.index)[:GANTT_LIMIT])
+            pick = set(sorted(pick, key=position.__getitem__)[:GANTT_LIMIT])
         idx = [i for i in idx if i in pick]
     astart = d["actual_start"] if "actual_start" in d.columns else pd.Series(pd.NaT, index=d.index)
     afinish = (
