@@ -25,6 +25,8 @@ def display_width(value: object) -> float:
     import unicodedata
 
     s = value if isinstance(value, str) else ("" if value is None else str(value))
+    if s.isascii():  # the common case, without a lookup per character
+        return float(max(map(len, s.split("\n"))))
     return max(
         (
             sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in line)

@@ -804,25 +804,24 @@ def _gantt_rows(
         return None
     status = derived["status"]
     late = (status == "delayed") | (derived["days_late"].fillna(0) > 0)
-    idx = list(d.index[has.to_numpy()])
-    total = len(idx)
-    if total > GANTT_LIMIT:
+    cand = d.index[has.to_numpy()]
+    total = len(cand)
+    idx = list(cand)
+    if total > GANTT_LIMIT:  # vectorised: a tracker may hold 100k tasks
         today = pd.Timestamp(as_of)
-        dl = derived["days_late"].fillna(0)
-        late_idx = sorted(
-            (i for i in idx if late[i] and status[i] != "completed"), key=lambda i: -dl[i]
-        )
-        late_set = set(late_idx)  # once: built per task it made the Gantt O(n²)
-        near = sorted(
-            (i for i in idx if status[i] != "completed" and i not in late_set),
-            key=lambda i: min(abs((ps[i] - today).days), abs((pf[i] - today).days)),
-        )
-        pick = set((late_idx + near)[:GANTT_LIMIT])
-        if len(pick) < GANTT_LIMIT:
-            position = {i: k for k, i in enumerate(idx)}  # idx.index(i) is a scan per task
-            pick |= set(i for i in idx if i not in pick)
-            pick = set(sorted(pick, key=position.__getitem__)[:GANTT_LIMIT])
-        idx = [i for i in idx if i in pick]
+        open_ = (status != "completed")[has]
+        late_open = (late & (status != "completed"))[has]
+        days_late = derived["days_late"].fillna(0).astype(float)[has]
+        near = np.minimum((ps[has] - today).abs().dt.days, (pf[has] - today).abs().dt.days)
+        pick = list(days_late[late_open].sort_values(ascending=False, kind="stable").index)
+        pick += list(near[open_ & ~late_open].sort_values(kind="stable").index)
+        pick = pick[:GANTT_LIMIT]
+        if len(pick) < GANTT_LIMIT:  # few open tasks: fill up in sheet order
+            chosen = set(pick)
+            pick += [i for i in cand[: 2 * GANTT_LIMIT] if i not in chosen][
+                : GANTT_LIMIT - len(pick)
+            ]
+        idx = list(cand[cand.isin(pick)])
     astart = d["actual_start"] if "actual_start" in d.columns else pd.Series(pd.NaT, index=d.index)
     afinish = (
         d["actual_finish"] if "actual_finish" in d.columns else pd.Series(pd.NaT, index=d.index)
