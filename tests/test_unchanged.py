@@ -212,3 +212,29 @@ def test_the_cli_says_a_run_was_unchanged_and_full_runs_every_stage(
     full = json.loads(r.stdout)
     assert "unchanged" not in full and full["status_counts"] == out["status_counts"]
     assert len(full["tasks"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (1, "1"),  # a number and the same digits as text
+        (1, 1.0),
+        (1, True),
+        (0.1, 0.1000000000000001),
+        (dt.date(2024, 3, 1), dt.datetime(2024, 3, 1)),
+        (None, "None"),
+        ("a'b", 'a"b'),
+    ],
+)
+def test_the_fingerprint_tells_apart_cells_that_differ_only_in_type_or_digits(
+    a: Any, b: Any
+) -> None:
+    from sync.model import Snapshot
+    from sync.unchanged import fingerprint
+
+    def fp(value: Any) -> str:
+        g = Grid("进度表", [["h"], [value]])
+        return fingerprint(Snapshot("memory", g, ("进度表",)), as_of=DAY, config=config())
+
+    assert fp(a) == fp(a), "the same content hashes the same"
+    assert fp(a) != fp(b)
