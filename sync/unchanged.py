@@ -140,11 +140,8 @@ def _hash_grid(h: Any, grid: Grid | None) -> None:
 
 def _environment(rule_dirs: tuple[Path, ...]) -> str:
     """The code and the rule files: the package's modules by path, size and modification
-    time, the rule files by content."""
-    from . import __version__
-
+    time (a new version's ``__init__`` among them), the rule files by content."""
     h = hashlib.blake2b(digest_size=20)
-    h.update(__version__.encode())
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
         st = path.stat()

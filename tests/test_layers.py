@@ -50,7 +50,8 @@ LAYERS: list[tuple[str, set[str]]] = [
         "stages",
         {"validate", "compute", "timeline", "summarize", "render", "plan", "adopt", "explain"},
     ),
-    ("pure core", {"pipeline", "report"}),
+    # unchanged: what decides a run's outcome, hashed (the run store keeps it; run compares)
+    ("pure core", {"pipeline", "report", "unchanged"}),
     # notify decides from the run store and sends: a seam beside history
     ("seams", {"backends", "backends.*", "history", "notify", "notify.*"}),
     # the weekly report (tracker-sync report) reads a run and the store like a command does
