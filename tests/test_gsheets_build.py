@@ -326,3 +326,47 @@ def test_the_row_guard_sees_a_moved_row_in_the_reply() -> None:
     assert guard.check(chunk, extra, reply(["P10", "C", "T10", "D"], "ID10")) is None
     assert guard.check(chunk, extra, reply(["P11", "C", "T11", "D"], "ID10")) is not None
     assert guard.check(chunk, extra, reply(["P10", "C", "T10", "D"], "ID11")) is not None
+
+
+@pytest.mark.parametrize("every", [97, 7, 1])
+def test_every_values_request_stays_within_the_budget_with_its_guard(
+    every: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sparse and dense changes down a long column: each request -- values, key and ID ranges,
+    envelope -- is at most google.max_request_bytes as sent (a guard sized too small once let
+    a 100k-row 1 % edit reach 2,013,184 bytes)."""
+    from sync.backends.gsheets import SheetsBackend
+    from sync.backends.gsheets.backend import ReadState
+    from sync.backends.gsheets.guard import RowGuard
+    from sync.config import GoogleConfig
+    from sync.model import Grid, Snapshot
+
+    n, budget = 20_000, 200_000
+    rows: list[list[Any]] = [["阶段", "渠道", "任务", "描述", "⚙ 计算状态", "⚙ 任务ID"]]
+    rows += [
+        [f"预热期{r}", "抖音", f"任务{r}", "投放短视频广告", "", f"T-{r:06d}"] for r in range(1, n)
+    ]
+    snap = Snapshot(target="k", tracker=Grid("推广进度表", rows), sheet_titles=("推广进度表",))
+    changed = pd.Series({r: "延期" for r in range(1, n, every)})
+    plan = WritePlan(
+        "推广进度表",
+        cells={4: changed},
+        columns={"gen_status": 4, "gen_id": 5},
+        key_columns=(0, 1, 2, 3),
+    )
+    backend = SheetsBackend("k", google=GoogleConfig(max_request_bytes=budget))
+    backend._state = ReadState(
+        token="t", tracker_id=0, tracker_title="推广进度表", column_count=6, row_count=n,
+        cf_rules=[], own_cf_indexes=[], own_protections=[], meta_id=None, summary_id=None,
+        summary_rows=0, summary_cols=0, summary_height=0, anchor_ids={"gen_status": 11, "gen_id": 12},
+    )  # fmt: skip
+    sent: list[int] = []
+
+    def post(suffix: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        sent.append(len(dumps(body)))
+        return {}
+
+    monkeypatch.setattr(backend, "_post", post)
+    monkeypatch.setattr(RowGuard, "check", lambda self, chunk, extra, reply: None)
+    backend._write_values(snap, plan)
+    assert sent and max(sent) <= budget, (len(sent), max(sent))

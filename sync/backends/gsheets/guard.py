@@ -46,9 +46,9 @@ class RowGuard:
         generated = set(plan.columns.values())
         key_cols = sorted(c for c in plan.key_columns if c not in generated)
         id_col = plan.columns.get("gen_id")
-        # an A1 range entry: the quoted title, two cells of up to 3 letters and 7 digits
-        one = 75 + len(quote_title(title).encode())
-        per_run = one * ((1 if key_cols else 0) + (1 if id_col is not None else 0))
+        # the largest a run's ranges can be: rows of 7 digits (and a comma each)
+        widest = cls._range(f"{quote_title(title)}!XFD9999999:XFD9999999", 0, 0, False).size + 1
+        per_run = widest * ((1 if key_cols else 0) + (1 if id_col is not None else 0))
         return cls(
             snapshot=snapshot,
             title=title,
@@ -70,7 +70,7 @@ class RowGuard:
         rows = self.rows(chunk)
         if not rows or not self.per_run:
             return []
-        most = max(1, (room - 2) // (self.per_run + 2))
+        most = max(1, room // self.per_run)
         out: list[Entry] = []
         sheet = quote_title(self.title)
         for lo, hi in merge_runs(rows, 2, most):
