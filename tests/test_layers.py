@@ -48,7 +48,17 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("parse", {"parse"}),
     (
         "stages",
-        {"validate", "compute", "timeline", "summarize", "render", "plan", "adopt", "explain"},
+        {
+            "validate",
+            "compute",
+            "timeline",
+            "summarize",
+            "summary_layout",
+            "render",
+            "plan",
+            "adopt",
+            "explain",
+        },
     ),
     # unchanged: what decides a run's outcome, hashed (the run store keeps it; run compares)
     ("pure core", {"pipeline", "report", "unchanged"}),
@@ -68,6 +78,7 @@ STAGES = {
     "compute",
     "timeline",
     "summarize",
+    "summary_layout",
     "render",
     "plan",
     "pipeline",
