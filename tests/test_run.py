@@ -356,7 +356,8 @@ def test_dry_run_lists_the_cells_it_would_write(tmp_path: Path, ruleset: RuleSet
     assert {f"{col}1" for col in "OPQRSTUV"} <= tracker, "eight generated headers"
     assert tracker <= {f"{col}{row}" for col in "OPQRSTUV" for row in (1, 2, 3)}
     assert plan["tabs"] == [
-        {"title": "推广概览", "action": "create", "cells": plan["tabs"][0]["cells"], "charts": 2}
+        # status by phase, planned vs actual by phase, the Gantt (the trend waits for day two)
+        {"title": "推广概览", "action": "create", "cells": plan["tabs"][0]["cells"], "charts": 3}
     ]
     assert plan["conditional_formats"][0]["range"] == "A2:A500"
     assert [c["key"] for c in plan["new_columns"]][:2] == ["gen_status", "gen_planned"]
