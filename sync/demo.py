@@ -243,6 +243,8 @@ def demo_rows(today: dt.date, n: int = 40, seed: int = 7) -> list[list[Any]]:
         desc = rnd.choice(_DESCRIPTIONS).format(n=rnd.randint(2, 30), b=rnd.choice([2, 3, 5, 8]))
         ps = start0 + dt.timedelta(days=phase_i * 14 + rnd.randint(0, 10))
         pf = ps + dt.timedelta(days=rnd.randint(3, 12))
+        if pf.weekday() >= 5:  # teams plan finishes on working days: a weekend one → Friday
+            pf -= dt.timedelta(days=pf.weekday() - 4)
         state = rnd.random()
         actual_start: Any = "-"
         actual_finish: Any = "-"
