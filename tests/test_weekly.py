@@ -355,6 +355,25 @@ def test_report_fails_with_the_extra_named_when_a_library_is_missing(
     assert not (tmp_path / "r.pdf").exists()
 
 
+def test_a_missing_system_library_is_named_not_a_traceback(
+    ruleset: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WeasyPrint installed without Pango raises OSError on import (cffi's dlopen)."""
+    import importlib
+
+    real = importlib.import_module
+
+    def no_pango(name: str, *args: Any) -> Any:
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_pango)
+    with pytest.raises(ConfigError, match=r"install Pango.*--format html"):
+        write(_sample(ruleset), "pdf", tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
+
+
 def pdf_text(path: Path) -> str:
     """The PDF's text: poppler's pdftotext, else pypdf."""
     if shutil.which("pdftotext"):

@@ -48,6 +48,12 @@ def need(module: str) -> Any:
             f'tracker-sync report needs the optional extra "report" ({module} is missing): '
             "pip install 'tracker-sync[report]'"
         ) from None
+    except OSError as exc:  # installed, but a system library it loads is not (WeasyPrint: Pango)
+        raise ConfigError(
+            f"{module} is installed but cannot load a system library it needs ({exc}); for "
+            "PDF reports install Pango (Debian/Ubuntu: apt install libpango-1.0-0 "
+            "libpangoft2-1.0-0), or write --format html"
+        ) from None
 
 
 def environment(template_dir: Path | None = None, *, html: bool) -> Any:
