@@ -27,8 +27,6 @@ tracker of the name-sorted manifest starting at I: shards 0..N-1 cover it exactl
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import json
 import logging
 import os
@@ -442,27 +440,6 @@ def write_state(config: Config, state: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-@functools.cache
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tracker-sync")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def config_key(config: Config) -> str:
-    """What else decides a run's output: the config, the rule files, the package version."""
-    h = hashlib.sha256(config.model_dump_json().encode())
-    h.update(_version().encode())
-    for folder in config.rule_dirs():
-        for f in sorted(folder.glob("*.y*ml")) if folder.is_dir() else ():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
-
-
 # ---------------------------------------------------------------------------- change detection
 
 
@@ -716,7 +693,9 @@ def _run_one(
         out = TrackerOutcome(t.name, "failed", exc.exit_code, _first_line(exc))
     except Exception as exc:  # one tracker's bug never stops the fleet
         log.exception("fleet: tracker %s failed unexpectedly", t.name)
-        out = TrackerOutcome(t.name, "failed", 3, f"unexpected error: {type(exc).__name__}: {exc}")
+        out = TrackerOutcome(
+            t.name, "failed", 3, f"unexpected error: {type(exc).__name__}: {_first_line(exc)}"
+        )
     if mode == "run":
         state = read_state(config)
         state |= {
@@ -749,12 +728,12 @@ def _sync_one(
     now: dt.datetime | None,
 ) -> TrackerOutcome:
     from .run import run_clock, sync, sync_or_skip, zone
-    from .unchanged import Unchanged
+    from .unchanged import Unchanged, setup_key
 
     write = mode == "run"
     state = read_state(config) if write else {}
     day = run_clock(zone(config), as_of=as_of, now=now)[0].isoformat()
-    key = config_key(config)
+    key = setup_key(config)
     fingerprint = None
     detect = (
         write
