@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from typing import Any
 
 #: A raw cell value as a backend hands it over: str, int, float, bool, datetime/date or None.
@@ -40,6 +41,21 @@ def a1_range(first_row: int, last_row: int, first_col: int, last_col: int) -> st
     'A2:N500'
     """
     return f"{a1(first_row, first_col)}:{a1(last_row, last_col)}"
+
+
+def runs(indexes: Iterable[int]) -> list[tuple[int, int]]:
+    """Sorted row or column indexes as (first, last) runs of consecutive ones.
+
+    >>> runs([0, 1, 2, 5, 7, 8])
+    [(0, 2), (5, 5), (7, 8)]
+    """
+    out: list[tuple[int, int]] = []
+    for i in indexes:
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
 
 
 def is_empty(v: Any) -> bool:

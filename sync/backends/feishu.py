@@ -36,11 +36,11 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..cells import col_letter
+from ..cells import col_letter, runs
 from ..errors import AccessDenied, ConfigError, RetryRun, TrackerError, TrackerNotFound
 from ..i18n import generated_key, text
 from ..model import (
@@ -792,7 +792,7 @@ class FeishuBackend:
                 (
                     [
                         f"{sid}!{col_letter(lo)}{hr + 1}:{col_letter(hi)}{hr + 1}"
-                        for lo, hi in _runs(cols)
+                        for lo, hi in runs(cols)
                     ],
                     {"font": {"bold": True}, "backColor": "#" + GENERATED_HEADER_FILL},
                 )
@@ -840,7 +840,7 @@ class FeishuBackend:
             )
             fills.setdefault("#" + fill if fill else WHITE, []).append(r)
             findings[bool(now(issues, r))].append(r)
-        gen_runs = _runs(sorted(plan.columns.values()))
+        gen_runs = runs(sorted(plan.columns.values()))
         for color, rs in fills.items():
             ranges = [
                 f"{sid}!{col_letter(lo)}{a + 1}:{col_letter(hi)}{b + 1}"
@@ -1091,20 +1091,10 @@ def _wire(value: Any, *, dates: bool = False) -> Any:
     return value
 
 
-def _runs(cols: Iterable[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for c in cols:
-        if runs and c == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], c)
-        else:
-            runs.append((c, c))
-    return runs
-
-
 def _row_runs(rows: list[int]) -> list[tuple[int, int]]:
     """Consecutive rows as (first, last), at most MAX_ROWS rows each."""
     out = []
-    for lo, hi in _runs(rows):
+    for lo, hi in runs(rows):
         while hi - lo + 1 > MAX_ROWS:
             out.append((lo, lo + MAX_ROWS - 1))
             lo += MAX_ROWS
@@ -1166,7 +1156,7 @@ def _summary_entries(sid: str, plan: WritePlan) -> list[tuple[str, list[list[Any
     out = []
     for r in sorted(by_row):
         cells = by_row[r]
-        for lo, hi in _runs(sorted(cells)):
+        for lo, hi in runs(sorted(cells)):
             while lo <= hi:
                 top = min(hi, lo + MAX_COLS - 1)
                 out.append(

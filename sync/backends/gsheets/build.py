@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...cells import col_letter
+from ...cells import col_letter, runs
 from ...model import CellStyle, CFRule, ChartSpec, Grid, SummaryTab, WritePlan
 from ...style import WRAPPED, font_for, generated_width
 
@@ -290,7 +290,7 @@ def insert_columns(
                 }
             }
         )
-    for lo, hi in col_runs(cols):
+    for lo, hi in runs(cols):
         reqs.append(
             {
                 "insertDimension": {
@@ -309,7 +309,7 @@ def insert_columns(
     hr = plan.header_row
     headers = [plan.cells[c].get(hr) for c in cols if c in plan.cells]
     font = SHEETS_FONTS[font_for(" ".join(h for h in headers if isinstance(h, str)))]
-    for lo, hi in col_runs(cols):
+    for lo, hi in runs(cols):
         reqs.append(
             {
                 "repeatCell": {
@@ -722,16 +722,6 @@ def tab_width(tab: SummaryTab) -> int:
     return max((len(r) for r in tab.rows), default=1)
 
 
-def col_runs(cols: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for c in cols:
-        if runs and c == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], c)
-        else:
-            runs.append((c, c))
-    return runs
-
-
 def to_rgb(hex_: str) -> dict[str, float]:
     return {
         "red": int(hex_[0:2], 16) / 255,
@@ -925,7 +915,7 @@ def protect_requests(
     reqs: list[dict[str, Any]] = [
         {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}} for p in own
     ]
-    for lo, hi in col_runs(sorted(columns)):
+    for lo, hi in runs(sorted(columns)):
         reqs.append(
             {
                 "addProtectedRange": {
