@@ -716,6 +716,7 @@ def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None
         click.echo(json.dumps([c.__dict__ for c in found], ensure_ascii=False, indent=2))
         return
     ruleset = load_rules(config.rule_dirs())
+    locale = config.locale if config.locale_given else _stored_locale(config, ruleset)
     current = None
     for c in found:
         if c.task_id != current:
@@ -724,14 +725,31 @@ def changes(since: dt.datetime, config_path: Path | None, as_json: bool) -> None
             name = state.values.get("task", "") if state else ""
             gone = " (removed)" if state and state.deleted else ""
             click.echo(f"{c.task_id} {name}{gone}")
-        label = (
-            ruleset.columns[c.field].title(config.locale) if c.field in ruleset.columns else c.field
-        )
+        label = ruleset.columns[c.field].title(locale) if c.field in ruleset.columns else c.field
         click.echo(
             f"  {c.as_of}  {label}: {c.old if c.old is not None else '∅'} → {c.new if c.new is not None else '∅'}"
         )
     if not found:
         click.echo(f"no changes since {since.date().isoformat()}")
+
+
+def _stored_locale(config: Config, ruleset: RuleSet) -> str:
+    """The language of the tracker's header row as the newest run that read it stored it (what
+    a run without ``locale:`` speaks: :func:`sync.run.run_locale`), else the config's."""
+    from .model import Grid
+    from .parse import header_locale
+
+    store = _history(config)
+    try:
+        for run in store.runs(limit=20):
+            try:
+                snap = store.snapshot(run.id)
+            except TrackerSyncError:
+                continue  # a failed run read nothing
+            return header_locale(Grid(snap["title"], snap["rows"][:50]), ruleset) or config.locale
+    finally:
+        store.close()
+    return config.locale
 
 
 @cli.command("report")

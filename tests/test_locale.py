@@ -62,3 +62,38 @@ def test_an_existing_summary_keeps_its_language(ruleset: RuleSet, tmp_path: Path
     assert backend.summary_title == "推广概览"
     assert text("zh-CN", "gen_status") in backend.rows[0]
     assert text("en", "gen_status") not in backend.rows[0]
+
+
+def test_changes_speaks_the_header_language_of_the_stored_tracker(
+    ruleset: RuleSet, tmp_path: Path
+) -> None:
+    """Without ``locale:``, ``changes`` labels the columns in the language the runs spoke."""
+    import datetime as dt
+
+    from click.testing import CliRunner
+
+    from sync.cli import cli
+
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(
+        f"tracker: {{backend: xlsx, path: {tmp_path / 'unused.xlsx'}}}\n"
+        f"history: {{path: {tmp_path / 'runs.sqlite'}}}\n",
+        encoding="utf-8",
+    )
+    cfg = Config.model_validate(
+        {
+            "tracker": {"backend": "xlsx", "path": str(tmp_path / "unused.xlsx")},
+            "history": {"path": str(tmp_path / "runs.sqlite")},
+        }
+    )
+    for day, progress in ((dt.date(2024, 3, 4), "10%"), (dt.date(2024, 3, 5), "40%")):
+        backend = MemoryBackend(Grid("Tracker", [header(ruleset, "en"), task(progress=progress)]))
+        sync(cfg, backend=backend, as_of=day, notify=False)  # type: ignore[arg-type]
+    r = CliRunner().invoke(cli, ["changes", "--since", "2024-03-05", "-c", str(cfg_file)])
+    assert r.exit_code == 0, r.output
+    progress_en = ruleset.columns["progress"].title("en")
+    assert f"{progress_en}: 10 → 40" in r.output
+    assert ruleset.columns["progress"].title("zh-CN") not in r.output
+    cfg_file.write_text(cfg_file.read_text() + "locale: zh-CN\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["changes", "--since", "2024-03-05", "-c", str(cfg_file)])
+    assert f"{ruleset.columns['progress'].title('zh-CN')}: 10 → 40" in r.output
