@@ -59,27 +59,47 @@ def generated_positions(table: Table) -> tuple[dict[str, int], tuple[str, ...]]:
 
 
 def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
-    """Per task row: ``[header] message`` for each finding, joined by line breaks.
+    """Per task row: ``[header] message`` for each finding, joined by line breaks (in the
+    findings' order), indexed by row.
 
     Warnings and infos are prefixed with their severity; errors are not.
     """
     if not len(findings):
         return pd.Series(dtype=object)
-    prefix = {
-        sev: ("" if sev == "error" else f"({text(locale, 'severity.' + sev)}) ")
-        for sev in ("error", "warning", "info")
-    }
-    labels = (
-        findings["severity"].map(prefix)
-        + "["
-        + findings["column"].astype(str)
-        + "] "
-        + findings["message"].astype(str)
-    )
-    joined: dict[int, str] = {}
-    for row, label in zip(findings["row"].tolist(), labels.tolist(), strict=True):
-        joined[row] = f"{joined[row]}\n{label}" if row in joined else label
-    return pd.Series(joined, dtype=object)
+    rows = findings["row"].to_numpy()
+    order = None if (rows[1:] >= rows[:-1]).all() else np.argsort(rows, kind="stable")
+
+    def column(name: str) -> np.ndarray:
+        values = findings[name].astype(str).to_numpy(dtype=object)
+        return values if order is None else values[order]
+
+    if order is not None:
+        rows = rows[order]
+    severity = column("severity")
+    lead = np.full(len(rows), "[", dtype=object)
+    for sev in ("warning", "info"):
+        lead[severity == sev] = f"({text(locale, 'severity.' + sev)}) ["
+    # 100k-row trackers have ~250k findings: their pieces are joined in one string, a NUL
+    # after each row's last finding, a line break between a row's findings, and split at the
+    # NULs (two copies of the text instead of a string concatenation per piece)
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    starts = np.flatnonzero(first)
+    pieces = np.empty(5 * len(rows), dtype=object)
+    pieces[0::5] = lead
+    pieces[1::5] = column("column")
+    pieces[2::5] = "] "
+    pieces[3::5] = column("message")
+    ends = np.full(len(rows), "\n", dtype=object)
+    ends[np.r_[first[1:], True]] = "\0"  # (NumPy's own strings would drop a NUL)
+    pieces[4::5] = ends
+    flat = pieces.tolist()
+    cells = "".join(flat)[:-1].split("\0")
+    if len(cells) != len(starts):  # a message holds a NUL itself: join row by row
+        stops = [*(starts[1:] * 5).tolist(), 5 * len(rows)]
+        cells = [
+            "".join(flat[a : b - 1]) for a, b in zip((starts * 5).tolist(), stops, strict=True)
+        ]
+    return pd.Series(cells, index=pd.Index(rows[starts]), dtype=object)
 
 
 def render(

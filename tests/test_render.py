@@ -1,0 +1,62 @@
+"""Render and diff helpers on hand-made inputs: the ⚙ 问题 text, the changed-cell mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sync.model import FINDING_COLUMNS
+from sync.render import issues_text
+
+
+def findings(*rows: tuple[int, str, str, str]) -> pd.DataFrame:
+    """(row, column, severity, message) -> a findings frame as validate makes it."""
+    return pd.DataFrame(
+        [(r, col, "rule-x", sev, msg) for r, col, sev, msg in rows], columns=FINDING_COLUMNS
+    ).astype({c: "str" for c in FINDING_COLUMNS if c != "row"})
+
+
+def test_issues_text_joins_each_rows_findings_in_order_with_severity_prefixes() -> None:
+    f = findings(
+        (3, "负责人", "error", "应是具体的人"),
+        (3, "进度", "warning", "进度不足"),
+        (3, "备注", "info", "可补充"),
+        (5, "进度", "error", "超出范围"),
+    )
+    out = issues_text(None, f, "zh-CN")  # type: ignore[arg-type]
+    assert out.to_dict() == {
+        3: "[负责人] 应是具体的人\n(警告) [进度] 进度不足\n(提示) [备注] 可补充",
+        5: "[进度] 超出范围",
+    }
+    en = issues_text(None, f, "en")  # type: ignore[arg-type]
+    assert en[3] == "[负责人] 应是具体的人\n(warning) [进度] 进度不足\n(info) [备注] 可补充"
+
+
+def test_issues_text_groups_rows_of_unsorted_findings_keeping_their_order() -> None:
+    f = findings(
+        (9, "B", "error", "second of 9"),
+        (4, "A", "error", "only 4"),
+        (9, "A", "warning", "third of 9"),
+    )
+    f = pd.concat([findings((9, "C", "error", "first of 9")), f], ignore_index=True)
+    out: Any = issues_text(None, f, "en")  # type: ignore[arg-type]
+    assert out.to_dict() == {
+        4: "[A] only 4",
+        9: "[C] first of 9\n[B] second of 9\n(warning) [A] third of 9",
+    }
+
+
+def test_issues_text_keeps_messages_holding_nul_and_line_breaks() -> None:
+    # the fast path splits one joined string at NULs: a NUL in a message must not split it
+    f = findings(
+        (2, "A", "error", "a\0b"),
+        (2, "B", "error", "two\nlines"),
+        (3, "A", "error", "c"),
+    )
+    out = issues_text(None, f, "en")  # type: ignore[arg-type]
+    assert out.to_dict() == {2: "[A] a\0b\n[B] two\nlines", 3: "[A] c"}
+
+
+def test_issues_text_of_no_findings_is_empty() -> None:
+    assert issues_text(None, findings(), "en").empty  # type: ignore[arg-type]
