@@ -106,6 +106,11 @@ class Table:
     date_orders: dict[str, str] = field(default_factory=dict)
     #: sheet rows that repeat the header further down (a copied block): skipped, not tasks
     repeated_header_rows: tuple[int, ...] = ()
+    #: canonical column -> its cells factorized (parse's, shared with the texts validate
+    #: reads); not copied by ``dataclasses.replace``, which may change the cells
+    _factors: dict[str, _Factored] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.data)
@@ -122,6 +127,8 @@ class Table:
                 present[name] = columns[name].notna()
         t = replace(self, data=data, cells=cells, present=present, ids=ids.astype(object))
         t.__dict__.pop("_texts", None)
+        t.__dict__.pop("_shown", None)
+        t._factors.update((k, f) for k, f in self._factors.items() if k not in columns.columns)
         return t
 
     @property
@@ -131,14 +138,20 @@ class Table:
     def display(self, col: str, index: pd.Index | None = None) -> pd.Series:
         """The cells of ``col`` as a person sees them (for messages); a readable progress cell
         as its percentage (a 0.5 in a percent-formatted cell shows as 50%)."""
-        s = self.cells[col] if index is None else self.cells.loc[index, col]
-        shown = _cell_texts(s)
-        if self.kinds.get(col) == "percent" and col in self.data.columns:
-            value = self.data[col] if index is None else self.data.loc[index, col]
-            numeric = s.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
-            pct = value.map(lambda v: f"{v:g}%" if pd.notna(v) else None)
-            shown = shown.where(~(numeric.astype(bool) & pct.notna()), pct)
+        shown = pd.Series(self._shown[col], index=self.rows, name=col, dtype=object)
+        return shown if index is None else shown.loc[index]
+
+    def display_at(self, col: str, positions: np.ndarray) -> np.ndarray:
+        """:meth:`display` of the rows at 0-based ``positions`` (an object array)."""
+        shown: np.ndarray = self._shown[col][positions]
         return shown
+
+    def factored(self, col: str) -> _Factored:
+        """The cells of ``col`` as codes into their distinct values (made once per column)."""
+        f = self._factors.get(col)
+        if f is None:
+            f = self._factors[col] = _Factored.of(self.cells[col])
+        return f
 
     def text(self, col: str) -> pd.Series:
         """Normalised text of ``col`` ('' when empty)."""
@@ -148,6 +161,10 @@ class Table:
     def _texts(self) -> _TextCache:
         return _TextCache(self)
 
+    @cached_property
+    def _shown(self) -> _ShownCache:
+        return _ShownCache(self)
+
 
 class _TextCache(dict[str, pd.Series]):
     def __init__(self, table: Table) -> None:
@@ -155,31 +172,54 @@ class _TextCache(dict[str, pd.Series]):
         self._table = table
 
     def __missing__(self, col: str) -> pd.Series:
-        f = _Factored.of(self._table.cells[col])
+        f = self._table.factored(col)
         t = f.spread([norm(u) or "" for u in f.uniques], "")
         t = t.where(self._table.present[col], "")
         self[col] = t
         return t
 
 
-def _cell_texts(s: pd.Series) -> pd.Series:
-    """``s.map(cell_text)``, each distinct cell formatted once (cells repeat: phases, owners,
-    dates). Columns holding booleans (factorize would merge True with 1) or blanks other than
-    None / NaN, or unhashable cells, are mapped one by one as before."""
+class _ShownCache(dict[str, np.ndarray]):
+    """Column -> :meth:`Table.display` of every row, as an object array."""
+
+    def __init__(self, table: Table) -> None:
+        super().__init__()
+        self._table = table
+
+    def __missing__(self, col: str) -> np.ndarray:
+        t = self._table
+        s = t.cells[col]
+        shown = _cell_texts(s, t.factored(col))
+        if t.kinds.get(col) == "percent" and col in t.data.columns:
+            numeric = np.fromiter(map(_is_int_or_float, s.to_numpy()), dtype=bool, count=len(s))
+            value = np.asarray(t.data[col], dtype=float)
+            # each distinct number formatted once; by bit pattern, so -0.0 stays "-0%"
+            codes, uniques = pd.factorize(value.view(np.int64))
+            pct = np.array([f"{v:g}%" for v in uniques.view(float).tolist()], dtype=object)
+            rows = numeric & ~np.isnan(value)
+            shown = shown.copy()
+            shown[rows] = pct[codes[rows]]
+        self[col] = shown
+        return shown
+
+
+def _is_int_or_float(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _cell_texts(s: pd.Series, f: _Factored | None = None) -> np.ndarray:
+    """``s.map(cell_text)`` as an object array, each distinct cell formatted once (cells
+    repeat: phases, owners, dates). Columns holding booleans (factorize would merge True with
+    1) or blanks other than None / NaN, or unhashable cells, are mapped one by one as before."""
     values = s.to_numpy(dtype=object)
-    try:
-        if bool in set(map(type, values)):
-            raise TypeError
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    except TypeError:
-        return s.map(cell_text).astype(object)
-    blanks = values[codes == -1]
+    if f is None:
+        f = _Factored.of(s)
+    if not f.exact:
+        return np.array([cell_text(v) for v in values], dtype=object)
+    blanks = values[f.codes == -1]
     if any(v is not None and not (isinstance(v, float) and v != v) for v in blanks):
-        return s.map(cell_text).astype(object)
-    texts = np.empty(len(uniques) + 1, dtype=object)
-    texts[: len(uniques)] = [cell_text(u) for u in uniques]
-    texts[-1] = ""  # code -1: None or NaN, which cell_text shows as ""
-    return pd.Series(texts[codes], index=s.index, name=s.name, dtype=object)
+        return np.array([cell_text(v) for v in values], dtype=object)
+    return f.spread_array([cell_text(u) for u in f.uniques], "")
 
 
 def _as_cells(s: pd.Series) -> pd.Series:
@@ -569,36 +609,83 @@ _UNITS = {"万": 1e4, "w": 1e4, "千": 1e3, "k": 1e3, "亿": 1e8}
 
 @dataclass(frozen=True)
 class _Factored:
-    """A column as codes into its distinct values (-1 for blank)."""
+    """A column as codes into its distinct values (-1 for blank: None, NaN, NaT).
+
+    ``exact`` is False when the uniques are not the cells themselves: a column holding
+    booleans reads each as its text (factorize would merge True with 1), one holding
+    unhashable oddities reads every cell as text.
+    """
 
     codes: np.ndarray
     uniques: list[Any]
     index: pd.Index
+    exact: bool = True
 
     @classmethod
     def of(cls, s: pd.Series) -> _Factored:
-        values = s.to_numpy(dtype=object)
-        if bool in set(map(type, values)):
+        return cls.of_values(s.to_numpy(dtype=object), s.index)
+
+    @classmethod
+    def of_values(cls, values: np.ndarray, index: pd.Index) -> _Factored:
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # unhashable oddities: fall back to text
+            return cls._of_texts(values, index)
+        if _has_bools(values, codes, uniques):
             # factorize would merge True with 1 and False with 0: read a checkbox as its text
             values = np.array(
                 [("TRUE" if v else "FALSE") if isinstance(v, bool) else v for v in values],
                 dtype=object,
             )
-        try:
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            return cls(codes, list(uniques), s.index)
-        except TypeError:  # unhashable oddities: fall back to text
-            texts = np.array(
-                [cell_text(v) if v is not None else None for v in values], dtype=object
-            )
-            codes, uniques = pd.factorize(texts, use_na_sentinel=True)
-            return cls(codes, list(uniques), s.index)
+            try:
+                codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            except TypeError:
+                return cls._of_texts(values, index)
+            return cls(codes, list(uniques), index, exact=False)
+        return cls(codes, list(uniques), index)
+
+    @classmethod
+    def _of_texts(cls, values: np.ndarray, index: pd.Index) -> _Factored:
+        texts = np.array([cell_text(v) if v is not None else None for v in values], dtype=object)
+        codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+        return cls(codes, list(uniques), index, exact=False)
+
+    def take(self, keep: np.ndarray) -> _Factored:
+        """The rows where ``keep`` holds, with only the distinct values they use."""
+        codes = self.codes[keep]
+        used = np.zeros(len(self.uniques) + 1, dtype=bool)
+        used[codes] = True  # code -1 marks the last slot
+        used = used[:-1]
+        if used.all():
+            return _Factored(codes, self.uniques, self.index[keep], self.exact)
+        remap = np.full(len(self.uniques) + 1, -1, dtype=codes.dtype)
+        remap[:-1][used] = np.arange(int(used.sum()), dtype=codes.dtype)
+        uniques = [u for u, k in zip(self.uniques, used.tolist(), strict=True) if k]
+        return _Factored(remap[codes], uniques, self.index[keep], self.exact)
 
     def spread(self, per_unique: list[Any], blank: Any, dtype: Any = object) -> pd.Series:
+        return pd.Series(self.spread_array(per_unique, blank, dtype), index=self.index)
+
+    def spread_array(self, per_unique: list[Any], blank: Any, dtype: Any = object) -> np.ndarray:
         arr = np.empty(len(per_unique) + 1, dtype=dtype)
         arr[: len(per_unique)] = per_unique
         arr[-1] = blank
-        return pd.Series(arr[self.codes], index=self.index)
+        out: np.ndarray = arr[self.codes]
+        return out
+
+
+def _has_bools(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
+    """Whether any cell is a bool. Factorizing merges True with 1 and False with 0, so only
+    cells whose distinct value is a bool or a 0 / 1 number need looking at."""
+    suspect = [
+        i
+        for i, u in enumerate(uniques)
+        if isinstance(u, bool | int | float | np.number) and (u == 0 or u == 1)
+    ]
+    if not suspect:
+        return False
+    rows = values[np.isin(codes, suspect)]
+    return bool in set(map(type, rows))
 
 
 def present_mask(s: pd.Series) -> pd.Series:
@@ -625,6 +712,12 @@ class ColumnContext:
     grid: Grid | None = None
     #: the column's 0-based position in the sheet (None when the sheet lacks it)
     position: int | None = None
+    #: the cells already factorized (parse shares the codes it made for the present masks)
+    factored: _Factored | None = None
+
+    def factor(self, cells: pd.Series) -> _Factored:
+        """``cells`` as codes into their distinct values (the shared ones when given)."""
+        return self.factored if self.factored is not None else _Factored.of(cells)
 
     def percent_rows(self) -> list[int]:
         """The sheet rows (1-based) where this column's cell is formatted as a percentage."""
@@ -684,7 +777,7 @@ def parse_dates(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     Numeric days are read in the order the column settles (:func:`date_order`: 26/9/25 makes
     it day first, so 3/10/25 is 3 October); a day with a year that still reads two ways is
     unreadable, and ``ambiguous`` holds its two readings (the rule ``ambiguous-date``)."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     order = date_order(f.uniques)
     parsed = [parse_date_value(u, _LEAP_YEAR, order) for u in f.uniques]
     days = f.spread(
@@ -705,7 +798,7 @@ def parse_dates(cells: pd.Series, ctx: ColumnContext) -> Parsed:
 @parser("percent")
 def parse_percents(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     """Percentages (60%, 0.6, 60%(note)); the text after the figure becomes ``<column>_note``."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     parsed = [parse_percent_value(u) for u in f.uniques]
     value = f.spread([np.nan if v is None else v for v, _ in parsed], np.nan, float)
     sheet_rows = ctx.percent_rows()
@@ -724,28 +817,28 @@ def parse_percents(cells: pd.Series, ctx: ColumnContext) -> Parsed:
 @parser("status")
 def parse_statuses(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     """Status words of the rule pack's ``status`` column, as status ids."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     return _typed(f.spread([parse_status_value(u, ctx.words) for u in f.uniques], None), ctx, None)
 
 
 @parser("number")
 def parse_numbers(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     """Numbers with separators, currency and units (1,200 / ¥5000 / 5万)."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     return _typed(f.spread([parse_number_value(u) for u in f.uniques], np.nan, float), ctx)
 
 
 @parser("bool")
 def parse_bools(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     """Checkboxes and yes/no words (是/否, Y/N, ✓)."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     return _typed(f.spread([parse_bool_value(u) for u in f.uniques], None), ctx, None)
 
 
 @parser("text")
 def parse_texts(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     """Text as typed, trimmed; any filled cell reads as text."""
-    f = _Factored.of(cells)
+    f = ctx.factor(cells)
     values = f.spread([u.strip() if isinstance(u, str) else cell_text(u) for u in f.uniques], None)
     return Parsed(values.where(ctx.present, None), pd.Series(False, index=cells.index))
 
@@ -777,18 +870,24 @@ def parse(
     layout = _layout(header, positions, anchors or {})
     frame = _body(grid, header_row, width=max(layout.human, default=0) + 1)
     last_used = _last_used_col(frame, header, layout)
-    keep, present_by_col = _task_rows(frame, layout.human)
-    repeated = keep & _repeated_header(frame, header, layout.human)
+    # each human column factorized once: the present masks, the repeated-header test, the
+    # column parsers and validate's texts all work on its distinct values
+    factors = {c: _Factored.of(frame[c]) for c in layout.human}
+    keep, present_by_col = _task_rows(factors, frame.index)
+    repeated = keep & _repeated_header(frame, factors, header, layout.human)
     keep &= ~repeated
     repeated_rows = tuple(int(r) for r in frame.index[repeated.to_numpy()])
-    frame = frame[keep]
-    cells, present = _canonical_cells(frame, keep, present_by_col, ruleset, positions)
+    kept = keep.to_numpy()
+    frame = frame[kept]
+    cells, present, factored = _canonical_cells(
+        frame, kept, present_by_col, factors, ruleset, positions
+    )
     uncalculated = _uncalculated(grid, positions, frame.index)
     for row, key in uncalculated:  # it holds a formula: not empty, just not readable
         if key in present.columns:
             present.loc[row, key] = True
-    typed = _typed_columns(cells, present, ruleset, grid, positions, as_of)
-    return Table(
+    typed = _typed_columns(cells, present, factored, ruleset, grid, positions, as_of)
+    table = Table(
         data=pd.DataFrame(typed.data, index=frame.index),
         cells=cells,
         present=present,
@@ -809,6 +908,8 @@ def parse(
         date_orders=typed.orders,
         repeated_header_rows=repeated_rows,
     )
+    table._factors.update(factored)
+    return table
 
 
 def _uncalculated(
@@ -878,50 +979,74 @@ def _last_used_col(frame: pd.DataFrame, header: list[Any], layout: _Layout) -> i
     return last_used
 
 
-def _task_rows(frame: pd.DataFrame, human: list[int]) -> tuple[pd.Series, dict[int, pd.Series]]:
+def _task_rows(
+    factors: dict[int, _Factored], index: pd.Index
+) -> tuple[pd.Series, dict[int, pd.Series]]:
     """Which rows are tasks, and each human column's present mask (over all rows).
 
     Rows with at most one filled human cell are blank rows or section labels."""
-    filled = pd.Series(0, index=frame.index)
+    filled = np.zeros(len(index), dtype=np.int64)
     present: dict[int, pd.Series] = {}
-    for c in human:
-        p = present_mask(frame[c])
-        present[c] = p
-        filled += p.astype(int)
-    return filled >= 2, present
+    for c, f in factors.items():
+        p = f.spread_array([is_present(u) for u in f.uniques], False, bool)
+        present[c] = pd.Series(p, index=index)
+        filled += p
+    return pd.Series(filled >= 2, index=index), present
 
 
-def _repeated_header(frame: pd.DataFrame, header: list[Any], human: list[int]) -> pd.Series:
+def _repeated_header(
+    frame: pd.DataFrame, factors: dict[int, _Factored], header: list[Any], human: list[int]
+) -> pd.Series:
     """Rows that repeat the header row (a copied block, a print layout): not tasks. A row is
     one when at least half of the human columns, and at least two, hold their header's text."""
-    hits = pd.Series(0, index=frame.index)
+    hits = np.zeros(len(frame.index), dtype=np.int64)
     for c in human:
         title = header[c] if c < len(header) else None
         if isinstance(title, str) and title.strip():
-            column = frame[c].astype(object)
-            hits += ((column == title) | (column == title.strip())).astype(int)
-    return hits >= max(2, (len(human) + 1) // 2)
+            stripped = title.strip()
+            f = factors[c]
+            if f.exact:  # compare each distinct cell once
+                hits += f.spread_array(
+                    [isinstance(u, str) and u in (title, stripped) for u in f.uniques],
+                    False,
+                    bool,
+                )
+            else:
+                column = frame[c].astype(object)
+                hits += ((column == title) | (column == stripped)).to_numpy(dtype=bool)
+    return pd.Series(hits >= max(2, (len(human) + 1) // 2), index=frame.index)
 
 
 def _canonical_cells(
     frame: pd.DataFrame,
-    keep: pd.Series,
+    keep: np.ndarray,
     present_by_col: dict[int, pd.Series],
+    factors: dict[int, _Factored],
     ruleset: RuleSet,
     positions: dict[str, int],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The task rows' raw cells and present masks per canonical column (None / False for a
-    column the sheet lacks)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, _Factored]]:
+    """The task rows' raw cells, present masks and factorized cells per canonical column
+    (None / False for a column the sheet lacks)."""
     cells: dict[str, pd.Series] = {}
     present: dict[str, pd.Series] = {}
+    factored: dict[str, _Factored] = {}
+    blank = np.full(len(frame.index), -1, dtype=np.intp)
     for name in ruleset.columns:
         if name in positions:
-            cells[name] = frame[positions[name]]
-            present[name] = present_by_col[positions[name]][keep]
+            col = positions[name]
+            cells[name] = frame[col]
+            present[name] = present_by_col[col][keep]
+            f = factors.get(col)
+            factored[name] = f.take(keep) if f is not None else _Factored.of(frame[col])
         else:
             cells[name] = nones(frame.index)
             present[name] = pd.Series(False, index=frame.index)
-    return pd.DataFrame(cells, index=frame.index), pd.DataFrame(present, index=frame.index)
+            factored[name] = _Factored(blank, [], frame.index)
+    return (
+        pd.DataFrame(cells, index=frame.index),
+        pd.DataFrame(present, index=frame.index),
+        factored,
+    )
 
 
 @dataclass
@@ -938,6 +1063,7 @@ class _Typed:
 def _typed_columns(
     cells: pd.DataFrame,
     present: pd.DataFrame,
+    factored: Mapping[str, _Factored],
     ruleset: RuleSet,
     grid: Grid,
     positions: dict[str, int],
@@ -952,7 +1078,7 @@ def _typed_columns(
         if spec.source == "history":
             col = _unfilled(spec.type, cells.index)
         else:
-            ctx = ColumnContext(present[name], words, grid, positions.get(name))
+            ctx = ColumnContext(present[name], words, grid, positions.get(name), factored.get(name))
             col = PARSERS[spec.type](cells[name], ctx)
         out.data[name] = col.values
         out.data.update({f"{name}_{key}": s for key, s in col.extra.items()})
@@ -1008,13 +1134,21 @@ def _fill_years(
         m = yearless[name]
         if m.any():
             d = data[name][m]
-            moved = [
-                _safe_date(int(y), int(mo), int(da))
-                for y, mo, da in zip(year[m], d.dt.month, d.dt.day, strict=True)
-            ]
+            moved = _with_year(year[m].to_numpy(), d.dt.month.to_numpy(), d.dt.day.to_numpy())
             data[name] = data[name].copy()
-            data[name][m] = pd.to_datetime(pd.Series(moved, index=d.index, dtype=object))
+            data[name][m] = moved
             invalid[name] = invalid[name] | (m & data[name].isna())
+
+
+def _with_year(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The days (datetime64[ns]) of these years, months and days; NaT where the year has no
+    such day (2/29 outside a leap year) or a part is missing."""
+    bad = np.isnan(year) | np.isnan(month) | np.isnan(day)
+    y, mo, da = (np.where(bad, 1, a).astype(np.int64) for a in (year, month, day))
+    months = ((y - 1970) * 12 + mo - 1).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + (da - 1)
+    bad |= days.astype("datetime64[M]") != months
+    return np.where(bad, np.datetime64("NaT"), days).astype("datetime64[ns]")
 
 
 def header_locale(grid: Grid, ruleset: RuleSet) -> str | None:
