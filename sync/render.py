@@ -122,20 +122,21 @@ def render(
     pos, new = generated_positions(table)
     hr = table.header_row
     last_row = max(table.n_grid_rows - 1, int(table.rows.max()) - 1 if len(table) else hr)
-    rows0 = pd.RangeIndex(hr + 1, last_row + 1)
-    task_rows0 = table.rows - 1
+    index = pd.RangeIndex(hr, last_row + 1)  # the header row, then every row below it
+    at = table.rows.to_numpy() - 1 - hr  # each task's position in ``index``
 
-    def column(values: pd.Series) -> pd.Series:
-        out = nones(rows0)
-        v = values.astype(object).where(values.notna(), None)
-        out.loc[task_rows0] = v.to_numpy()
-        return out
+    def column(header: str, values: pd.Series) -> pd.Series:
+        out = np.full(len(index), None, dtype=object)
+        out[0] = header
+        v = values.to_numpy(dtype=object)
+        out[at] = np.where(pd.isna(v), None, v)
+        return pd.Series(out, index=index, dtype=object)
 
-    status_label = derived["status"].map({s: text(locale, f"status.{s}") for s in STATUS_IDS})
-    health_label = derived["health"].map(
-        {h: text(locale, f"health.{h}") for h in ("green", "amber", "red")}
+    status_label = _labels(derived["status"], {s: text(locale, f"status.{s}") for s in STATUS_IDS})
+    health_label = _labels(
+        derived["health"], {h: text(locale, f"health.{h}") for h in ("green", "amber", "red")}
     )
-    days = derived["days_late"].astype(object).where(derived["days_late"].notna(), None)
+    days = derived["days_late"]
     issues = issues_text(table, findings, locale).reindex(table.rows)
     if reasons is not None and len(reasons):
         why = reasons.reindex(table.rows)
@@ -153,9 +154,7 @@ def render(
     columns: dict[int, pd.Series] = {}
     headers: list[tuple[int, int]] = []
     for key, c in pos.items():
-        col = column(values[key])
-        header = pd.Series([text(locale, key)], index=pd.RangeIndex(hr, hr + 1), dtype=object)
-        columns[c] = pd.concat([header, col])
+        columns[c] = column(text(locale, key), values[key])
         headers.append((hr, c))
     cf = conditional_formats(table, pos, locale, last_row, row_capacity)
     tab = summary_tab(summary, table, derived, summary_title, target, tracker_title, locale, now)
@@ -176,11 +175,18 @@ def _baseline_variance(table: Table) -> pd.Series:
     if "baseline_finish" not in d.columns:
         return nones(table.rows)
     days = (d["planned_finish"] - d["baseline_finish"]).dt.days
-    return (
-        days.astype(object)
-        .where(days.notna(), None)
-        .map(lambda v: int(v) if v is not None else None)
-    )
+    known = days.notna().to_numpy()
+    out = np.full(len(days), None, dtype=object)
+    # whole days; a column with an empty cell holds them as floats (as Series.map made them)
+    out[known] = days.to_numpy()[known].astype(object)
+    return pd.Series(out, index=days.index, dtype=object)
+
+
+def _labels(values: pd.Series, words: dict[str, str]) -> pd.Series:
+    """``values.map(words)`` (None where no word), each distinct value looked up once."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    table = np.array([*(words.get(u) for u in uniques), None], dtype=object)
+    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def _floats(s: pd.Series) -> pd.Series:
