@@ -129,7 +129,8 @@ def render(
         out = np.full(len(index), None, dtype=object)
         out[0] = header
         v = values.to_numpy(dtype=object)
-        out[at] = np.where(pd.isna(v), None, v)
+        out[at] = v
+        out[at[pd.isna(v)]] = None
         return pd.Series(out, index=index, dtype=object)
 
     status_label = _labels(derived["status"], {s: text(locale, f"status.{s}") for s in STATUS_IDS})
