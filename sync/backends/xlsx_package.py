@@ -491,6 +491,12 @@ class Styles:
     def __init__(self, package: Package, workbook: Workbook) -> None:
         self.package = package
         self.changed = False
+        #: per collection, each entry's canonical form -> its first index (built on first use;
+        #: only :meth:`find_or_add` appends to these collections, so it stays true)
+        self._index: dict[str, dict[tuple[Any, ...], int]] = {}
+        #: derived styles already resolved: (kind, args) -> index (the collections are
+        #: append-only, so an index once found stays right)
+        self._derived: dict[tuple[Any, ...], int] = {}
         targets = package.targets(workbook.part)
         self.part = next((t for k, t in targets.values() if k == "styles"), "")
         if self.part:
@@ -515,15 +521,21 @@ class Styles:
     def find_or_add(self, name: str, entry: Any) -> int:
         """The index of an entry equal to ``entry`` in collection ``name``, appending it if none."""
         want = _canon(entry)
-        items = self.entries(name)
-        for i, e in enumerate(items):
-            if _canon(e) == want:
-                return i
+        index = self._index.get(name)
+        if index is None:
+            index = self._index[name] = {}
+            for i, e in enumerate(self.entries(name)):
+                index.setdefault(_canon(e), i)
+        found = index.get(want)
+        if found is not None:
+            return found
         coll = self.collection(name)
         coll.append(entry)
-        coll.set("count", str(len(items) + 1))
+        count = len(self.entries(name))
+        coll.set("count", str(count))
         self.changed = True
-        return len(items)
+        index[want] = count - 1
+        return count - 1
 
     def xf(self, index: int) -> Any:
         xfs = self.entries("cellXfs")
@@ -534,6 +546,12 @@ class Styles:
     def bold_xf(self, base: int, fill: str | None = None, font_name: str | None = None) -> int:
         """The cell style ``base`` with a bold font (and a solid ``fill``, RRGGBB; the font
         named ``font_name``)."""
+        key = ("bold", base, fill, font_name)
+        if key not in self._derived:
+            self._derived[key] = self._bold_xf(base, fill, font_name)
+        return self._derived[key]
+
+    def _bold_xf(self, base: int, fill: str | None, font_name: str | None) -> int:
         xf = _copy(self.xf(base))
         fonts = self.entries("fonts")
         font_id = int(xf.get("fontId", "0"))
@@ -560,19 +578,26 @@ class Styles:
 
     def wrap_xf(self, base: int) -> int:
         """The cell style ``base`` with its text wrapped, top-aligned."""
+        key = ("wrap", base)
+        if key in self._derived:
+            return self._derived[key]
         xf = _copy(self.xf(base))
         for al in xf.findall(f"{{{MAIN}}}alignment"):
             xf.remove(al)
         xf.insert(0, _el("alignment", vertical="top", wrapText="1"))
         xf.set("applyAlignment", "1")
-        return self.find_or_add("cellXfs", xf)
+        self._derived[key] = self.find_or_add("cellXfs", xf)
+        return self._derived[key]
 
     def number_xf(self, code: str) -> int:
         """A cell style showing numbers with format ``code`` (a date format, say)."""
-        xf = _copy(self.xf(0))
-        xf.set("numFmtId", str(self.number_format_id(code)))
-        xf.set("applyNumberFormat", "1")
-        return self.find_or_add("cellXfs", xf)
+        key = ("number", code)
+        if key not in self._derived:
+            xf = _copy(self.xf(0))
+            xf.set("numFmtId", str(self.number_format_id(code)))
+            xf.set("applyNumberFormat", "1")
+            self._derived[key] = self.find_or_add("cellXfs", xf)
+        return self._derived[key]
 
     def cell_xf(self, style: CellStyle | None, font_name: str | None) -> int:
         """A cell style for one of the job's own tabs: ``style`` (bold, size, colours, number
