@@ -21,16 +21,22 @@ def changed(current: pd.Series, desired: pd.Series) -> pd.Series:
     """Element-wise "differs" for two object Series on the same index (vectorized fast path)."""
     cur = current.to_numpy(dtype=object)
     new = desired.to_numpy(dtype=object)
-    cur_empty = pd.isna(current).to_numpy() | (cur == "")
-    new_empty = pd.isna(desired).to_numpy() | (new == "")
-    eq = cur == new
-    out = ~(eq | (cur_empty & new_empty))
+    return pd.Series(_differs(cur, pd.isna(cur), new, pd.isna(new)), index=desired.index)
+
+
+def _differs(cur: np.ndarray, cur_na: np.ndarray, new: np.ndarray, new_na: np.ndarray) -> Any:
+    """:func:`changed` on arrays, given where each is NA (None / NaN)."""
+    new_empty = new_na | (new == "")
+    if cur_na.all():  # nothing there yet (a first run, a new column): every cell with a value
+        return ~new_empty
+    cur_empty = cur_na | (cur == "")
+    out = ~((cur == new) | (cur_empty & new_empty))
     # numbers that are equal in value but not identical in type (54.5 vs 54.50000001)
     suspects = np.flatnonzero(out & ~cur_empty & ~new_empty)
     for i in suspects:
         if same_value(cur[i], new[i]):
             out[i] = False
-    return pd.Series(out, index=desired.index)
+    return out
 
 
 def summary_changes(
@@ -62,13 +68,17 @@ def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
     cells: dict[int, pd.Series] = {}
     old: dict[int, pd.Series] = {}
     for col, want in desired.columns.items():
-        have = current_column(snapshot, col, want.index)
-        mask = changed(have, want).to_numpy()
+        cur = current_column(snapshot, col, want.index).to_numpy(dtype=object)
+        new = want.to_numpy(dtype=object)
+        cur_na, new_na = pd.isna(cur), pd.isna(new)
+        mask = _differs(cur, cur_na, new, new_na)
         if mask.any():
-            new = want[mask].astype(object)
-            cells[col] = new.where(new.notna(), None)
-            was = have[mask]
-            old[col] = was.where(was.notna(), None)
+            index = want.index[mask]
+            values, was = new[mask], cur[mask]  # copies: NA becomes None in them
+            values[new_na[mask]] = None
+            was[cur_na[mask]] = None
+            cells[col] = pd.Series(values, index=index, dtype=object)
+            old[col] = pd.Series(was, index=index, dtype=object)
     # charts (and the tab's look) are drawn with a new tab, again when people deleted every
     # chart, and when the layout moved (a table grew, the trend chart's first day ...)
     charts = bool(desired.summary.charts) and (
