@@ -6,7 +6,10 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
             and references to its snapshot and findings
     blobs   zlib-compressed JSON, stored once per distinct content (a run whose sheet did
             not change reuses the previous snapshot)
-    tasks   the latest TaskState of every task ID (sync.timeline)
+    task_states  one row: the latest state of every task ID as one columnar blob
+            (sync.timeline.TaskStates.encode), rewritten by each run that changes a state
+    tasks   up to schema 4, one JSON TaskState per task ID (moved into task_states by the
+            migration to 5; still read if an older store is opened read-only)
     events  what changed: task, field, old -> new, with run and as-of day
     (runs.fingerprint / valid_until: the inputs of a quiet run and until when the clock keeps
     its outcome, so the next run may stop after the read — sync.unchanged; runs.same_as: the
@@ -39,7 +42,7 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +50,12 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import ConfigError, TrackerError
 from .text import redact
-from .timeline import Event, HistoryView, TaskState, TrendPoint
+from .timeline import Event, HistoryView, TaskState, TaskStates, TrendPoint
 from .unchanged import LastInputs
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -128,7 +131,29 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN valid_until TEXT;
     ALTER TABLE runs ADD COLUMN same_as INTEGER REFERENCES runs(id);
     """,
+    5: """
+    CREATE TABLE task_states(
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        run_id INTEGER REFERENCES runs(id),
+        data BLOB NOT NULL
+    );
+    """,
 }
+
+
+def _states_into_one_blob(db: sqlite3.Connection) -> None:
+    """Schema 5: the JSON document of each task (``tasks``) becomes one columnar blob."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tasks'").fetchone():
+        return
+    rows = db.execute("SELECT task_id, state FROM tasks ORDER BY rowid").fetchall()
+    if rows:
+        states = TaskStates.of({t: TaskState.from_json(t, json.loads(s)) for t, s in rows})
+        db.execute("INSERT INTO task_states(id, data) VALUES (1, ?)", (states.encode(),))
+        db.execute("DELETE FROM tasks")
+
+
+#: Steps that move data, run after their version's SQL in the same transaction.
+_DATA_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {5: _states_into_one_blob}
 
 #: Deliveries still to be sent (a run that died mid-send leaves ``pending``; both are retried).
 OPEN_DELIVERY = ("pending", "failed")
@@ -274,7 +299,7 @@ class RunStore(Protocol):
         kpis: dict[str, Any] | None = None,
         snapshot: dict[str, Any] | None = None,
         findings: list[dict[str, Any]] | None = None,
-        states: dict[str, TaskState] | None = None,
+        states: Mapping[str, TaskState] | None = None,
         events: tuple[Event, ...] = (),
     ) -> int:
         """Store one run atomically; returns its number."""
@@ -361,10 +386,17 @@ class History:
                 f"{self.path} was written by a newer tracker-sync (schema {version} > {SCHEMA_VERSION}); upgrade tracker-sync"
             )
         for v in range(version + 1, SCHEMA_VERSION + 1):
-            # one transaction per step: the schema and its version number move together
-            self.db.executescript(
-                f"BEGIN IMMEDIATE;\n{_MIGRATIONS[v]}\nPRAGMA user_version={v};\nCOMMIT;"
-            )
+            # one transaction per step: the schema, its data and its version number move together
+            move = _DATA_MIGRATIONS.get(v)
+            if move is None:
+                self.db.executescript(
+                    f"BEGIN IMMEDIATE;\n{_MIGRATIONS[v]}\nPRAGMA user_version={v};\nCOMMIT;"
+                )
+                continue
+            with self._tx():
+                self.db.execute(_MIGRATIONS[v])  # (one statement)
+                move(self.db)
+                self.db.execute(f"PRAGMA user_version={v}")
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
@@ -452,10 +484,7 @@ class History:
     @_store_errors
     def view(self, trend_days: int = 60) -> HistoryView:
         """Task states, the daily trend and the highest task ID ever given."""
-        states = {
-            tid: TaskState.from_json(tid, json.loads(s))
-            for tid, s in self.db.execute("SELECT task_id, state FROM tasks")
-        }
+        states = self._states()
         rows = self.db.execute(
             "SELECT as_of, kpis FROM runs WHERE kpis IS NOT NULL AND id IN "
             "(SELECT MAX(id) FROM runs WHERE kpis IS NOT NULL GROUP BY as_of) ORDER BY as_of DESC LIMIT ?",
@@ -472,8 +501,30 @@ class History:
                     k.get("avg_deviation"),
                 )
             )
-        numbers = [int(t[1:]) for t in states if t[1:].isdigit()]
+        numbers = [int(t[1:]) for t in states.ids.tolist() if t[1:].isdigit()]
         return HistoryView(states=states, trend=tuple(trend), max_id=max(numbers, default=0))
+
+    def _states(self) -> TaskStates:
+        """The latest state of every task: the one blob, and any JSON rows of an older store
+        opened read-only (a writing run has moved them into the blob)."""
+        try:
+            row = self.db.execute("SELECT data FROM task_states WHERE id = 1").fetchone()
+        except sqlite3.OperationalError:  # schema 4 or older, opened read-only
+            row = None
+        try:
+            states = TaskStates.decode(row[0]) if row else TaskStates.empty()
+        except ValueError as exc:
+            raise TrackerError(
+                f"{self.path}: the task states in the run store are damaged ({exc}); move the "
+                "file away: the next run starts a new history"
+            ) from None
+        try:
+            legacy = self.db.execute("SELECT task_id, state FROM tasks ORDER BY rowid").fetchall()
+        except sqlite3.OperationalError:  # a store from before any task was kept
+            legacy = []
+        if legacy:
+            states = states.updated({t: TaskState.from_json(t, json.loads(s)) for t, s in legacy})
+        return states
 
     @_store_errors
     def runs(self, limit: int = 50) -> list[RunRecord]:
@@ -579,10 +630,11 @@ class History:
         kpis: dict[str, Any] | None = None,
         snapshot: dict[str, Any] | None = None,
         findings: list[dict[str, Any]] | None = None,
-        states: dict[str, TaskState] | None = None,
+        states: Mapping[str, TaskState] | None = None,
         events: tuple[Event, ...] = (),
     ) -> int:
-        """Store one run atomically; task states and events only when the run read the tracker."""
+        """Store one run atomically; task states and events only when the run read the tracker
+        (``states``: those the run changed, merged into the stored ones)."""
         if self.readonly:
             raise TrackerError(f"{self.path}: opened read-only; this run records nothing")
         counts = counts or {}
@@ -618,13 +670,12 @@ class History:
                 ),
             )
             run_id = int(cur.lastrowid or 0)
-            if states is not None:
-                self.db.executemany(
-                    "INSERT INTO tasks(task_id, state) VALUES (?, ?) ON CONFLICT(task_id) DO UPDATE SET state = excluded.state",
-                    [
-                        (tid, json.dumps(s.to_json(), ensure_ascii=False, sort_keys=True))
-                        for tid, s in states.items()
-                    ],
+            if states:
+                merged = self._states().updated(states)
+                self.db.execute(
+                    "INSERT INTO task_states(id, run_id, data) VALUES (1, ?, ?) ON CONFLICT(id) "
+                    "DO UPDATE SET run_id = excluded.run_id, data = excluded.data",
+                    (run_id, merged.encode()),
                 )
             if events:
                 at = started_at.isoformat(timespec="seconds")

@@ -16,7 +16,7 @@ import functools
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from .backends import AddsTabs, Backend, CountsRequests, CreatesTracker, Replans, open_backend
@@ -36,7 +36,7 @@ from .model import Snapshot
 from .parse import header_locale
 from .pipeline import RunResult, plan_run
 from .rules import RuleSet, load_rules
-from .timeline import Event, HistoryView, TaskState, rebaseline
+from .timeline import Event, HistoryView, TaskState, changed_states, rebaseline
 from .unchanged import CLOCK_COLUMNS, LastInputs, Unchanged, fingerprint, valid_until
 
 log = logging.getLogger(__name__)
@@ -361,9 +361,11 @@ def _remember(
     store.remember_inputs(run_id, fp, valid_until(ruleset, clock, result.now))
 
 
-def _changed_states(new: dict[str, TaskState], old: dict[str, TaskState]) -> dict[str, TaskState]:
+def _changed_states(
+    new: Mapping[str, TaskState], old: Mapping[str, TaskState]
+) -> Mapping[str, TaskState]:
     """Only the task states this run changed (a quiet run writes none)."""
-    return {tid: s for tid, s in new.items() if old.get(tid) != s}
+    return changed_states(new, old)
 
 
 def _record(store: RunStore, result: RunResult, view: HistoryView) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +16,15 @@ from click.testing import CliRunner
 
 from sync.cli import cli
 from sync.config import Config, load_config
-from sync.history import History, TrackerBusy
+from sync.errors import TrackerError
+from sync.history import _MIGRATIONS, SCHEMA_VERSION, History, TrackerBusy
 from sync.i18n import GENERATED_KEYS
 from sync.model import Grid
 from sync.pipeline import RunResult
 from sync.rules import TEMPLATE_COLUMNS
 from sync.ruletools import BASE_EXAMPLE
 from sync.run import reset_baseline, restore_run, sync
+from sync.timeline import TaskState
 
 from .conftest import header
 from .fakes import MemoryBackend
@@ -457,3 +462,94 @@ def test_ids_follow_their_tasks_when_only_the_human_columns_are_sorted(
     assert result.history is not None
     assert [e for e in result.history.events if e.field in TRACKED] == [], "no false changes"
     assert not [e for e in result.history.events if e.field == "task"], "nothing appeared or left"
+
+
+# ---------------------------------------------------------------------------- task states
+
+
+def _schema_4_store(path: Path, docs: dict[str, dict[str, Any]]) -> None:
+    """A run store as tracker-sync wrote it up to schema 4: one JSON document per task."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for v in (1, 2, 3, 4):
+        db.executescript(f"BEGIN;\n{_MIGRATIONS[v]}\nPRAGMA user_version={v};\nCOMMIT;")
+    db.executemany(
+        "INSERT INTO tasks(task_id, state) VALUES (?, ?)",
+        [(t, json.dumps(d, ensure_ascii=False, sort_keys=True)) for t, d in docs.items()],
+    )
+    db.close()
+
+
+SCHEMA_4_TASKS: dict[str, dict[str, Any]] = {
+    # as schema 4 kept them: every field but the ID, values keyed by field, sorted
+    "T0002": {
+        "key": "预热期\x1f小红书\x1f完成3篇笔记",
+        "first_seen": "2024-03-01",
+        "last_changed": "2024-03-04T09:00:00+08:00",
+        "values": {"progress": "40", "remarks": "", "task": "KOL 种草 🌱"},
+        "baseline_start": "2024-03-01",
+        "baseline_finish": None,
+        "status": "in_progress",
+        "progress": 40.0,
+        "progress_max": 55.5,
+        "first_progress_day": "2024-03-02",
+        "done_day": None,
+        "risk_since": "2024-03-03T10:00:00+08:00",
+        "risk_first_seen": "2024-03-03",
+        "plan_unexplained": True,
+        "progress_before_done": None,
+        "deleted": False,
+    },
+    "T0001": {  # an older document, without the fields added since: their defaults
+        "key": "k",
+        "first_seen": "2024-02-28",
+        "last_changed": "2024-02-28T09:00:00+08:00",
+        "values": {},
+        "status": "completed",
+        "progress": None,
+        "progress_before_done": 80.0,
+        "deleted": True,
+    },
+}
+
+
+def test_a_schema_4_store_moves_its_task_states_into_one_blob(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _schema_4_store(path, SCHEMA_4_TASKS)
+    expected = {t: TaskState.from_json(t, d) for t, d in SCHEMA_4_TASKS.items()}
+    readonly = History(path, readonly=True)  # read as it is, nothing migrated
+    assert dict(readonly.view().states) == expected and readonly.view().max_id == 2
+    assert readonly.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    readonly.close()
+    store = History(path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store.db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
+    assert store.db.execute("SELECT COUNT(*) FROM task_states").fetchone()[0] == 1
+    view = store.view()
+    assert list(view.states) == ["T0002", "T0001"], "the stored order (which ID a key matches)"
+    assert dict(view.states) == expected and view.max_id == 2
+    # a run that changes one task rewrites the blob with that task replaced, a new one after
+    moved = replace(expected["T0002"], progress=60.0, values={"progress": "60"})
+    new = TaskState("T0003", "k3", "2024-03-05", "2024-03-05T09:00:00+08:00")
+    store.record(
+        started_at=dt.datetime(2024, 3, 5, 9, tzinfo=TZ),
+        outcome="written",
+        states={"T0002": moved, "T0003": new},
+    )
+    after = store.view()
+    assert dict(after.states) == {"T0002": moved, "T0001": expected["T0001"], "T0003": new}
+    assert list(after.states) == ["T0002", "T0001", "T0003"] and after.max_id == 3
+    store.close()
+
+
+def test_a_damaged_task_state_blob_is_an_error_naming_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite"
+    store = History(path)
+    state = TaskState("T0001", "k", "2024-03-01", "2024-03-01T09:00:00+08:00")
+    store.record(
+        started_at=dt.datetime(2024, 3, 1, 9, tzinfo=TZ), outcome="written", states={"T0001": state}
+    )
+    blob = store.db.execute("SELECT data FROM task_states").fetchone()[0]
+    store.db.execute("UPDATE task_states SET data = ?", (blob[:-7],))
+    with pytest.raises(TrackerError, match=r"h\.sqlite: the task states .* are damaged"):
+        store.view()
+    store.close()

@@ -15,10 +15,12 @@ from sync.rules import RuleSet
 from sync.timeline import (
     HistoryView,
     TaskState,
+    TaskStates,
     _existing_task,
     _fresh_task,
     _history_columns,
     _Rows,
+    changed_states,
     resolve_ids,
     step,
 )
@@ -206,3 +208,68 @@ def test_step_keeps_quiet_states_and_marks_missing_tasks_removed(ruleset: RuleSe
 
 def _floats(s: pd.Series) -> list[float | None]:
     return [None if math.isnan(v) else v for v in s.tolist()]
+
+
+def test_task_states_read_back_from_their_blob_as_they_were() -> None:
+    states = {
+        "T0002": old(task_id="T0002", values={"task": "KOL 种草 🌱", "remarks": ""}),
+        "T0001": old(
+            risk_since=EARLIER,
+            risk_first_seen="2024-03-18",
+            plan_unexplained=True,
+            progress=None,
+            progress_max=100.0,
+            progress_before_done=37.5,
+        ),
+        "T0010": old(task_id="T0010", values={}, status=None, deleted=True),
+    }
+    frame = TaskStates.of(states)
+    back = TaskStates.decode(frame.encode())
+    assert list(back) == ["T0002", "T0001", "T0010"]
+    assert dict(back) == states
+    assert back.fingerprint.tolist() == frame.fingerprint.tolist()
+    with pytest.raises(ValueError, match="damaged"):
+        TaskStates.decode(frame.encode()[:-3])
+
+
+@pytest.mark.parametrize(
+    ("values", "same"),
+    [
+        (dict(VALUES), True),
+        ({**VALUES, "remarks": "KOL"}, False),
+        ({**VALUES, "owner": ""}, False),  # an empty cell of a column the tracker did not have
+        ({k: v for k, v in VALUES.items() if k != "remarks"}, False),
+    ],
+)
+def test_a_tasks_fingerprint_is_its_tracked_cells(values: dict[str, str], same: bool) -> None:
+    a, b = TaskStates.of([old()]), TaskStates.of([old(values=values)])
+    assert bool(a.fingerprint[0] == b.fingerprint[0]) is same
+
+
+def test_step_on_stored_states_changes_only_the_edited_task(ruleset: RuleSet) -> None:
+    as_of = dt.date(2024, 3, 20)
+    now = dt.datetime(2024, 3, 20, 9, tzinfo=dt.UTC)
+    rows = [task(), task(description="第二条"), task(description="第三条")]
+    table = parse(grid(rows, ruleset), ruleset, as_of)
+    ids = resolve_ids(table, HistoryView())
+    first = step(HistoryView(), table, ids, as_of, now)
+    assert len(changed_states(first.states, {})) == 3
+    view = HistoryView(states=TaskStates.decode(first.states.encode()), max_id=3)
+    quiet = step(view, table, ids, as_of, now + dt.timedelta(hours=1))
+    assert not changed_states(quiet.states, view.states) and quiet.events == ()
+    assert dict(quiet.states) == dict(first.states)
+    rows[1] = task(description="第二条", remarks="改期")
+    edited = parse(grid(rows, ruleset), ruleset, as_of)
+    later = step(view, edited, ids, as_of, now + dt.timedelta(hours=2))
+    (tid,) = changed_states(later.states, view.states)
+    assert tid == ids.iloc[1] and later.states[tid].values["remarks"] == "改期"
+    assert later.events == ((tid, "remarks", None, "改期"),)
+    assert later.columns["days_unchanged"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_changed_states_compares_any_two_sets_of_states() -> None:
+    a = {"T0001": old(), "T0002": old(task_id="T0002", progress=None)}
+    b = {**a, "T0002": old(task_id="T0002", progress=None, deleted=True), "T0003": old()}
+    for new in (b, TaskStates.of(b)):
+        assert sorted(changed_states(new, a)) == ["T0002", "T0003"]
+        assert not changed_states(new, TaskStates.of(b))

@@ -179,7 +179,7 @@ def test_a_schema_3_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None
     assert readonly.last_inputs() is None and readonly.runs()[0].rows == 7
     readonly.close()
     store = History(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     (old,) = store.runs()
     assert (old.outcome, old.rows) == ("written", 7)
     assert store.last_inputs() is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +106,7 @@ class ReportHistory:
     """What the run store remembers, read once by the caller: every task's state, the daily
     trend, and the cell changes recorded from the period's first day on."""
 
-    states: dict[str, TaskState] = field(default_factory=dict)
+    states: Mapping[str, TaskState] = field(default_factory=dict)
     trend: tuple[TrendPoint, ...] = ()
     changes: tuple[Change, ...] = ()
 
@@ -378,7 +378,9 @@ def _ids(table: Any) -> dict[int, str]:
     }
 
 
-def _finish_days(result: RunResult, states: dict[str, TaskState], ids: dict[int, str]) -> pd.Series:
+def _finish_days(
+    result: RunResult, states: Mapping[str, TaskState], ids: dict[int, str]
+) -> pd.Series:
     """When each task was finished: its actual finish, else the day history first saw it done
     (a completed task without an actual finish date), else NaT."""
     af = result.table.data["actual_finish"]
