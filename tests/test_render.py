@@ -1,4 +1,5 @@
-"""Render and diff helpers on hand-made inputs: the ⚙ 问题 text, the changed-cell mask."""
+"""Summarize, render and diff helpers on hand-made inputs: findings by rule, the ⚙ 问题 text,
+the changed-cell mask."""
 
 from __future__ import annotations
 
@@ -8,13 +9,36 @@ import pandas as pd
 
 from sync.model import FINDING_COLUMNS
 from sync.render import issues_text
+from sync.summarize import _by_rule
 
 
-def findings(*rows: tuple[int, str, str, str]) -> pd.DataFrame:
+def findings(*rows: tuple[int, str, str, str], rule: str = "rule-x") -> pd.DataFrame:
     """(row, column, severity, message) -> a findings frame as validate makes it."""
     return pd.DataFrame(
-        [(r, col, "rule-x", sev, msg) for r, col, sev, msg in rows], columns=FINDING_COLUMNS
+        [(r, col, rule, sev, msg) for r, col, sev, msg in rows], columns=FINDING_COLUMNS
     ).astype({c: "str" for c in FINDING_COLUMNS if c != "row"})
+
+
+def test_findings_by_rule_count_each_rule_and_severity_errors_first_then_most() -> None:
+    f = pd.concat(
+        [
+            findings((2, "A", "warning", "w1"), (3, "A", "warning", "w2"), rule="few"),
+            findings((2, "B", "error", "e1"), rule="err"),
+            findings((4, "A", "warning", "m1"), (5, "A", "warning", "m2"), rule="mixed"),
+            findings((6, "A", "warning", "m3"), (7, "A", "info", "m4"), rule="mixed"),
+            findings((8, "A", "warning", "w3"), rule="few"),
+        ],
+        ignore_index=True,
+    )
+    out = _by_rule(f)
+    assert out.to_dict("records") == [
+        {"rule": "err", "severity": "error", "count": 1, "example": "e1"},
+        {"rule": "few", "severity": "warning", "count": 3, "example": "w1"},
+        # a rule reported at two severities is counted once per severity
+        {"rule": "mixed", "severity": "warning", "count": 3, "example": "m1"},
+        {"rule": "mixed", "severity": "info", "count": 1, "example": "m4"},
+    ]
+    assert _by_rule(findings()).empty
 
 
 def test_issues_text_joins_each_rows_findings_in_order_with_severity_prefixes() -> None:
