@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from sync.model import FINDING_COLUMNS
+from sync.plan import changed
 from sync.render import issues_text
 from sync.summarize import _by_rule
 
@@ -84,3 +85,16 @@ def test_issues_text_keeps_messages_holding_nul_and_line_breaks() -> None:
 
 def test_issues_text_of_no_findings_is_empty() -> None:
     assert issues_text(None, findings(), "en").empty  # type: ignore[arg-type]
+
+
+def test_changed_marks_cells_whose_shown_value_differs() -> None:
+    cur = pd.Series([None, "", 54.5, "a", 3, None, "x", float("nan")], dtype=object)
+    new = pd.Series([None, None, 54.50000000001, "b", 3.0, "new", "", ""], dtype=object)
+    # empty = None / NaN / "", numbers by value; a cleared cell and a filled one differ
+    assert changed(cur, new).tolist() == [False, False, False, True, False, True, True, False]
+
+
+def test_changed_on_an_empty_column_is_every_cell_with_a_value() -> None:
+    cur = pd.Series([None] * 4, dtype=object)
+    new = pd.Series([None, "", 0, "a"], dtype=object)
+    assert changed(cur, new).tolist() == [False, False, True, True]
