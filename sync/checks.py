@@ -165,16 +165,17 @@ def check_ambiguous(table: Table, rule: RuleSpec, params: Params, ctx: Context) 
     for c in rule.columns:
         pairs = table.ambiguous.get(c, pd.Series(None, index=table.rows, dtype=object))
         masks[c] = pairs.notna()
-        shown = pairs.map(
-            lambda p: (
-                words.replace("{day_first}", p[0].isoformat()).replace(
-                    "{month_first}", p[1].isoformat()
-                )
-                if isinstance(p, tuple)
-                else ""
+        shown = np.full(len(pairs), "", dtype=object)
+        at = np.flatnonzero(masks[c].to_numpy(dtype=bool))  # the few cells that read two ways
+        shown[at] = [
+            words.replace("{day_first}", p[0].isoformat()).replace(
+                "{month_first}", p[1].isoformat()
             )
-        )
-        readings[c] = {"readings": shown}
+            if isinstance(p, tuple)
+            else ""
+            for p in pairs.to_numpy(dtype=object)[at]
+        ]
+        readings[c] = {"readings": pd.Series(shown, index=pairs.index)}
     return CheckResult(masks, column_values=readings)
 
 
@@ -197,7 +198,8 @@ def check_workday(table: Table, rule: RuleSpec, params: Params, ctx: Context) ->
     calendar (``calendar.country: none``) every day is a working day. Adds ``{weekday}``."""
     masks: dict[str, pd.Series] = {}
     per_column: dict[str, dict[str, pd.Series]] = {}
-    names = pd.Series(_WEEKDAYS_ZH if ctx.locale == "zh-CN" else _WEEKDAYS_EN)
+    # code -1 (no day) takes the last slot: ""
+    names = np.array([*(_WEEKDAYS_ZH if ctx.locale == "zh-CN" else _WEEKDAYS_EN), ""], dtype=object)
     for c in rule.columns:
         days = table.data[c].to_numpy("datetime64[D]")
         off = np.zeros(len(days), dtype=bool)
@@ -206,9 +208,7 @@ def check_workday(table: Table, rule: RuleSpec, params: Params, ctx: Context) ->
         masks[c] = pd.Series(off, index=table.rows)
         weekday = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
         per_column[c] = {
-            "weekday": pd.Series(np.where(np.isnat(days), -1, weekday), index=table.rows)
-            .map(names)
-            .fillna("")
+            "weekday": pd.Series(names[np.where(np.isnat(days), -1, weekday)], index=table.rows)
         }
     return CheckResult(masks, column_values=per_column)
 
@@ -322,7 +322,13 @@ class OneOfParams(Params):
 def check_one_of(table: Table, rule: RuleSpec, params: OneOfParams, ctx: Context) -> CheckResult:
     """A filled cell must be one of ``values`` (compared trimmed, case- and width-insensitive)."""
     allowed = {fold(v) for v in params.values}
-    return CheckResult({c: table.present[c] & ~table.text(c).isin(allowed) for c in rule.columns})
+    return CheckResult(
+        {
+            c: table.present[c]
+            & ~pd.Series(table.text_map(c, allowed.__contains__, bool), index=table.rows)
+            for c in rule.columns
+        }
+    )
 
 
 def _compiles(value: str) -> str:
@@ -349,13 +355,12 @@ class PatternParams(Params):
 def _matches(table: Table, col: str, params: PatternParams) -> pd.Series:
     """Whether each cell contains a match; the regex runs once per distinct text (cells repeat)
     and sees the first ``REGEX_TEXT_LIMIT`` characters of it."""
-    text = (
-        table.text(col)
-        if params.ignore_case
-        else table.display(col).map(lambda v: fold(v, keep_case=True))
-    )
-    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
     pattern = params.compiled()
+    if params.ignore_case:
+        hits = table.text_map(col, lambda u: bool(pattern.search(u[:REGEX_TEXT_LIMIT])), bool)
+        return pd.Series(hits, index=table.rows)
+    text = table.display(col).map(lambda v: fold(v, keep_case=True))
+    codes, uniques = pd.factorize(text.to_numpy(dtype=object), use_na_sentinel=True)
     hits = np.array(
         [
             bool(pattern.search(u[:REGEX_TEXT_LIMIT])) if isinstance(u, str) else False
@@ -380,6 +385,9 @@ def check_not_pattern(
     return CheckResult({c: table.present[c] & _matches(table, c, params) for c in rule.columns})
 
 
+_SPACES = re.compile(r"\s+")
+
+
 class LengthParams(Params):
     min: int | None = None
     max: int | None = None
@@ -390,13 +398,13 @@ def check_length(table: Table, rule: RuleSpec, params: LengthParams, ctx: Contex
     """A filled cell's text must have between ``min`` and ``max`` characters (spaces not counted)."""
     masks = {}
     for c in rule.columns:
-        n = table.text(c).str.replace(r"\s+", "", regex=True).str.len()
-        bad = pd.Series(False, index=n.index)
+        n = table.text_map(c, lambda t: len(_SPACES.sub("", t)), np.int64)
+        bad = np.zeros(len(n), dtype=bool)
         if params.min is not None:
             bad |= n < params.min
         if params.max is not None:
             bad |= n > params.max
-        masks[c] = table.present[c] & bad
+        masks[c] = table.present[c] & pd.Series(bad, index=table.rows)
     return CheckResult(masks)
 
 
@@ -404,17 +412,24 @@ def check_length(table: Table, rule: RuleSpec, params: LengthParams, ctx: Contex
 def check_unique(table: Table, rule: RuleSpec, params: Params, ctx: Context) -> CheckResult:
     """No two rows may hold the same values in all of ``columns``; the later rows are flagged
     and ``{first}`` names the first one."""
-    keys = pd.DataFrame({c: table.text(c) for c in rule.columns}, index=table.rows)
-    filled = pd.concat([table.present[c] for c in rule.columns], axis=1).all(axis=1)
-    dup = keys.duplicated(keep="first") & filled
+    key = np.zeros(len(table), dtype=np.int64)
+    filled = np.ones(len(table), dtype=bool)
+    for c in rule.columns:  # the row's texts as one number: equal texts, equal numbers
+        codes, texts = table.text_codes(c)
+        same, distinct = pd.factorize(np.array([*texts, ""], dtype=object))
+        key, _ = pd.factorize(key * len(distinct) + same[codes])
+        filled &= table.present[c].to_numpy(dtype=bool)
+    dup = pd.Series(key, index=table.rows).duplicated(keep="first").to_numpy() & filled
     first = pd.Series(table.rows, index=table.rows)
     if dup.any():
-        sub = keys[filled]
-        codes = sub.groupby(list(rule.columns), sort=False).ngroup()
-        firsts = pd.Series(sub.index, index=sub.index).groupby(codes.to_numpy()).transform("first")
-        first = firsts.reindex(table.rows)
+        # the first filled row holding each key
+        rows = np.asarray(table.rows)
+        keys, at = np.unique(key[filled], return_index=True)
+        firsts = pd.Series(rows[filled][at], index=keys)
+        first = pd.Series(firsts.reindex(key).to_numpy(), index=table.rows).where(filled)
     lit = rule.columns[-1:]
-    return CheckResult({c: dup for c in lit}, values={"first": first.astype("Int64").astype(str)})
+    dups = pd.Series(dup, index=table.rows)
+    return CheckResult({c: dups for c in lit}, values={"first": first.astype("Int64").astype(str)})
 
 
 class LookupSource(Params):

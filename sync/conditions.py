@@ -121,10 +121,15 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
     if op == "present":
         return present if value else ~present
     if op == "same_as":
-        return present & table.present[str(value)] & (table.text(col) == table.text(str(value)))
+        same = table.text(col).to_numpy(dtype=object) == table.text(str(value)).to_numpy(
+            dtype=object
+        )
+        return present & table.present[str(value)] & pd.Series(same, index=present.index)
     if op == "matches":
-        text = table.text(col).str.slice(0, REGEX_TEXT_LIMIT)  # a bounded scan, see defaults
-        return text.str.contains(str(value), regex=True, na=False).astype(bool) & present
+        pattern = re.compile(str(value))
+        # once per distinct cell, a bounded scan (see defaults)
+        hits = table.text_map(col, lambda t: pattern.search(t[:REGEX_TEXT_LIMIT]) is not None, bool)
+        return pd.Series(hits, index=present.index) & present
     series = table.data[col]
     kind = table.kinds.get(col, "text")
     if op in ("in", "not_in"):
@@ -140,11 +145,13 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
         "gt": np.greater,
         "ge": np.greater_equal,
     }
-    valid = series.notna()
-    result = pd.Series(False, index=series.index)
+    valid = series.notna().to_numpy(dtype=bool)
+    result = np.zeros(len(series), dtype=bool)
     if valid.any():
-        result[valid] = ops[op](series[valid], rhs).astype(bool)
-    return result
+        left = series.to_numpy()[valid]
+        right = rhs.to_datetime64() if isinstance(rhs, pd.Timestamp) else rhs
+        result[valid] = np.asarray(ops[op](left, right), dtype=bool)
+    return pd.Series(result, index=series.index)
 
 
 def _coerce(value: Any, kind: str, as_of: dt.date) -> Any:

@@ -157,6 +157,27 @@ class Table:
         """Normalised text of ``col`` ('' when empty)."""
         return self._texts[col]
 
+    def text_codes(self, col: str) -> tuple[np.ndarray, list[str]]:
+        """:meth:`text` as codes into per-code texts (-1: ''); two codes may share a text."""
+        return self._texts.codes(col)
+
+    def text_map(self, col: str, fn: Callable[[str], Any], dtype: Any = object) -> np.ndarray:
+        """``fn`` of each row's :meth:`text`, called once per distinct cell.
+
+        >>> from sync.rules import load_rules, shipped_rules_dir
+        >>> g = Grid("T", [["推广阶段", "推广渠道", "核心任务", "任务描述", "负责人", "计划开始时间", "计划完成时间"],
+        ...                 ["筹备期", "小红书", "笔记", "发3篇", " Ａ ", "3/1", "3/10"],
+        ...                 ["预热期", "微博", "笔记", "发3篇", "-", "3/1", "3/10"]])
+        >>> parse(g, load_rules([shipped_rules_dir()]), dt.date(2024, 3, 5)).text_map("owner", len)
+        array([1, 0], dtype=object)
+        """
+        codes, texts = self.text_codes(col)
+        per = np.empty(len(texts) + 1, dtype=dtype)
+        per[:-1] = [fn(t) for t in texts]
+        per[-1] = fn("")
+        out: np.ndarray = per[codes]
+        return out
+
     @cached_property
     def _texts(self) -> _TextCache:
         return _TextCache(self)
@@ -170,10 +191,21 @@ class _TextCache(dict[str, pd.Series]):
     def __init__(self, table: Table) -> None:
         super().__init__()
         self._table = table
+        self._codes: dict[str, tuple[np.ndarray, list[str]]] = {}
+
+    def codes(self, col: str) -> tuple[np.ndarray, list[str]]:
+        if col not in self._codes:
+            f = self._table.factored(col)
+            present = self._table.present[col].to_numpy(dtype=bool)
+            self._codes[col] = (
+                np.where(present, f.codes, -1),
+                [norm(u) or "" for u in f.uniques],
+            )
+        return self._codes[col]
 
     def __missing__(self, col: str) -> pd.Series:
-        f = self._table.factored(col)
-        t = f.spread([norm(u) or "" for u in f.uniques], "")
+        codes, texts = self.codes(col)
+        t = pd.Series(np.array([*texts, ""], dtype=object)[codes], index=self._table.rows)
         t = t.where(self._table.present[col], "")
         self[col] = t
         return t
