@@ -117,9 +117,10 @@ class Table:
 
     def with_history(self, ids: pd.Series, columns: pd.DataFrame) -> Table:
         """The table with its final task IDs and the history columns filled in."""
-        data = self.data.copy()
-        cells = self.cells.copy()
-        present = self.present.copy()
+        # shallow copies: pandas copies on write, so setting a column leaves self's as it was
+        data = self.data.copy(deep=False)
+        cells = self.cells.copy(deep=False)
+        present = self.present.copy(deep=False)
         for name in columns.columns:
             if name in data.columns:
                 data[name] = columns[name]
