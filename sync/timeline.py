@@ -471,10 +471,14 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
     out = _own_ids(table, states)
     if states is not None:
         out = _follow_moved_ids(out, row_keys(table), states)
-    claimed = {v for v in out if v is not None}
-    missing = [i for i, v in enumerate(out) if v is None]
-    if not missing:
+    if None not in out:
         return pd.Series(out, index=table.rows, dtype=object)
+    claimed = {v for v in out if v is not None}
+    if not claimed and states is None:  # a first run: a new ID for every row, in row order
+        start = view.max_id + 1
+        out = [f"T{n:04d}" for n in range(start, start + len(out))]
+        return pd.Series(out, index=table.rows, dtype=object)
+    missing = [i for i, v in enumerate(out) if v is None]
     keys = row_keys(table)
     by_key: dict[str, list[str]] = {}
     if states is not None:
@@ -484,7 +488,7 @@ def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
                 by_key.setdefault(key, []).append(sid)
     numbers = [int(v[1:]) for v in claimed] + [view.max_id]
     next_id = max(numbers, default=0) + 1
-    if not by_key:  # a first run: every missing row gets a new ID, in row order
+    if not by_key:  # every missing row gets a new ID, in row order
         for i, n in zip(missing, range(next_id, next_id + len(missing)), strict=True):
             out[i] = f"T{n:04d}"
         return pd.Series(out, index=table.rows, dtype=object)
@@ -580,25 +584,41 @@ def row_keys(table: Table) -> list[str]:
     cached: list[str] | None = table.__dict__.get("_row_keys")
     if cached is not None:
         return cached
-    phase, channel, description = (
-        _folded(table.data[c]) for c in ("phase", "channel", "description")
-    )
-    keys: list[str] = (phase + "\x1f" + channel + "\x1f" + description).tolist()
+    parts = [_folded(table.data[c]) for c in ("phase", "channel", "description")]
+    if math.prod(len(texts) for _, texts in parts) < 2**62:
+        # each distinct (phase, channel, description) is joined once
+        combined = np.zeros(len(table), dtype=np.int64)
+        for codes, texts in parts:
+            combined = combined * len(texts) + codes
+        which, distinct = pd.factorize(combined)
+        rest = np.asarray(distinct, dtype=np.int64)
+        columns: list[np.ndarray] = []
+        for _, texts in reversed(parts):
+            columns.append(texts[rest % len(texts)])
+            rest = rest // len(texts)
+        description, channel, phase = columns
+    else:
+        which = np.arange(len(table))
+        phase, channel, description = (texts[codes] for codes, texts in parts)
+    joined = phase + "\x1f" + channel + "\x1f" + description
+    keys: list[str] = joined[which].tolist()
     table.__dict__["_row_keys"] = keys
     return keys
 
 
-def _folded(s: pd.Series) -> np.ndarray:
-    """A column's cells as stripped, lower-cased text ("" when empty); a column of text is
-    folded once per distinct value."""
+def _folded(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A column's cells as codes into their distinct texts, stripped and lower-cased ("" when
+    empty: the last text); a column of text is folded once per distinct value."""
     values = s.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         folded = [u.strip().lower() for u in uniques.tolist()]
-        return np.array([*folded, ""], dtype=object)[codes]  # type: ignore[no-any-return]
-    # mixed types: 1, 1.0 and True are one value to factorize but three texts
-    text = s.astype(object).where(s.notna(), "").astype(str).str.strip().str.lower()
-    return text.to_numpy(dtype=object)
+    else:  # mixed types: 1, 1.0 and True are one value to factorize but three texts
+        text = s.astype(object).where(s.notna(), "").astype(str).str.strip().str.lower()
+        codes, uniques = pd.factorize(text.to_numpy(dtype=object))
+        folded = uniques.tolist()
+    codes[codes < 0] = len(folded)
+    return codes.astype(np.int64), np.array([*folded, ""], dtype=object)
 
 
 def _texts(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -640,6 +660,15 @@ class _Rows(NamedTuple):
     fingerprint: np.ndarray | None = None  # of the tracked fields' texts
 
 
+def _strings(s: pd.Series, each: Callable[[Any], str | None], *, skipna: bool) -> np.ndarray:
+    """``each`` of a column's values, as objects; a column of text (and, ``skipna``, empty
+    cells, which become None) is taken as it is."""
+    values = s.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=skipna) == "string":
+        return _choose(s.notna().to_numpy(), values, None) if skipna else values
+    return _objects([each(v) for v in values.tolist()])
+
+
 def _read_rows(table: Table, ids: pd.Series) -> _Rows:
     """Every column :func:`step` needs, read once from the typed table."""
     d = table.data
@@ -651,12 +680,12 @@ def _read_rows(table: Table, ids: pd.Series) -> _Rows:
             texts[f] = _texts(d[f])
     risk = table.present["risk"].to_numpy(dtype=bool)
     return _Rows(
-        ids=_objects([str(v) for v in ids.reindex(table.rows).tolist()]),
+        ids=_strings(ids.reindex(table.rows), str, skipna=False),
         keys=_objects(row_keys(table)),
         fields=fields,
         values={f: texts[f][0] for f in fields},
         progresses=d["progress"].to_numpy(dtype=float, na_value=math.nan),
-        statuses=_objects([v if isinstance(v, str) else None for v in d["status"].tolist()]),
+        statuses=_strings(d["status"], lambda v: v if isinstance(v, str) else None, skipna=True),
         risks=risk,
         open_risks=np.flatnonzero(risk & ~table.present["countermeasure"].to_numpy(dtype=bool)),
         starts=_choose(texts["planned_start"][0] != "", texts["planned_start"][0], None),
@@ -758,8 +787,12 @@ def _events(
     """A task appeared / reappeared per fresh row, one event per changed cell of the loud rows
     (empty text recorded as None), in row order."""
     tids = rows.ids
-    label = np.where(back, "reappeared", "appeared").tolist()
-    arrivals = list(map(Event, tids[fresh].tolist(), repeat("task"), repeat(None), label))
+    label = (
+        [("appeared", "reappeared")[b] for b in back.tolist()] if back.any() else repeat("appeared")
+    )
+    # tuple.__new__ makes each Event in C (Event(...) runs a Python __new__ per event)
+    fields = zip(tids[fresh].tolist(), repeat("task"), repeat(None), label)
+    arrivals: list[Event] = list(map(tuple.__new__, repeat(Event), fields))
     edited = np.flatnonzero(diff.any(axis=1))
     if not len(edited):
         return arrivals
