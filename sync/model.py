@@ -166,6 +166,9 @@ class SummaryTab:
     heights: dict[int, float] = field(default_factory=dict)
     #: The font family of every cell (a CJK-capable one for zh-CN); None: the workbook's.
     font: str | None = None
+    #: Table -> the rows it is laid out for (its rows and blank reserved ones); recorded in the
+    #: job's metadata so the next run keeps them while the rows fit (summary_layout.capacity).
+    capacity: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def plan_run(
         now=now,
         row_capacity=snapshot.row_capacity,
         reasons=reasons(table, derived, as_of, cal, locale, amber_deviation),
+        summary_capacity=snapshot.meta.get("summary_capacity"),
     )
     plan = diff(snapshot, desired)
     return RunResult(

@@ -115,10 +115,12 @@ def render(
     now: dt.datetime,
     row_capacity: int | None = None,
     reasons: pd.Series | None = None,
+    summary_capacity: object = None,
 ) -> Desired:
     """Everything the job owns, in full. ``row_capacity`` caps formats at the grid's size;
     ``reasons`` (by sheet row, :func:`sync.explain.reasons`) lead the ⚙ 问题 cell of each red
-    or amber row, above its findings."""
+    or amber row, above its findings; ``summary_capacity`` is the summary tables' reserved rows
+    as the last run recorded them (its metadata), kept while their rows fit."""
     pos, new = generated_positions(table)
     hr = table.header_row
     last_row = max(table.n_grid_rows - 1, int(table.rows.max()) - 1 if len(table) else hr)
@@ -158,13 +160,16 @@ def render(
         columns[c] = column(text(locale, key), values[key])
         headers.append((hr, c))
     cf = conditional_formats(table, pos, locale, last_row, row_capacity)
-    tab = summary_tab(summary, table, derived, summary_title, target, tracker_title, locale, now)
+    tab = summary_tab(
+        summary, table, derived, summary_title, target, tracker_title, locale, now, summary_capacity
+    )
     meta = {
         "version": META_VERSION,
         "tracker": tracker_title,
         "summary": summary_title,
         "conditional_formats": [r.to_json() for r in cf],
         "summary_layout": summary_layout.signature(tab),
+        "summary_capacity": tab.capacity,
     }
     keys = tuple(table.positions[k] for k in KEY_FIELDS if k in table.positions)
     return Desired(tracker_title, columns, tuple(headers), pos, new, keys, cf, tab, meta)
@@ -245,6 +250,7 @@ def summary_tab(
     tracker_title: str,
     locale: str,
     now: dt.datetime,
+    capacity: object = None,
 ) -> SummaryTab:
     """The summary tab (:mod:`sync.summary_layout`): title band, KPI tiles and their
     definitions, charts, tables; the tracker named by its file name, never its path."""
@@ -256,4 +262,5 @@ def summary_tab(
         tracker_name=summary_layout.tracker_name(target, tracker_title),
         locale=locale,
         now=now,
+        previous=capacity,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
 from typing import Any
@@ -29,6 +29,12 @@ GANTT_LIMIT = 25
 PHASE_CHART_LIMIT = 15
 #: A column is never narrower or wider than this (characters); longer text wraps.
 MIN_WIDTH, MAX_WIDTH = 6.0, 30.0
+#: A table whose length follows the tracker (a list, a breakdown) is laid out for more rows than
+#: it has: room for at least CAPACITY_HEAD more (or a tenth more, for long ones), rounded up to
+#: CAPACITY_STEP. Its blank reserved rows look like empty cells, so a table gaining or losing a
+#: few rows changes only values: no style, row or chart moves, and backends that style apart
+#: from the values (Sheets) send one values write. See :func:`capacity`.
+CAPACITY_STEP, CAPACITY_HEAD = 10, 3
 #: Rows of one chart band, and their height in points (set, so every program agrees where a
 #: chart anchored to them ends).
 CHART_ROWS = 18
@@ -88,7 +94,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "gantt_actual": "实际(天)",
         "gantt_late": "实际·延期(天)",
         "gantt_actual_tag": "↳ 实际",
-        "gantt_shown": "(显示 {k}/{n} 个任务)",
+        "gantt_shown": "(显示其中 {k} 个任务)",
         "gantt_none": "没有同时填写计划开始和计划完成的任务,甘特图从有计划日期起显示",
         "trend_wait": "趋势图从第二次运行起显示(目前只有 {day} 一天的记录)",
         "status_by_phase_table": "各阶段 × 状态(任务数)",
@@ -130,7 +136,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "gantt_actual": "Actual (days)",
         "gantt_late": "Actual, late (days)",
         "gantt_actual_tag": "↳ actual",
-        "gantt_shown": " ({k} of {n} tasks)",
+        "gantt_shown": " ({k} tasks shown)",
         "gantt_none": "No task has both a planned start and a planned finish: the Gantt appears once one has",
         "trend_wait": "The trend chart appears from the second run on (so far one day: {day})",
         "status_by_phase_table": "Phase × status (tasks)",
@@ -160,6 +166,46 @@ def word(locale: str, key: str) -> str:
     ('延期', 'Delayed')
     """
     return _WORDS.get(locale, _WORDS["en"]).get(key) or _WORDS["en"][key]
+
+
+def capacity(n: int, previous: int | None = None, limit: int | None = None) -> int:
+    """Rows a table of ``n`` rows is laid out for. Fresh: the next multiple of CAPACITY_STEP
+    with at least CAPACITY_HEAD (or n/10) spare rows, at most ``limit`` (a table that never
+    shows more), never fewer than ``n``. The capacity the last run laid out (``previous``) is
+    kept while the rows fit it and fill more than about half of it, so a table that gains or
+    loses a few rows, or hovers around a step, keeps its layout; only a table that outgrows its
+    capacity, or shrinks far below it, moves the tables under it.
+
+    >>> capacity(0), capacity(7), capacity(8), capacity(100), capacity(498, limit=500)
+    (10, 10, 20, 110, 500)
+    >>> capacity(10, previous=10), capacity(11, previous=10), capacity(1, previous=20)
+    (10, 20, 20)
+    >>> capacity(3, previous=40)  # shrank far below it
+    10
+    """
+    spare = max(CAPACITY_HEAD, -(-n // 10))
+    fresh = -(-(n + spare) // CAPACITY_STEP) * CAPACITY_STEP
+    if limit is not None:
+        fresh = max(n, min(fresh, limit))
+    if (
+        previous is not None
+        and n <= previous <= 2 * fresh
+        and (limit is None or previous <= max(limit, n))
+    ):
+        return previous
+    return fresh
+
+
+def _capacities(recorded: object) -> dict[str, int]:
+    """The capacities a run recorded (its metadata, which a person could have edited): only
+    table -> whole number entries in a sane range are kept, the rest laid out afresh."""
+    if not isinstance(recorded, dict):
+        return {}
+    return {
+        str(k): v
+        for k, v in recorded.items()
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 100_000
+    }
 
 
 def _shown(value: object) -> str:
@@ -221,7 +267,8 @@ class Sheet:
         """A section title: bold, larger, free to run across the empty cells to its right."""
         return self.add([title], CellStyle(bold=True, size=12, color=BAND), size=False, height=20)
 
-    def note(self, line: str) -> int:
+    def note(self, line: str | None) -> int:
+        """An italic, muted line; None keeps the line (and its look) with nothing in it."""
         return self.add([line], CellStyle(italic=True, color=MUTED), size=False)
 
     def table(
@@ -229,10 +276,17 @@ class Sheet:
         header: Sequence[str],
         body: Sequence[Sequence[RawValue]],
         formats: Sequence[str | None],
+        *,
+        rows: int | None = None,
+        wrap: Collection[int] = (),
     ) -> tuple[int, int]:
         """A table: header row (bold, filled; right-aligned over numbers), body rows with each
-        column's number format. ``formats[c]`` None means a text column. Returns (header row,
-        last row)."""
+        column's number format. ``formats[c]`` None means a text column. ``rows`` lays the body
+        out for that many rows (at least ``len(body)``): the blank ones below carry the body's
+        number formats and nothing visible. In the ``wrap`` columns (free text in a list
+        whose rows move from run to run) every body cell wraps, so which cells wrap does not
+        depend on what they hold; elsewhere only a text too wide for its column does
+        (:meth:`widths`). Returns (header row, last row holding data)."""
         head_styles = [
             CellStyle(bold=True, fill=HEADER_FILL, align="right" if f else "left", wrap=True)
             for f in formats
@@ -240,10 +294,16 @@ class Sheet:
         h = self.add(header, head_styles)
         # every program puts text on the left and numbers on the right by itself, and shows a
         # whole number whole: only a format that shows more (%, pp, days) is a look of its own
-        body_styles = [CellStyle(number=f) if f and f != COUNT else None for f in formats]
+        body_styles = [
+            CellStyle(number=f) if f and f != COUNT else CellStyle(wrap=True) if c in wrap else None
+            for c, f in enumerate(formats)
+        ]
         for rec in body:
             self.add(rec, body_styles)
-        return h, self.next_row - 1
+        last = self.next_row - 1
+        for _ in range(max((rows or 0) - len(body), 0)):
+            self.add([None] * len(formats), body_styles)
+        return h, last
 
     def widths(self) -> dict[int, float]:
         """Each column's width: its widest sized cell (CJK double, + look), 2 characters of
@@ -319,9 +379,18 @@ def summary_tab(
     tracker_name: str,
     locale: str,
     now: dt.datetime,
+    previous: object = None,
 ) -> SummaryTab:
     """The designed summary tab. ``tracker_name`` is what the tab says the tracker is (a file
-    name or spreadsheet title and the tab, never a machine path)."""
+    name or spreadsheet title and the tab, never a machine path). ``previous`` is the
+    capacities the last run's tab recorded (:attr:`SummaryTab.capacity`, kept in the job's
+    metadata): each table keeps its reserved rows while its rows fit them (:func:`capacity`)."""
+    recorded = _capacities(previous)
+    reserved: dict[str, int] = {}
+
+    def room(key: str, n: int, limit: int | None = None) -> int:
+        reserved[key] = capacity(n, recorded.get(key), limit)
+        return reserved[key]
 
     def t(key: str) -> str:
         return text(locale, key)
@@ -421,6 +490,7 @@ def summary_tab(
         [t("s.phase"), *[t(f"status.{sid}") for sid in STATUS_IDS]],
         [[k or t("unnamed"), *row] for k, row in phase_status],
         [None, *[COUNT] * len(STATUS_IDS)],
+        rows=room("phase_status", len(phase_status), PHASE_CHART_LIMIT),
     )
     sh.blank()
 
@@ -456,25 +526,24 @@ def summary_tab(
                 row.append(planned_by_phase.get(k))
             row += [_cell(rec[col]) for col in cols]
             body.append(row)
-        head, last = sh.table(header, body, formats)
+        head, last = sh.table(header, body, formats, rows=room(key[2:], len(body)))
         if extra_planned and "avg_progress" in cols:
             pva_rows = (head, last)
             pva_actual_col = 2 + cols.index("avg_progress")
         sh.blank()
 
-    sh.section(t("s.delayed_tasks"))
-    _list(sh, t, w, s.delayed, days)
-    sh.blank()
-    sh.section(t("s.open_risks"))
-    _list(sh, t, w, s.open_risks, days)
-    sh.blank()
-    sh.section(t("s.no_countermeasure"))
-    _list(sh, t, w, s.risks_without_countermeasure, days)
-    sh.blank()
+    # each list is followed by its note line: how many more it has, or nothing
+    for key, frame in (
+        ("delayed", s.delayed),
+        ("open_risks", s.open_risks),
+        ("no_countermeasure", s.risks_without_countermeasure),
+    ):
+        sh.section(t("s.delayed_tasks" if key == "delayed" else f"s.{key}"))
+        _list(sh, t, w, frame, days, room(key, min(len(frame), LIST_LIMIT), LIST_LIMIT))
 
     sh.section(t("s.findings_by_rule"))
     fr = s.findings_by_rule
-    sh.table(
+    fr_head, _ = sh.table(
         [t("s.rule"), t("s.severity"), t("s.count"), t("s.example")],
         [
             [rule, t(f"severity.{sev}"), int(n), ex]
@@ -483,9 +552,11 @@ def summary_tab(
             )
         ],
         [None, None, COUNT, None],
+        rows=room("findings_by_rule", len(fr)),
+        wrap=(3,),  # the example message
     )
     if not len(fr):
-        sh.note(t("s.none"))
+        sh.rows[fr_head + 1] = [t("s.none")]
     if s.inactive_rules:
         sh.blank()
         sh.section(t("s.inactive_rules"))
@@ -504,7 +575,7 @@ def summary_tab(
 
     trend: tuple[int, int] | None = None
     if s.extras is not None:
-        trend = _extras(sh, t, s.extras)
+        trend = _extras(sh, t, s.extras, room)
 
     # the Gantt's data: last, it is the chart's source more than a table to read
     gantt_chart: ChartSpec | None = None
@@ -537,11 +608,7 @@ def summary_tab(
         gantt_chart = ChartSpec(
             kind="gantt",
             title=w("gantt")
-            + (
-                w("gantt_shown").replace("{k}", str(shown)).replace("{n}", str(total))
-                if shown < total
-                else ""
-            ),
+            + (w("gantt_shown").replace("{k}", str(shown)) if shown < total else ""),
             categories=(0, g_head + 1, g_last),
             values=(2, g_head, g_last),
             anchor=(band2, 0),
@@ -632,6 +699,7 @@ def summary_tab(
         styles=dict(sh.styles),
         heights=dict(sh.heights),
         font=FONTS.get(locale, FONTS["en"]),
+        capacity=reserved,
     )
 
 
@@ -660,6 +728,10 @@ _LIST_COLUMNS: dict[str, tuple[str, str | None]] = {
 }
 
 
+#: List columns of free text, which wrap in every row (names, dates, numbers are short).
+_FREE_TEXT = frozenset({"task", "risk", "countermeasure"})
+
+
 def _guess_format(s: pd.Series) -> str | None:
     return (
         PCT
@@ -674,10 +746,10 @@ def _list(
     w: Callable[[str], str],
     frame: pd.DataFrame,
     days: str,
+    rows: int,
 ) -> None:
-    if not len(frame):
-        sh.note(t("s.none"))
-        return
+    """A list laid out for ``rows`` rows, then its note line (how many more it has, else
+    empty); an empty list says so in its first row, in that row's own look."""
     cols = [c for c in frame.columns if c != "row"] + (["row"] if "row" in frame.columns else [])
     frame = frame[cols]
     header = []
@@ -691,13 +763,19 @@ def _list(
         header.append(name)
         formats.append(days if fmt == "days" else fmt)
     body = [[_cell(v) for v in rec] for rec in frame.head(LIST_LIMIT).itertuples(index=False)]
-    sh.table(header, body, formats)
-    if len(frame) > LIST_LIMIT:
-        sh.note(t("s.truncated").replace("{n}", str(len(frame) - LIST_LIMIT)))
+    free = [i for i, c in enumerate(cols) if c in _FREE_TEXT]
+    head, _ = sh.table(header, body, formats, rows=rows, wrap=free)
+    if not body:
+        sh.rows[head + 1] = [t("s.none")]
+    more = len(frame) - LIST_LIMIT
+    sh.note(t("s.truncated").replace("{n}", str(more)) if more > 0 else None)
 
 
-def _extras(sh: Sheet, t: Callable[[str], str], x: Any) -> tuple[int, int]:
-    """Trend, earned value, retrospective and KPI tables; returns the trend table's rows."""
+def _extras(
+    sh: Sheet, t: Callable[[str], str], x: Any, room: Callable[..., int]
+) -> tuple[int, int]:
+    """Trend, earned value, retrospective and KPI tables, each laid out for ``room(key, n)``
+    rows; returns the trend table's rows."""
     sh.blank()
     sh.section(t("s.trend"))
     trend = sh.table(
@@ -707,6 +785,7 @@ def _extras(sh: Sheet, t: Callable[[str], str], x: Any) -> tuple[int, int]:
             for rec in x.trend.itertuples(index=False)
         ],
         [None, PCT, COUNT, PP],
+        rows=room("trend", len(x.trend)),
     )
     if x.earned_value is not None:
         sh.blank()
@@ -727,6 +806,7 @@ def _extras(sh: Sheet, t: Callable[[str], str], x: Any) -> tuple[int, int]:
                 for rec in x.earned_value.itertuples(index=False)
             ],
             [None, MONEY, MONEY, MONEY, MONEY, MONEY, RATIO, RATIO],
+            rows=room("earned_value", len(x.earned_value)),
         )
     r = x.retrospective
     sh.blank()
@@ -753,6 +833,7 @@ def _extras(sh: Sheet, t: Callable[[str], str], x: Any) -> tuple[int, int]:
                 for rec in frame.head(10).itertuples(index=False)
             ],
             [None, COUNT, PCT],
+            rows=room(f"retro_{dim}", min(len(frame), 10), 10),
         )
     if x.kpis is not None:
         sh.blank()
@@ -764,6 +845,7 @@ def _extras(sh: Sheet, t: Callable[[str], str], x: Any) -> tuple[int, int]:
                 for rec in x.kpis.itertuples(index=False)
             ],
             [None, "#,##0.##", "#,##0.##", PCT],
+            rows=room("kpis", len(x.kpis)),
         )
     return trend
 

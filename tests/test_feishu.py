@@ -129,15 +129,16 @@ def test_first_run_then_steady_state_request_budget(
     first = run(config)
     kinds = Counter(r.kind for r in fake.requests if r.kind != "token")
     # read: sheet list + values + formatted values; write: the two tabs, hiding the metadata
-    # tab, grid room, then guard read, tracker values, verify read, three charts (status by
-    # phase, planned vs actual, the Gantt: upload + float image each; the trend waits for a
-    # second day), summary + metadata, styles
-    assert first.requests == {"read": 6, "write": 12}
+    # tab, grid room (the tracker's columns, the summary's rows: its tables' reserved rows
+    # take it past a new tab's 200), then guard read, tracker values, verify read, three charts
+    # (status by phase, planned vs actual, the Gantt: upload + float image each; the trend
+    # waits for a second day), summary + metadata, styles
+    assert first.requests == {"read": 6, "write": 13}
     assert kinds == {
         "query": 2,
         "values_batch_get": 4,
         "sheets_batch_update": 2,
-        "dimension_range": 1,
+        "dimension_range": 2,
         "values_batch_update": 2,
         "styles_batch_update": 1,
         "upload": 3,
@@ -184,15 +185,24 @@ def test_an_edit_costs_a_guard_read_a_verify_read_and_the_writes_it_needs(
     fake.requests.clear()
     result = run(config)
     # reads: sheet list, values, formatted values, guard, verify; writes: tracker values,
-    # summary + metadata values, and the fills only where a status or health changed
+    # summary + metadata values, and the fills only where a status or health changed; the
+    # phase's average progress moved, so the one chart showing it (planned vs actual) is drawn
+    # again: upload, new float image, the old one deleted; the other two stay
     fills = kinds()["styles_batch_update"]
-    assert result.requests == {"read": 5, "write": 2 + fills} and fills <= 1
-    assert kinds()["values_batch_update"] == 2 and not kinds()["upload"]
+    assert result.requests == {"read": 5, "write": 2 + fills + 3} and fills <= 1
+    assert kinds()["values_batch_update"] == 2
+    assert kinds()["upload"] == kinds()["float_image_create"] == kinds()["float_image_delete"] == 1
     assert fake.values(sheet, TAB)[3][9] == 0.4
-    fake.set_cell(sheet, TAB, 3, 10, "80%")  # the completed second task reopened: counts move
+    # the completed second task reopened (no actual finish any more): counts move
+    fake.set_cell(sheet, TAB, 3, 9, "-")
+    fake.set_cell(sheet, TAB, 3, 10, "80%")
+    fake.set_cell(sheet, TAB, 3, 11, "进行中")
     fake.requests.clear()
-    run(config)
-    # + each chart's upload, new float image and the old one deleted
+    result = run(config)
+    # + the upload, new float image and old one deleted of each chart whose cells moved: status
+    # by phase (the task left 已完成), planned vs actual (the phase's average progress), the
+    # Gantt (its actual bar runs on to today, late)
+    assert result.summary.status_counts["completed"] == 0
     assert kinds()["upload"] == kinds()["float_image_create"] == kinds()["float_image_delete"] == 3
 
 

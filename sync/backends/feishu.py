@@ -47,6 +47,7 @@ from ..model import (
     META_TAB,
     ApplyResult,
     CFRule,
+    ChartSpec,
     Grid,
     Snapshot,
     WritePlan,
@@ -613,27 +614,38 @@ class FeishuBackend:
     # .................................................................. chart
 
     def _charts(self, plan: WritePlan, summary: _Tab, drawn: list[str]) -> list[str]:
-        """The summary's charts as PNG float images (Feishu has no chart endpoint): drawn when
-        the tab is new, when none is recorded, or when a cell they show changed; the image the
-        job recorded is then replaced (deleted by its id: a person's images are never touched).
-        Returns the float image ids to record. Best effort: without matplotlib, or when Feishu
-        refuses the upload, the summary's values are written all the same."""
+        """The summary's charts as PNG float images (Feishu has no chart endpoint): all drawn
+        when the tab is new, when the recorded images do not match the charts one to one, or
+        when the layout moved; otherwise only a chart a changed cell shows is drawn again. The
+        image the job recorded for a chart drawn again is then replaced (deleted by its id: a
+        person's images are never touched). Returns the float image ids to record, one a chart.
+        Best effort: without matplotlib, or when Feishu refuses the upload, the summary's values
+        are written all the same."""
         tab = plan.summary
         assert tab is not None
         if not tab.charts:
             return drawn
-        shown = set()
-        for spec in tab.charts:
+        changed = set(plan.summary_changes)
+
+        def shows(spec: ChartSpec) -> bool:
             col, r0, r1 = spec.categories
-            vcol, h, v1 = spec.values
-            shown |= {(r, col) for r in range(r0, r1 + 1)} | {(r, vcol) for r in range(h, v1 + 1)}
-        if drawn and not plan.summary_charts and not shown & set(plan.summary_changes):
+            _, h, v1 = spec.values
+            # every series: a stacked chart's counts are in the columns beside the first
+            cells = {(r, col) for r in range(r0, r1 + 1)} | {
+                (r, vcol) for vcol in spec.value_columns for r in range(h, v1 + 1)
+            }
+            return bool(cells & changed)
+
+        one_each = bool(drawn) and len(drawn) == len(tab.charts) and not plan.summary_charts
+        redo = [i for i, spec in enumerate(tab.charts) if not one_each or shows(spec)]
+        if not redo:
             return drawn
         from .feishu_chart import HEIGHT_PX, WIDTH_PX, chart_png
 
-        made: list[str] = []
+        made: dict[int, str] = {}
         try:
-            for spec in tab.charts:
+            for i in redo:
+                spec = tab.charts[i]
                 png = chart_png(tab, spec)
                 if png is None:
                     return drawn
@@ -676,18 +688,23 @@ class FeishuBackend:
                     listed = self.http.call("GET", images + "/query", kind="read")
                     image = next(
                         (
-                            i
-                            for i in listed.get("items") or []
-                            if i.get("float_image_token") == up.get("file_token")
+                            item
+                            for item in listed.get("items") or []
+                            if item.get("float_image_token") == up.get("file_token")
                         ),
                         {},
                     )
                 if image.get("float_image_id"):
-                    made.append(str(image["float_image_id"]))
+                    made[i] = str(image["float_image_id"])
         except (AccessDenied, RetryRun) as exc:
             log.warning("spreadsheet %s: the summary chart was not drawn: %s", self.key, exc)
-            return drawn + made
-        for old in drawn:
+            return drawn + list(made.values())  # no longer one a chart: all redrawn next time
+        if one_each:
+            replaced = [drawn[i] for i in made]
+            keep = [made.get(i, old) for i, old in enumerate(drawn)]
+        else:
+            replaced, keep = drawn, list(made.values())
+        for old in replaced:
             try:
                 self.http.call(
                     "DELETE",
@@ -696,7 +713,7 @@ class FeishuBackend:
                 )
             except TrackerError as exc:  # a person deleted it already
                 log.info("spreadsheet %s: the old chart %s was not deleted: %s", self.key, old, exc)
-        return made
+        return keep
 
     # .................................................................. tracker values
 
