@@ -312,15 +312,23 @@ class TaskStates(Mapping[str, TaskState]):
     def encode(self) -> bytes:
         """One compressed blob: each text column as codes into its distinct values, the
         numbers, flags and fingerprints as raw little-endian arrays."""
-        header: dict[str, Any] = {"n": len(self), "text": {}, "number": [], "flag": []}
+        header: dict[str, Any] = {
+            "n": len(self),
+            "text": {},
+            "codes": {},
+            "number": [],
+            "flag": [],
+        }
         parts: list[bytes] = []
         texts = {"task_id": self.ids}
         texts |= {k: self.facts[k] for k in TEXT_FACTS}
         texts |= {f"values.{k}": v for k, v in self.cells.items()}
         for name, col in texts.items():
             codes, uniques = pd.factorize(col, use_na_sentinel=True)
+            width = "<i1" if len(uniques) < 2**7 else "<i2" if len(uniques) < 2**15 else "<i4"
             header["text"][name] = uniques.tolist()
-            parts.append(codes.astype("<i4").tobytes())
+            header["codes"][name] = width  # the narrowest that holds them: less to compress
+            parts.append(codes.astype(width).tobytes())
         for name in NUMBER_FACTS:
             header["number"].append(name)
             parts.append(self.facts[name].astype("<f8").tobytes())
@@ -353,8 +361,12 @@ class TaskStates(Mapping[str, TaskState]):
                 return out
 
             texts: dict[str, np.ndarray] = {}
+            widths = header.get("codes", {})
             for name, uniques in header["text"].items():
-                codes = chunk("<i4")
+                width = widths.get(name, "<i4")
+                if width not in ("<i1", "<i2", "<i4"):
+                    raise ValueError(f"column {name} has codes of type {width!r}")
+                codes = chunk(width)
                 if n and (codes.min() < -1 or codes.max() >= len(uniques)):
                     raise ValueError(f"column {name} is damaged")
                 texts[name] = np.array([*uniques, None], dtype=object)[codes]
