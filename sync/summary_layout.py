@@ -19,7 +19,7 @@ from .i18n import text
 from .model import CellStyle, ChartSpec, SummaryTab
 from .rules import STATUS_IDS
 from .style import FONTS, display_width
-from .summarize import Summary
+from .summarize import RETRO_DIMENSIONS, Summary
 
 #: Rows a list table shows at most (the rest is counted in a line below it).
 LIST_LIMIT = 500
@@ -575,7 +575,7 @@ def summary_tab(
 
     trend: tuple[int, int] | None = None
     if s.extras is not None:
-        trend = _extras(sh, t, s.extras, room)
+        trend = _extras(sh, t, s.extras, room, set(table.positions))
 
     # the Gantt's data: last, it is the chart's source more than a table to read
     gantt_chart: ChartSpec | None = None
@@ -772,10 +772,15 @@ def _list(
 
 
 def _extras(
-    sh: Sheet, t: Callable[[str], str], x: Any, room: Callable[..., int]
+    sh: Sheet,
+    t: Callable[[str], str],
+    x: Any,
+    room: Callable[..., int],
+    dims_present: Collection[str] = (),
 ) -> tuple[int, int]:
     """Trend, earned value, retrospective and KPI tables, each laid out for ``room(key, n)``
-    rows; returns the trend table's rows."""
+    rows (the retrospective by each of ``dims_present``, the tracker's columns); returns the
+    trend table's rows."""
     sh.blank()
     sh.section(t("s.trend"))
     trend = sh.table(
@@ -811,12 +816,19 @@ def _extras(
     r = x.retrospective
     sh.blank()
     sh.section(t("s.retro"))
-    for dim, key, share in r.top:
+    # a line and a table for each dimension the tracker has, whether or not a late task names
+    # one today: the section keeps its shape as tasks fall late and catch up
+    dims = [d for d in RETRO_DIMENSIONS if d in dims_present or d in r.delays_by]
+    top = {dim: (key, share) for dim, key, share in r.top}
+    for dim in dims:
+        key, share = top.get(dim, (None, None))
         sh.note(
             t("s.retro_top")
             .replace("{share}", f"{share:.0f}")
             .replace("{dim}", t(f"dim.{dim}"))
             .replace("{key}", key or t("unnamed"))
+            if share is not None
+            else None
         )
     for label, (num, den) in (
         ("s.risk_in_advance", r.risk_in_advance),
@@ -824,17 +836,25 @@ def _extras(
     ):
         rate = f"{num / den * 100:.1f}%" if den else "-"
         sh.add([f"{t(label)}: {num}/{den} = {rate}"], CellStyle(align="left"), size=False)
-    for dim, frame in r.delays_by.items():
-        sh.blank()
-        sh.table(
-            [t("s.retro_by").replace("{dim}", t(f"dim.{dim}")), t("s.delayed"), t("s.share")],
+    for dim in dims:
+        frame = r.delays_by.get(dim)
+        body = (
             [
                 [rec.key or t("unnamed"), int(rec.delayed), float(rec.share)]
                 for rec in frame.head(10).itertuples(index=False)
-            ],
-            [None, COUNT, PCT],
-            rows=room(f"retro_{dim}", min(len(frame), 10), 10),
+            ]
+            if frame is not None
+            else []
         )
+        sh.blank()
+        head, _ = sh.table(
+            [t("s.retro_by").replace("{dim}", t(f"dim.{dim}")), t("s.delayed"), t("s.share")],
+            body,
+            [None, COUNT, PCT],
+            rows=room(f"retro_{dim}", len(body), 10),
+        )
+        if not body:
+            sh.rows[head + 1] = [t("s.none")]
     if x.kpis is not None:
         sh.blank()
         sh.section(t("s.kpi"))

@@ -161,6 +161,72 @@ def test_first_run_then_steady_state_request_budget(
     assert in_sync(config, sa, ruleset)
 
 
+def late_task(i: int) -> list[Any]:
+    from .conftest import task
+
+    return task(task=f"新任务{i}", planned_start="2024-03-01", planned_finish="2024-03-08",
+                progress="10%", status="进行中")  # fmt: skip
+
+
+def test_a_row_inserted_or_deleted_is_one_values_write(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    """A person inserts a task that is late (the summary's delayed list grows by one), then
+    deletes a late one (it shrinks): the list keeps its reserved rows, so the summary's look
+    and charts stay as they are and each run is 2 reads + 1 values write, no batchUpdate. Only
+    a list that outgrows its reserved rows moves the layout: one restyle, the charts redrawn."""
+    sheet = big_tracker(fake, ruleset, 40)
+    config = make_config(fake, sheet, sa)
+    first = run(config, sa)
+    late = first.summary.status_counts["delayed"]
+    charts = fake.charts(sheet, "推广概览")
+    assert len(charts) == 3
+
+    def steady(result: RunResult) -> None:
+        assert result.requests == {"read": 2, "write": 1}
+        assert [r.kind for r in fake.requests if r.kind != "token"] == [
+            "get",
+            "values.batchGet",
+            "values.batchUpdateByDataFilter",
+        ]
+        assert fake.charts(sheet, "推广概览") == charts, "the charts stay as they were"
+        assert filled(fake.values(sheet, "推广概览")) == filled(result.desired.summary.rows)
+        assert in_sync(config, sa, ruleset)
+
+    fake.insert_rows(sheet, TAB, 5, [late_task(0)])
+    fake.reset_log()
+    inserted = run(config, sa)
+    assert inserted.summary.status_counts["delayed"] == late + 1
+    steady(inserted)
+    fake.delete_rows(sheet, TAB, 5)  # the task just inserted
+    fake.delete_rows(sheet, TAB, 3)  # and another late one
+    fake.reset_log()
+    deleted = run(config, sa)
+    assert deleted.summary.status_counts["delayed"] == late - 1
+    steady(deleted)
+
+    # enough late tasks at once to outgrow the list's reserved rows: the layout moves, once
+    room = deleted.desired.summary.capacity["delayed"]
+    fake.insert_rows(sheet, TAB, 5, [late_task(i) for i in range(1, room - late + 3)])
+    fake.reset_log()
+    grown = run(config, sa)
+    assert grown.desired.summary.capacity["delayed"] > room
+    assert grown.requests == {"read": 2, "write": 2}
+    assert [r.kind for r in fake.requests if r.kind != "token"] == [
+        "get",
+        "values.batchGet",
+        "batchUpdate",
+        "values.batchUpdateByDataFilter",
+    ]
+    restyle = next(r for r in fake.requests if r.kind == "batchUpdate").body["requests"]
+    kinds = {k for q in restyle for k in q}
+    assert kinds <= {"repeatCell", "updateDimensionProperties", "deleteEmbeddedObject",
+                     "addChart", "updateDeveloperMetadata", "appendDimension"}, kinds  # fmt: skip
+    assert len(fake.charts(sheet, "推广概览")) == 3, "the charts redrawn, not added twice"
+    assert filled(fake.values(sheet, "推广概览")) == filled(grown.desired.summary.rows)
+    assert in_sync(config, sa, ruleset)
+
+
 def filled(rows: list[list[Any]]) -> dict[tuple[int, int], Any]:
     """The cells of a tab that hold something, by (row, column)."""
     return {

@@ -6,11 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from sync.backends.gsheets.build import chart_request, dumps, summary_structure
+from sync.i18n import text
 from sync.model import CellStyle, Grid, SummaryTab
 from sync.pipeline import RunResult, plan_run
 from sync.style import display_width
-from sync.summary_layout import GANTT_LIMIT, HEADER_FILL, TILES, tracker_name, word
+from sync.summary_layout import (
+    GANTT_LIMIT,
+    HEADER_FILL,
+    TILES,
+    capacity,
+    signature,
+    tracker_name,
+    word,
+)
 from sync.timeline import HistoryView, TrendPoint
 
 from .conftest import grid, task
@@ -24,6 +35,10 @@ def run(g: Grid, ruleset: Any, history: HistoryView | None = None) -> RunResult:
     return plan_run(
         MemoryBackend(g).read(), ruleset, as_of=DAY, now=NOW, locale="zh-CN", history=history
     )
+
+
+def word_s(key: str) -> str:
+    return text("zh-CN", key)
 
 
 def find(tab: SummaryTab, value: Any) -> tuple[int, int]:
@@ -200,3 +215,126 @@ def test_the_summary_look_on_sheets_does_not_grow_with_the_rows(ruleset: Any) ->
 
     small, big = size(60), size(600)
     assert big < small * 1.2, (small, big)
+
+
+# ---------------------------------------------------------------------------- reserved rows
+
+
+@pytest.mark.parametrize(
+    ("n", "previous", "limit", "expected"),
+    [
+        (0, None, None, 10),  # an empty table keeps room for a few
+        (7, None, None, 10),  # 3 spare rows fit under 10
+        (8, None, None, 20),  # 8 + 3 > 10: the next step
+        (100, None, None, 110),  # a long table: a tenth spare
+        (498, None, 500, 500),  # a list never shows more than its limit
+        (10, 10, None, 10),  # full, still fits: kept
+        (11, 10, None, 20),  # outgrown: laid out afresh
+        (1, 20, None, 20),  # shrank a little: kept
+        (3, 40, None, 10),  # shrank far below: laid out afresh
+        (12, 30, 15, 15),  # the limit went down (a phase chart of at most 15 phases)
+    ],
+)
+def test_capacity(n: int, previous: int | None, limit: int | None, expected: int) -> None:
+    assert capacity(n, previous, limit) == expected
+    assert capacity(n, previous, limit) >= n
+
+
+def late_tasks(late: int, total: int = 30) -> list[list[Any]]:
+    """``total`` tasks of one phase, channel and owner, the first ``late`` of them past their
+    planned finish (as of DAY), the others due in April."""
+    return [
+        task(
+            task=f"任务{i}",
+            planned_finish="2024-03-10" if i < late else "2024-04-30",
+            progress="20%",
+            status="进行中",
+        )
+        for i in range(total)
+    ]
+
+
+def rerun(g: Grid, ruleset: Any, meta: dict[str, Any]) -> RunResult:
+    """A run whose snapshot carries ``meta``, the metadata the previous run wrote."""
+    b = MemoryBackend(g)
+    b.meta = dict(meta)
+    return plan_run(b.read(), ruleset, as_of=DAY, now=NOW, locale="zh-CN")
+
+
+@pytest.mark.parametrize("start", [0, 1, 6, 7, 8, 17, 40])
+def test_a_list_growing_or_shrinking_by_a_few_rows_keeps_the_layout(
+    ruleset: Any, start: int
+) -> None:
+    first = run(grid(late_tasks(start, 60), ruleset), ruleset)
+    assert first.summary.status_counts["delayed"] == start
+    sig = signature(first.desired.summary)
+    for late in (start + 1, start + 2, start + 3, max(start - 3, 0)):
+        then = rerun(grid(late_tasks(late, 60), ruleset), ruleset, first.desired.meta)
+        tab = then.desired.summary
+        assert then.summary.status_counts["delayed"] == late
+        # only values move: every style, row height and chart stays; the plan says so
+        assert signature(tab) == sig, (start, late)
+        assert then.desired.meta["summary_layout"] == first.desired.meta["summary_layout"]
+        assert tab.capacity == first.desired.summary.capacity
+        assert len(tab.rows) == len(first.desired.summary.rows)
+        shown = [v for row in tab.rows for v in row if isinstance(v, str) and v.startswith("任务")]
+        assert len(shown) >= late, "every late task is listed"
+
+
+def test_a_list_past_its_reserved_rows_moves_the_layout_once(ruleset: Any) -> None:
+    first = run(grid(late_tasks(5, 60), ruleset), ruleset)
+    assert first.desired.summary.capacity["delayed"] == 10
+    grown = rerun(grid(late_tasks(11, 60), ruleset), ruleset, first.desired.meta)
+    assert grown.desired.summary.capacity["delayed"] == 20
+    assert signature(grown.desired.summary) != signature(first.desired.summary)
+    # the next run lays it out as this one recorded it: settled
+    again = rerun(grid(late_tasks(12, 60), ruleset), ruleset, grown.desired.meta)
+    assert signature(again.desired.summary) == signature(grown.desired.summary)
+    # shrunk far below its rows (20 reserved, 1 left): laid out afresh, 10 rows
+    few = rerun(grid(late_tasks(1, 60), ruleset), ruleset, again.desired.meta)
+    assert few.desired.summary.capacity["delayed"] == 20, "1 of 20 still fills about half of 10"
+    gone = rerun(grid(late_tasks(0, 60), ruleset), ruleset, {
+        **again.desired.meta, "summary_capacity": {"delayed": 40}
+    })  # fmt: skip
+    assert gone.desired.summary.capacity["delayed"] == 10
+
+
+def test_reserved_rows_look_like_empty_cells_and_charts_skip_them(ruleset: Any) -> None:
+    tab = run(grid(late_tasks(3, 60), ruleset), ruleset).desired.summary
+    head = next(r for r, row in enumerate(tab.rows) if row[:1] == [word_s("s.phase")] and
+                r > 0 and tab.rows[r - 1][:1] == [word_s("s.delayed_tasks")])  # fmt: skip
+    reserved = range(head + 4, head + 1 + tab.capacity["delayed"])
+    assert len(reserved) == 7
+    for r in reserved:
+        assert all(v is None for v in tab.rows[r]), r
+        for c in range(len(tab.rows[r])):
+            st = tab.styles.get((r, c))
+            assert st is None or (not st.fill and not st.bold and not st.size), (r, c, st)
+    # the note line under the list: kept (italic, muted), empty while nothing is cut off
+    note = head + 1 + tab.capacity["delayed"]
+    assert tab.styles[(note, 0)].italic and tab.rows[note][0] is None
+    for chart in tab.charts:  # a chart's rows are its table's rows, never the blank ones
+        _, first, last = chart.categories
+        assert all(tab.rows[r][0] not in (None, "") for r in range(first, last + 1)), chart
+
+
+def test_an_empty_list_says_none_in_its_first_row_in_that_row_s_look(ruleset: Any) -> None:
+    empty = run(grid(late_tasks(0, 60), ruleset), ruleset)
+    one = rerun(grid(late_tasks(1, 60), ruleset), ruleset, empty.desired.meta)
+    assert signature(one.desired.summary) == signature(empty.desired.summary)
+    rows = empty.desired.summary.rows
+    head = next(
+        r for r, row in enumerate(rows) if r > 0 and rows[r - 1][:1] == [word_s("s.delayed_tasks")]
+    )
+    assert rows[head + 1][0] == word_s("s.none")
+
+
+def test_recorded_capacities_a_person_garbled_are_laid_out_afresh(ruleset: Any) -> None:
+    first = run(grid(late_tasks(3, 60), ruleset), ruleset)
+    for bad in ("x", ["delayed"], {"delayed": "many", "by_owner": -5, "trend": True}):
+        r = rerun(
+            grid(late_tasks(3, 60), ruleset),
+            ruleset,
+            {**first.desired.meta, "summary_capacity": bad},
+        )
+        assert r.desired.summary.capacity == first.desired.summary.capacity, bad

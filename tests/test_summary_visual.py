@@ -188,4 +188,6 @@ def test_a_thousand_row_summary_prints_readably(tmp_path: Path) -> None:
     tracker = make_tracker(tmp_path, 1000)
     got = check_summary(tmp_path, tracker)
     flat = "".join(w[4] for w in got["words"])
-    assert "显示25/" in flat.replace(" ", ""), "the Gantt says it shows a part of the tasks"
+    flat = flat.replace(" ", "")
+    assert "显示其中25个任务" in flat, "the Gantt says it shows a part of the tasks"
+    assert re.search(r"共\d+个任务有计划日期", flat), "and, in a cell, of how many"
