@@ -4,28 +4,38 @@ Usage::
 
     python benchmarks/bench_history.py              # 7 simulated days, projected to a year
     python benchmarks/bench_history.py --days 14 --rows 1000 --edits 3
+    python benchmarks/bench_history.py --store 50000,100000   # the store's share of a run
 
 Every run is a real ``tracker-sync run`` (the pure pipeline, an in-memory backend and the real
 SQLite store). During working hours (09:00–18:00) each 10-minute run sees ``--edits`` cells
 changed (progress, status, risk, remarks); at night nothing changes. Prints the file size per
 day and the size a year of runs would take at the same pace.
+
+``--store ROWS`` instead times, in CPU seconds, three runs of a ROWS-row tracker — a first run,
+one with 1 % of the rows edited and one with no change (computed in full: the run before it
+wrote) — and within each the run store's ``view()`` (the task states and trend the pipeline
+gets) and ``record()`` (the run, its snapshot, findings, changed task states and events).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import random
 import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sync.config import Config  # noqa: E402
+from sync.history import History  # noqa: E402
 from sync.model import Grid  # noqa: E402
 from sync.rules import (  # noqa: E402
     TEMPLATE_COLUMNS,
@@ -74,7 +84,14 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--edits", type=int, default=3, help="cells edited per working-hours run")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--store", metavar="ROWS", help="comma-separated row counts: the store's cost")
     args = ap.parse_args()
+    if args.store:
+        print("| rows | run | run (CPU s) | view() | record() | store share | file after |")
+        print("|---:|---|---:|---:|---:|---:|---:|")
+        for n in (int(v) for v in args.store.split(",")):
+            store_costs(n, args.seed)
+        return
     rnd = random.Random(args.seed)
     start = dt.date(2026, 3, 2)
     backend = MemoryBackend(tracker(args.rows, start, rnd))
@@ -114,7 +131,7 @@ def main() -> None:
         with sqlite3.connect(db) as con:
             counts = {
                 t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("runs", "blobs", "tasks", "events")
+                for t in ("runs", "blobs", "task_states", "events")
             }
     print()
     print(
@@ -128,6 +145,54 @@ def main() -> None:
     print(
         f"\n{runs} runs in {elapsed:.0f} s ({elapsed / runs * 1000:.0f} ms per run); table rows: {counts}"
     )
+
+
+def store_costs(rows: int, seed: int) -> None:
+    """Print the run store's CPU seconds in a first run, a 1 % edit run and a no-change run."""
+    rnd = random.Random(seed)
+    start = dt.date(2026, 3, 2)
+    backend = MemoryBackend(tracker(rows, start, rnd))
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - t0
+
+        return run
+
+    originals = {name: getattr(History, name) for name in ("view", "record")}
+    for name, fn in originals.items():
+        setattr(History, name, timed(name, fn))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Path(tmp) / "history.sqlite"
+            config = Config.model_validate(
+                {"tracker": {"backend": "xlsx", "path": "x.xlsx"}, "history": {"path": str(db)}}
+            )
+            for day, label in enumerate(("first run", "1 % edits", "no change")):
+                if label == "1 % edits":
+                    for r in rnd.sample(range(1, rows + 1), rows // 100):
+                        backend.set(r, COL["progress"], f"{rnd.randint(1, 10) * 10}%")
+                    backend.version += 1
+                spent.clear()
+                now = dt.datetime.combine(start + dt.timedelta(days=day), dt.time(9), dt.UTC)
+                t0 = time.process_time()
+                sync(config, as_of=now.date(), backend=backend, now=now)  # type: ignore[arg-type]
+                total = time.process_time() - t0
+                view, record = spent.get("view", 0.0), spent.get("record", 0.0)
+                print(
+                    f"| {rows:,} | {label} | {total:.2f} | {view:.2f} | {record:.2f} "
+                    f"| {(view + record) / total:.0%} | {db.stat().st_size / 1e6:.1f} MB |",
+                    flush=True,
+                )
+    finally:
+        for name, fn in originals.items():
+            setattr(History, name, fn)
 
 
 if __name__ == "__main__":
