@@ -36,14 +36,18 @@ def load_config(path: Path) -> Config:
 
 def sync(config: Config, **kwargs: Any) -> RunResult:
     from .run import sync as run_sync
+    from .workdays import calendar_cache
 
-    return run_sync(config, **kwargs)
+    with calendar_cache():  # the holidays package's answers kept between runs
+        return run_sync(config, **kwargs)
 
 
 def sync_or_skip(config: Config, **kwargs: Any) -> RunResult | Unchanged:
     from .run import sync_or_skip as run
+    from .workdays import calendar_cache
 
-    return run(config, **kwargs)
+    with calendar_cache():
+        return run(config, **kwargs)
 
 
 def init_spreadsheet(spreadsheet: str, base: Config | None, **kwargs: Any) -> str:

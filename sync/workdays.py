@@ -5,13 +5,25 @@ company's own days off and workdays, and a work week; counted vectorised with nu
 calendars existed. Counting uses :func:`numpy.busday_count` with the work week as its weekmask
 and the days off that fall in it as holidays, plus the explicit workdays outside the work week
 (a Saturday like 2026-02-14 in China), found by binary search: no Python loop per task.
+
+What the ``holidays`` package says for a country and years is memoised (:func:`official`):
+loading it costs ~0.1 s (it imports every country's module), more than a whole run of a small
+tracker. The command line keeps that memo between runs in a small cache file
+(:func:`calendar_cache`), keyed by the package's version, so a run whose years were seen
+before never imports the package.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +33,13 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
 #: years of holidays generated when task dates span more than this (absurd dates: typos)
 _MAX_YEARS = 60
+#: Where the command line keeps the holidays package's answers between runs (empty: nowhere);
+#: by default ``$XDG_CACHE_HOME/tracker-sync`` (``~/.cache/tracker-sync``).
+CACHE_DIR_ENV = "TRACKER_SYNC_CACHE_DIR"
+#: Calendars the cache file keeps (the most recently computed first).
+_CACHE_ENTRIES = 16
+
+log = logging.getLogger(__name__)
 
 
 def _dates(value: object) -> list[dt.date]:
@@ -65,10 +84,11 @@ class CalendarConfig(BaseModel):
     def _known_country(cls, value: str) -> str:
         if value.lower() == "none":
             return "none"
-        import holidays
+        from holidays import registry  # the codes, without loading every country's module
 
         code = value.upper()
-        if code not in holidays.list_supported_countries():
+        codes = {c for names in registry.COUNTRIES.values() for c in names[1:] if c.isupper()}
+        if code not in codes:
             raise ValueError(
                 f"unknown country {value!r}: use none or a code the holidays package knows "
                 "(CN, US, DE, JP, …)"
@@ -173,32 +193,152 @@ def official_until(country: str) -> int | None:
     return max(years) if years else None
 
 
+@dataclass(frozen=True)
+class Official:
+    """What the ``holidays`` package says for a country over some years: its public days off,
+    its make-up workdays on weekends (调休) in those years, the last year of its official
+    schedule (:func:`official_until`)."""
+
+    off: tuple[dt.date, ...]
+    work: tuple[dt.date, ...]
+    until: int | None
+
+
+#: (country, years) -> what the package said: filled as runs ask, and from the cache file
+_OFFICIAL: dict[tuple[str, tuple[int, ...]], Official] = {}
+
+
+def official(country: str, years: list[int]) -> Official:
+    """The ``holidays`` package's calendar of ``country`` over ``years``, asked once per
+    process (and, with :func:`calendar_cache`, once per package version and years).
+
+    >>> official("CN", [2026]).work[:2]
+    (datetime.date(2026, 1, 4), datetime.date(2026, 2, 14))
+    """
+    key = (country, tuple(years))
+    known = _OFFICIAL.get(key)
+    if known is None:
+        import holidays
+
+        h = holidays.country_holidays(country, years=years, categories=("public",))
+        work = {d for d in getattr(h, "weekend_workdays", set()) if d.year in years}
+        known = Official(tuple(sorted(h.keys())), tuple(sorted(work)), official_until(country))
+        _OFFICIAL[key] = known
+    return known
+
+
+def cache_dir() -> Path | None:
+    """The directory of the calendar cache (``TRACKER_SYNC_CACHE_DIR``; empty: no cache)."""
+    env = os.environ.get(CACHE_DIR_ENV)
+    if env is not None:
+        return Path(env) if env.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tracker-sync"
+
+
+@contextmanager
+def calendar_cache(directory: Path | None = None) -> Iterator[None]:
+    """Around a run: the holidays package's answers from the cache file first, and the ones
+    the run had to ask the package for saved afterwards. A cache that cannot be read (missing,
+    damaged, of another version of the package) or written is passed over: the package is
+    asked as if there were none. The file holds public holiday dates only."""
+    folder = directory if directory is not None else cache_dir()
+    if folder is None:
+        yield
+        return
+    path = folder / "calendars.json"
+    version = _holidays_version()
+    loaded = _load_cache(path, version)
+    for key, known in loaded.items():
+        _OFFICIAL.setdefault(key, known)
+    try:
+        yield
+    finally:
+        new = {k: v for k, v in _OFFICIAL.items() if k not in loaded}
+        if new and version is not None:
+            _save_cache(path, version, [*new.items(), *loaded.items()][:_CACHE_ENTRIES])
+
+
+def _holidays_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("holidays")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _load_cache(path: Path, version: str | None) -> dict[tuple[str, tuple[int, ...]], Official]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if version is None or data.get("holidays") != version:
+            return {}
+        day = dt.date.fromisoformat
+        return {
+            (str(c["country"]), tuple(int(y) for y in c["years"])): Official(
+                tuple(map(day, c["off"])),
+                tuple(map(day, c["work"])),
+                None if c["until"] is None else int(c["until"]),
+            )
+            for c in data["calendars"]
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.debug("calendar cache %s passed over: %s", path, exc)
+        return {}
+
+
+def _save_cache(
+    path: Path, version: str, entries: list[tuple[tuple[str, tuple[int, ...]], Official]]
+) -> None:
+    data = {
+        "holidays": version,
+        "calendars": [
+            {
+                "country": country,
+                "years": list(years),
+                "off": [d.isoformat() for d in known.off],
+                "work": [d.isoformat() for d in known.work],
+                "until": known.until,
+            }
+            for (country, years), known in entries
+        ],
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, path)  # whole or not at all: another run may read it meanwhile
+    except OSError as exc:
+        log.debug("calendar cache %s not written: %s", path, exc)
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 def build(cfg: CalendarConfig, days: list[dt.date]) -> WorkCalendar | None:
     """The working-day calendar covering ``days`` (the as-of day and every task date); None
     for ``country: none`` (calendar days)."""
     if cfg.country == "none":
         return None
-    import holidays
-
     seen = sorted({d.year for d in days})
     if seen and seen[-1] - seen[0] <= _MAX_YEARS:
         years = list(range(seen[0], seen[-1] + 1))
     else:
         years = seen
     years = [y for y in years if 1900 <= y <= 2200]
-    h = holidays.country_holidays(cfg.country, years=years, categories=("public",))
+    known = official(cfg.country, years)
     mask = tuple(d in cfg.workweek for d in DAYS)
-    work: set[dt.date] = {d for d in getattr(h, "weekend_workdays", set()) if d.year in years}
+    work: set[dt.date] = set(known.work)
     for v in cfg.extra_workdays:
         work.update(_dates(v))
-    off: set[dt.date] = set(h.keys())
+    off: set[dt.date] = set(known.off)
     for v in cfg.extra_holidays:
         off.update(_dates(v))
     off -= work
     off_in_week = sorted(d for d in off if mask[d.weekday()])
     extra = sorted(d for d in work if not mask[d.weekday()])
     warning = None
-    until = official_until(cfg.country)
+    until = known.until
     later = [y for y in years if until is not None and y > until]
     if later:
         shown = ", ".join(map(str, later))

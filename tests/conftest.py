@@ -19,6 +19,23 @@ from .sheets_fake import SheetsFake
 SEED_AS_OF = dt.date(2024, 3, 20)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _calendar_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Commands keep the holidays package's answers in a cache directory (sync.workdays): a
+    temporary one for the tests and the processes they start, never the user's."""
+    import os
+
+    from sync.workdays import CACHE_DIR_ENV
+
+    before = os.environ.get(CACHE_DIR_ENV)
+    os.environ[CACHE_DIR_ENV] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop(CACHE_DIR_ENV, None)
+    else:
+        os.environ[CACHE_DIR_ENV] = before
+
+
 @pytest.fixture(scope="session")
 def ruleset() -> RuleSet:
     return load_rules([shipped_rules_dir()])

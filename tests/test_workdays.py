@@ -264,3 +264,89 @@ def test_the_working_day_index_counts_as_busday_count_does() -> None:
     # 2026-02-14, a Saturday, is a working day; 2026-10-01..07 are not
     days = np.array(["2026-02-14", "2026-02-15", "2026-10-01", "2026-10-08"], dtype="datetime64[D]")
     assert cal.is_workday(days).tolist() == [True, False, False, True]
+
+
+def test_the_calendar_cache_answers_the_next_run_without_the_holidays_package(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import holidays
+
+    from sync import workdays
+
+    monkeypatch.setattr(workdays, "_OFFICIAL", {})
+    with workdays.calendar_cache(tmp_path):
+        first = cal()
+    assert (tmp_path / "calendars.json").is_file()
+
+    # a new process: nothing remembered, and a package that must not be asked
+    monkeypatch.setattr(workdays, "_OFFICIAL", {})
+
+    def not_asked(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the holidays package was asked")
+
+    monkeypatch.setattr(holidays, "country_holidays", not_asked)
+    with workdays.calendar_cache(tmp_path):
+        again = cal()
+    assert again is not None and first is not None
+    assert again.off.tolist() == first.off.tolist() and D(2026, 10, 1) in first.off.tolist()
+    assert (
+        again.extra.tolist()
+        == first.extra.tolist()
+        == [
+            D(2026, 1, 4),
+            D(2026, 2, 14),
+            D(2026, 2, 28),
+            D(2026, 5, 9),
+            D(2026, 9, 20),
+            D(2026, 10, 10),
+        ]
+    )
+    assert again.warning == first.warning
+
+    # other years are asked of the package (here: refused, so the run fails as it would)
+    with pytest.raises(AssertionError), workdays.calendar_cache(tmp_path):
+        build(CalendarConfig(), [D(2030, 1, 1)])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",  # damaged
+        '{"holidays": "0.0.1", "calendars": []}',  # another version of the package
+        '{"holidays": "VERSION", "calendars": [{"country": "CN"}]}',  # an entry missing keys
+    ],
+)
+def test_a_calendar_cache_that_cannot_be_used_is_passed_over_and_rewritten(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    import json
+    from importlib import metadata
+
+    from sync import workdays
+
+    monkeypatch.setattr(workdays, "_OFFICIAL", {})
+    path = tmp_path / "calendars.json"
+    path.write_text(content.replace("VERSION", metadata.version("holidays")), "utf-8")
+    with workdays.calendar_cache(tmp_path):
+        c = cal()
+    assert c is not None and D(2026, 2, 14) in c.extra.tolist()
+    saved = json.loads(path.read_text("utf-8"))
+    assert saved["holidays"] == metadata.version("holidays")
+    assert [(e["country"], e["years"]) for e in saved["calendars"]] == [("CN", [2026])]
+
+
+def test_the_calendar_cache_is_off_when_its_directory_is_empty_or_unwritable(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync import workdays
+
+    monkeypatch.setenv(workdays.CACHE_DIR_ENV, "")
+    assert workdays.cache_dir() is None
+    monkeypatch.setenv(workdays.CACHE_DIR_ENV, str(tmp_path / "c"))
+    assert workdays.cache_dir() == tmp_path / "c"
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory", "utf-8")
+    monkeypatch.setattr(workdays, "_OFFICIAL", {})
+    with workdays.calendar_cache(blocked / "sub"):  # cannot be made: the run goes on
+        assert cal() is not None
+    assert blocked.read_text("utf-8") == "not a directory"
