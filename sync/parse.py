@@ -674,14 +674,14 @@ class _Factored:
                 codes, uniques = pd.factorize(values, use_na_sentinel=True)
             except TypeError:
                 return cls._of_texts(values, index)
-            return cls(codes, list(uniques), index, exact=False)
-        return cls(codes, list(uniques), index)
+            return cls(_small(codes), list(uniques), index, exact=False)
+        return cls(_small(codes), list(uniques), index)
 
     @classmethod
     def _of_texts(cls, values: np.ndarray, index: pd.Index) -> _Factored:
         texts = np.array([cell_text(v) if v is not None else None for v in values], dtype=object)
         codes, uniques = pd.factorize(texts, use_na_sentinel=True)
-        return cls(codes, list(uniques), index, exact=False)
+        return cls(_small(codes), list(uniques), index, exact=False)
 
     def take(self, keep: np.ndarray) -> _Factored:
         """The rows where ``keep`` holds, with only the distinct values they use."""
@@ -705,6 +705,12 @@ class _Factored:
         arr[-1] = blank
         out: np.ndarray = arr[self.codes]
         return out
+
+
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Codes as 32-bit integers (half the memory of factorize's: a table keeps one array of
+    them per column)."""
+    return codes.astype(np.int32)
 
 
 def _has_bools(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> bool:
@@ -921,10 +927,10 @@ def parse(
             present.loc[row, key] = True
     typed = _typed_columns(cells, present, factored, ruleset, grid, positions, as_of)
     table = Table(
-        data=pd.DataFrame(typed.data, index=frame.index),
+        data=pd.DataFrame(typed.data, index=frame.index, copy=False),
         cells=cells,
         present=present,
-        invalid=pd.DataFrame(typed.invalid, index=frame.index),
+        invalid=pd.DataFrame(typed.invalid, index=frame.index, copy=False),
         kinds=typed.kinds,
         headers=_headers(header, positions, ruleset),
         positions=positions,
@@ -1063,7 +1069,10 @@ def _canonical_cells(
     cells: dict[str, pd.Series] = {}
     present: dict[str, pd.Series] = {}
     factored: dict[str, _Factored] = {}
-    blank = np.full(len(frame.index), -1, dtype=np.intp)
+    blank = np.full(len(frame.index), -1, dtype=np.int32)
+    # one array of None for every column the sheet lacks (the frame keeps the arrays it is
+    # given, and nothing writes into the raw cells)
+    missing = nones(frame.index)
     for name in ruleset.columns:
         if name in positions:
             col = positions[name]
@@ -1072,12 +1081,12 @@ def _canonical_cells(
             f = factors.get(col)
             factored[name] = f.take(keep) if f is not None else _Factored.of(frame[col])
         else:
-            cells[name] = nones(frame.index)
+            cells[name] = missing
             present[name] = pd.Series(False, index=frame.index)
             factored[name] = _Factored(blank, [], frame.index)
     return (
-        pd.DataFrame(cells, index=frame.index),
-        pd.DataFrame(present, index=frame.index),
+        pd.DataFrame(cells, index=frame.index, copy=False),
+        pd.DataFrame(present, index=frame.index, copy=False),
         factored,
     )
 
