@@ -12,7 +12,7 @@ import pandas as pd
 from . import summary_layout
 from .cells import col_letter
 from .i18n import GENERATED_KEYS, text
-from .model import CFRule, SummaryTab, nones
+from .model import CFRule, SummaryTab
 from .parse import Table
 from .rules import STATUS_IDS
 from .style import FILL_AMBER, FILL_DELAYED, FILL_FINDING, FILL_ON_HOLD, FONT_FINDING
@@ -127,32 +127,35 @@ def render(
     index = pd.RangeIndex(hr, last_row + 1)  # the header row, then every row below it
     at = table.rows.to_numpy() - 1 - hr  # each task's position in ``index``
 
-    def column(header: str, values: pd.Series) -> pd.Series:
+    def column(header: str, cells: np.ndarray) -> pd.Series:
+        """The header cell, then each task's cell in its row (None elsewhere)."""
         out = np.full(len(index), None, dtype=object)
         out[0] = header
-        v = values.to_numpy(dtype=object)
-        out[at] = v
-        out[at[pd.isna(v)]] = None
+        out[at] = cells
         return pd.Series(out, index=index, dtype=object)
 
+    # each column's cells by task, None where empty
     status_label = _labels(derived["status"], {s: text(locale, f"status.{s}") for s in STATUS_IDS})
     health_label = _labels(
         derived["health"], {h: text(locale, f"health.{h}") for h in ("green", "amber", "red")}
     )
-    days = derived["days_late"]
-    issues = issues_text(table, findings, locale).reindex(table.rows)
-    if reasons is not None and len(reasons):
-        why = reasons.reindex(table.rows)
-        issues = why.where(issues.isna(), why + "\n" + issues).where(why.notna(), issues)
+    issues = _by_task(table, issues_text(table, findings, locale))
+    if reasons is not None and len(reasons):  # a row's reasons lead its findings
+        why = _by_task(table, reasons)
+        lead, found = pd.notna(why), pd.notna(issues)
+        merged = np.where(lead, why, issues)
+        both = lead & found
+        merged[both] = why[both] + "\n" + issues[both]
+        issues = merged
     values = {
         "gen_status": status_label,
         "gen_planned": _floats(derived["planned_progress"]),
         "gen_deviation": _floats(derived["deviation"]),
-        "gen_days_late": days,
+        "gen_days_late": _cells(derived["days_late"]),
         "gen_health": health_label,
         "gen_issues": issues,
         "gen_baseline": _baseline_variance(table),
-        "gen_id": table.ids.reindex(table.rows),
+        "gen_id": _cells(table.ids.reindex(table.rows)),
     }
     columns: dict[int, pd.Series] = {}
     headers: list[tuple[int, int]] = []
@@ -175,30 +178,49 @@ def render(
     return Desired(tracker_title, columns, tuple(headers), pos, new, keys, cf, tab, meta)
 
 
-def _baseline_variance(table: Table) -> pd.Series:
-    """Days the planned finish moved since the baseline (+ later, − earlier)."""
+def _cells(s: pd.Series) -> np.ndarray:
+    """The values as cells: None for NaN, NA and NaT."""
+    out = s.to_numpy(dtype=object, copy=True)
+    out[pd.isna(out)] = None
+    return out
+
+
+def _by_task(table: Table, by_row: pd.Series) -> np.ndarray:
+    """Values given by sheet row, one per task of the table (None where a row has none)."""
+    out = np.full(len(table), None, dtype=object)
+    at = table.rows.get_indexer(by_row.index)
+    known = at >= 0
+    out[at[known]] = by_row.to_numpy(dtype=object)[known]
+    return out
+
+
+def _baseline_variance(table: Table) -> np.ndarray:
+    """Days the planned finish moved since the baseline (+ later, − earlier), per task."""
     d = table.data
+    out = np.full(len(table), None, dtype=object)
     if "baseline_finish" not in d.columns:
-        return nones(table.rows)
+        return out
     days = (d["planned_finish"] - d["baseline_finish"]).dt.days
     known = days.notna().to_numpy()
-    out = np.full(len(days), None, dtype=object)
     # whole days; a column with an empty cell holds them as floats (as Series.map made them)
     out[known] = days.to_numpy()[known].astype(object)
-    return pd.Series(out, index=days.index, dtype=object)
+    return out
 
 
-def _labels(values: pd.Series, words: dict[str, str]) -> pd.Series:
+def _labels(values: pd.Series, words: dict[str, str]) -> np.ndarray:
     """``values.map(words)`` (None where no word), each distinct value looked up once."""
     codes, uniques = pd.factorize(values.to_numpy(dtype=object))
     table = np.array([*(words.get(u) for u in uniques), None], dtype=object)
-    return pd.Series(table[codes], index=values.index, dtype=object)
+    out: np.ndarray = table[codes]
+    return out
 
 
-def _floats(s: pd.Series) -> pd.Series:
+def _floats(s: pd.Series) -> np.ndarray:
     """Numbers for cells: None for missing and for ±inf (no sheet stores infinity)."""
     values = s.to_numpy(dtype=float)
-    return pd.Series(values.astype(object), index=s.index).where(np.isfinite(values), None)
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out
 
 
 def conditional_formats(
