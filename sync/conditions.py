@@ -121,10 +121,11 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
     if op == "present":
         return present if value else ~present
     if op == "same_as":
-        same = table.text(col).to_numpy(dtype=object) == table.text(str(value)).to_numpy(
-            dtype=object
+        return (
+            present
+            & table.present[str(value)]
+            & pd.Series(_same_text(table, col, str(value)), index=present.index)
         )
-        return present & table.present[str(value)] & pd.Series(same, index=present.index)
     if op == "matches":
         pattern = re.compile(str(value))
         # once per distinct cell, a bounded scan (see defaults)
@@ -152,6 +153,18 @@ def evaluate(cond: dict[str, Any], table: Table, as_of: dt.date) -> pd.Series:
         right = rhs.to_datetime64() if isinstance(rhs, pd.Timestamp) else rhs
         result[valid] = np.asarray(ops[op](left, right), dtype=bool)
     return pd.Series(result, index=series.index)
+
+
+def _same_text(table: Table, a: str, b: str) -> np.ndarray:
+    """Whether each row's texts of columns ``a`` and ``b`` are equal (compared as codes: each
+    distinct text gets one number across both columns)."""
+    a_codes, a_texts = table.text_codes(a)
+    b_codes, b_texts = table.text_codes(b)
+    # code -1 ('') picks the last slot of each column's numbers
+    same, _ = pd.factorize(np.array([*a_texts, "", *b_texts, ""], dtype=object))
+    a_same, b_same = same[: len(a_texts) + 1], same[len(a_texts) + 1 :]
+    result: np.ndarray = a_same[a_codes] == b_same[b_codes]
+    return result
 
 
 def _coerce(value: Any, kind: str, as_of: dt.date) -> Any:

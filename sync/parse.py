@@ -139,12 +139,27 @@ class Table:
     def display(self, col: str, index: pd.Index | None = None) -> pd.Series:
         """The cells of ``col`` as a person sees them (for messages); a readable progress cell
         as its percentage (a 0.5 in a percent-formatted cell shows as 50%)."""
-        shown = pd.Series(self._shown[col], index=self.rows, name=col, dtype=object)
-        return shown if index is None else shown.loc[index]
+        if index is None:
+            return pd.Series(
+                self.display_at(col, np.arange(len(self))), index=self.rows, name=col, dtype=object
+            )
+        at = pd.Series(np.arange(len(self)), index=self.rows).loc[index].to_numpy()
+        return pd.Series(self.display_at(col, at), index=index, name=col, dtype=object)
 
     def display_at(self, col: str, positions: np.ndarray) -> np.ndarray:
         """:meth:`display` of the rows at 0-based ``positions`` (an object array)."""
-        shown: np.ndarray = self._shown[col][positions]
+        codes, texts = self._shown[col]
+        shown: np.ndarray = texts[positions] if codes is None else texts[codes[positions]]
+        if self.kinds.get(col) == "percent" and col in self.data.columns:
+            cells = self.cells[col].to_numpy(dtype=object)[positions]
+            numeric = np.fromiter(map(_is_int_or_float, cells), dtype=bool, count=len(cells))
+            value = np.asarray(self.data[col], dtype=float)[positions]
+            rows = numeric & ~np.isnan(value)
+            if rows.any():
+                # each distinct number formatted once; by bit pattern, so -0.0 stays "-0%"
+                codes, uniques = pd.factorize(value[rows].view(np.int64))
+                pct = np.array([f"{v:g}%" for v in uniques.view(float).tolist()], dtype=object)
+                shown[rows] = pct[codes]
         return shown
 
     def factored(self, col: str) -> _Factored:
@@ -212,47 +227,30 @@ class _TextCache(dict[str, pd.Series]):
         return t
 
 
-class _ShownCache(dict[str, np.ndarray]):
-    """Column -> :meth:`Table.display` of every row, as an object array."""
+class _ShownCache(dict[str, tuple[np.ndarray | None, np.ndarray]]):
+    """Column -> (codes, text of each code) of its cells as people see them (the last text is
+    a blank cell's); (None, text of each row) for a column whose cells are mapped one by one
+    (booleans: factorize would merge True with 1; blanks other than None / NaN; unhashable)."""
 
     def __init__(self, table: Table) -> None:
         super().__init__()
         self._table = table
 
-    def __missing__(self, col: str) -> np.ndarray:
-        t = self._table
-        s = t.cells[col]
-        shown = _cell_texts(s, t.factored(col))
-        if t.kinds.get(col) == "percent" and col in t.data.columns:
-            numeric = np.fromiter(map(_is_int_or_float, s.to_numpy()), dtype=bool, count=len(s))
-            value = np.asarray(t.data[col], dtype=float)
-            # each distinct number formatted once; by bit pattern, so -0.0 stays "-0%"
-            codes, uniques = pd.factorize(value.view(np.int64))
-            pct = np.array([f"{v:g}%" for v in uniques.view(float).tolist()], dtype=object)
-            rows = numeric & ~np.isnan(value)
-            shown = shown.copy()
-            shown[rows] = pct[codes[rows]]
-        self[col] = shown
-        return shown
+    def __missing__(self, col: str) -> tuple[np.ndarray | None, np.ndarray]:
+        f = self._table.factored(col)
+        values = self._table.cells[col].to_numpy(dtype=object)
+        blanks = values[f.codes == -1]
+        entry: tuple[np.ndarray | None, np.ndarray]
+        if f.exact and all(v is None or (isinstance(v, float) and v != v) for v in blanks):
+            entry = (f.codes, np.array([*map(cell_text, f.uniques), ""], dtype=object))
+        else:
+            entry = (None, np.array([cell_text(v) for v in values], dtype=object))
+        self[col] = entry
+        return entry
 
 
 def _is_int_or_float(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _cell_texts(s: pd.Series, f: _Factored | None = None) -> np.ndarray:
-    """``s.map(cell_text)`` as an object array, each distinct cell formatted once (cells
-    repeat: phases, owners, dates). Columns holding booleans (factorize would merge True with
-    1) or blanks other than None / NaN, or unhashable cells, are mapped one by one as before."""
-    values = s.to_numpy(dtype=object)
-    if f is None:
-        f = _Factored.of(s)
-    if not f.exact:
-        return np.array([cell_text(v) for v in values], dtype=object)
-    blanks = values[f.codes == -1]
-    if any(v is not None and not (isinstance(v, float) and v != v) for v in blanks):
-        return np.array([cell_text(v) for v in values], dtype=object)
-    return f.spread_array([cell_text(u) for u in f.uniques], "")
 
 
 def _as_cells(s: pd.Series) -> pd.Series:
@@ -1115,10 +1113,14 @@ def _typed_columns(
     out = _Typed()
     yearless: dict[str, pd.Series] = {}
     words = ruleset.status_words()
+    unfilled: dict[str, Parsed] = {}
     for name, spec in ruleset.columns.items():
         out.kinds[name] = spec.type
         if spec.source == "history":
-            col = _unfilled(spec.type, cells.index)
+            # one array per kind, shared: the history stage replaces these columns
+            kind = "date" if spec.type == "date" else "other"
+            col = unfilled[kind] if kind in unfilled else _unfilled(spec.type, cells.index)
+            unfilled[kind] = col
         else:
             ctx = ColumnContext(present[name], words, grid, positions.get(name), factored.get(name))
             col = PARSERS[spec.type](cells[name], ctx)
