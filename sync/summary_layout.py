@@ -907,26 +907,36 @@ def _gantt_rows(
     has = ps.notna() & pf.notna()
     if not has.any():
         return None
-    status = derived["status"]
-    late = (status == "delayed") | (derived["days_late"].fillna(0) > 0)
-    cand = d.index[has.to_numpy()]
-    total = len(cand)
-    idx = list(cand)
-    if total > GANTT_LIMIT:  # vectorised: a tracker may hold 100k tasks
-        today = pd.Timestamp(as_of)
-        open_ = (status != "completed")[has]
-        late_open = (late & (status != "completed"))[has]
-        days_late = derived["days_late"].fillna(0).astype(float)[has]
-        near = np.minimum((ps[has] - today).abs().dt.days, (pf[has] - today).abs().dt.days)
-        pick = list(days_late[late_open].sort_values(ascending=False, kind="stable").index)
-        pick += list(near[open_ & ~late_open].sort_values(kind="stable").index)
-        pick = pick[:GANTT_LIMIT]
+    status = derived["status"].to_numpy(dtype=object)
+    days_late = derived["days_late"].fillna(0).to_numpy(dtype=float)
+    late = pd.Series((status == "delayed") | (days_late > 0), index=derived.index)
+    where = np.flatnonzero(has.to_numpy())  # the candidates' positions
+    total = len(where)
+    if total > GANTT_LIMIT:  # vectorised on arrays: a tracker may hold 100k tasks
+        today = np.datetime64(as_of, "D")
+        open_ = status[where] != "completed"
+        late_open = late.to_numpy()[where] & open_
+        near = np.minimum(  # whole days to the nearer of the planned start and finish
+            np.abs(ps.to_numpy()[where] - today) // np.timedelta64(1, "D"),
+            np.abs(pf.to_numpy()[where] - today) // np.timedelta64(1, "D"),
+        )
+        # the late ones, most days late first, then the open ones nearest to today (stable:
+        # ties in sheet order)
+        rest = open_ & ~late_open
+        pick = np.concatenate(
+            [
+                where[late_open][np.argsort(-days_late[where][late_open], kind="stable")],
+                where[rest][np.argsort(near[rest], kind="stable")],
+            ]
+        )[:GANTT_LIMIT].tolist()
         if len(pick) < GANTT_LIMIT:  # few open tasks: fill up in sheet order
             chosen = set(pick)
-            pick += [i for i in cand[: 2 * GANTT_LIMIT] if i not in chosen][
+            pick += [p for p in where[: 2 * GANTT_LIMIT].tolist() if p not in chosen][
                 : GANTT_LIMIT - len(pick)
             ]
-        idx = list(cand[cand.isin(pick)])
+        idx = list(d.index[np.sort(pick)])
+    else:
+        idx = list(d.index[where])
     astart = d["actual_start"] if "actual_start" in d.columns else pd.Series(pd.NaT, index=d.index)
     afinish = (
         d["actual_finish"] if "actual_finish" in d.columns else pd.Series(pd.NaT, index=d.index)
