@@ -408,3 +408,61 @@ def test_a_day_that_reads_two_ways_is_one_finding_with_both_readings(ruleset: An
         on_start = f[f["column"] == "计划开始时间"]
         assert on_start["rule"].tolist() == ["ambiguous-date"], f.to_dict("records")
         assert readings in on_start.iloc[0]["message"] and "3/2/24" in on_start.iloc[0]["message"]
+
+
+def test_checkboxes_beside_ones_and_zeros_keep_their_own_text(ruleset: Any) -> None:
+    # factorizing merges True with 1 and False with 0: a column holding both reads each
+    # checkbox as its text, the numbers as numbers, and shows each cell as typed
+    rows = [task(remarks=1), task(remarks=True), task(remarks=0), task(remarks=False)]
+    t = parse(grid(rows, ruleset), ruleset, SEED_AS_OF)
+    assert list(t.data["remarks"]) == ["1", "TRUE", "0", "FALSE"]
+    assert list(t.display("remarks")) == ["1", "True", "0", "False"]
+
+
+def test_a_section_row_does_not_settle_a_date_columns_order(ruleset: Any) -> None:
+    # the label row's 26/9/25 (day first only) is not a task's cell: 3/2/25 still reads two ways
+    label = [None] * len(header(ruleset))
+    label[5] = "26/9/25"
+    t = parse(grid([label, task(planned_start="3/2/25")], ruleset), ruleset, SEED_AS_OF)
+    assert list(t.rows) == [3]
+    assert t.date_orders.get("planned_start") is None
+    assert t.ambiguous["planned_start"].loc[3] == (D(2025, 2, 3), D(2025, 3, 2))
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("2024-02-20", D(2024, 2, 29)),  # the row's year is a leap year
+        ("2025-02-20", None),  # 2025 has no 29 February: unreadable
+    ],
+)
+def test_a_year_less_29_february_takes_the_rows_year_or_is_unreadable(
+    ruleset: Any, start: str, expected: D | None
+) -> None:
+    t = parse(
+        grid([task(planned_start=start, planned_finish="2/29")], ruleset), ruleset, SEED_AS_OF
+    )
+    finish = t.data.loc[2, "planned_finish"]
+    assert (None if pd.isna(finish) else finish.date()) == expected
+    assert bool(t.invalid.loc[2, "planned_finish"]) is (expected is None)
+
+
+def test_a_percent_cell_shows_as_its_percentage(ruleset: Any) -> None:
+    g = grid([task(progress=0.5), task(progress=0.5), task(progress="-0%")], ruleset)
+    g = Grid(g.title, g.rows, frozenset({(1, 9)}))  # only row 2 is percent-formatted
+    t = parse(g, ruleset, SEED_AS_OF)
+    # a number shows as the percentage it reads as; text as typed
+    assert list(t.display("progress")) == ["50%", "50%", "-0%"]
+    assert list(t.display("progress", pd.Index([4, 2]))) == ["-0%", "50%"]
+
+
+def test_text_map_calls_once_per_distinct_cell_and_blanks_read_empty(ruleset: Any) -> None:
+    rows = [task(owner=" Ａ "), task(owner="a"), task(owner=" Ａ "), task(owner="-")]
+    t = parse(grid(rows, ruleset), ruleset, SEED_AS_OF)
+    seen: list[str] = []
+    lengths = t.text_map("owner", lambda s: seen.append(s) or len(s), int)
+    assert list(lengths) == [1, 1, 1, 0]
+    # once for each distinct cell (" Ａ ", "a", "-") and once for blank; an empty token's
+    # rows read "" whatever its own text
+    assert sorted(seen) == ["", "-", "a", "a"]
+    assert list(t.text("owner")) == ["a", "a", "a", ""]

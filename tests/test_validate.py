@@ -174,3 +174,20 @@ def test_a_duplicate_header_is_one_warning_naming_both_columns(
             "message": message,
         }
     ]
+
+
+def test_duplicates_compare_folded_text_and_name_the_first_row(ruleset: Any) -> None:
+    rows = [
+        task(description="完成3篇ＫＯＬ笔记"),
+        task(description="完成5篇素人笔记"),
+        task(description=" 完成3篇kol笔记 "),  # the same text once folded: a duplicate of row 2
+        task(description="完成3篇KOL笔记"),
+        task(description="-"),  # empty: never a duplicate
+        task(description="-"),
+    ]
+    f = findings_for(rows, ruleset)
+    dup = f[f["rule"] == "duplicate-task"]
+    assert dup[["row", "message"]].values.tolist() == [
+        [4, "与第2行的任务重复(同一阶段、渠道和描述)"],
+        [5, "与第2行的任务重复(同一阶段、渠道和描述)"],
+    ]
