@@ -309,17 +309,29 @@ class Sheet:
         """Each column's width: its widest sized cell (CJK double, + look), 2 characters of
         padding, between MIN_WIDTH and MAX_WIDTH; cells wider than that wrap."""
         need: dict[int, float] = {}
+        # list cells repeat (phases, owners, dates, days): each distinct one is measured once
+        shown: dict[tuple[type, RawValue, str | None], float] = {}
         for (r, c), extra in self.sized.items():
             v = self.rows[r][c]
             st = self.styles.get((r, c))
-            w = display_width(_format_preview(v, st)) * extra + 2
+            key = (type(v), v, st.number if st is not None else None)
+            width = shown.get(key)
+            if width is None:
+                width = shown[key] = display_width(_format_preview(v, st))
+            w = width * extra + 2
             if st is not None and st.wrap and w > MAX_WIDTH:
                 w = MAX_WIDTH
             need[c] = max(need.get(c, MIN_WIDTH), w)
         out = {c: round(min(max(w, MIN_WIDTH), MAX_WIDTH), 1) for c, w in need.items()}
+        plain: dict[str, float] = {}
         for (r, c), _ in self.sized.items():
             v = self.rows[r][c]
-            if isinstance(v, str) and display_width(v) + 2 > out[c]:
+            if not isinstance(v, str):
+                continue
+            width = plain.get(v)
+            if width is None:
+                width = plain[v] = display_width(v)
+            if width + 2 > out[c]:
                 st = self.styles.get((r, c)) or CellStyle()
                 self.styles[(r, c)] = CellStyle(**{**st.__dict__, "wrap": True})
                 self.wrapped.add((r, c))
@@ -1012,8 +1024,11 @@ def signature(tab: SummaryTab) -> str:
         (c.kind, c.title, c.categories, c.values, c.anchor, c.series, c.colors, c.end)
         for c in tab.charts
     ]  # not the Gantt's axis or today's line: they move every day
+    looks: dict[int, str] = {}  # cells share their style objects: each is written out once
     parts = (
-        sorted((k, repr(v)) for k, v in tab.styles.items()),
+        sorted(
+            (k, looks.get(id(v)) or looks.setdefault(id(v), repr(v))) for k, v in tab.styles.items()
+        ),
         sorted(tab.heights.items()),
         charts,
         tab.font,
