@@ -12,7 +12,9 @@ what it remembers) and the default ``google.*`` settings (30 s time-out, 2 MB re
 tracker goes through six runs in a row:
 
 1. **first run** -- an N-row synthetic tracker (``benchmarks/synth.py``) never synced;
-2. **no change** -- the same again;
+2. **no change** -- the same again (every stage computed: ``sync``);
+   **no change again** -- the same once more as ``run`` does it (``sync_or_skip``): the
+   values alone are read, they repeat the quiet run's, and the run stops there;
 3. **1 % edits** -- ``--edit-fraction`` of the task rows edited the way a person would
    (progress typed as ``60%`` and a matching status);
 4. **row insert** -- a person inserts a new task row in the middle;
@@ -53,7 +55,15 @@ sys.path.insert(0, str(HERE))
 AS_OF = dt.date(2026, 6, 15)  # synth.synthetic_grid's default "today"
 NOW = dt.datetime(2026, 6, 15, 9, 0, tzinfo=dt.UTC)
 TIME_ZONE = "Asia/Shanghai"
-RUNS = ["first run", "no change", "1 % edits", "row insert", "row delete", "human-columns sort"]
+RUNS = [
+    "first run",
+    "no change",
+    "no change again",
+    "1 % edits",
+    "row insert",
+    "row delete",
+    "human-columns sort",
+]
 NEW_TASK = [
     "预热期(第3-4周)",
     "小红书",
@@ -144,7 +154,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
     from sync.backends.gsheets import SheetsBackend
     from sync.cells import col_letter
     from sync.config import Config
-    from sync.run import sync
+    from sync.run import sync, sync_or_skip
     from tests import sheets_fake
     from tests.sheets_fake import SheetsFake
 
@@ -189,14 +199,15 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
                 sleep=lambda s: None,
             )
 
-        def run(label: str) -> Any:
+        def run(label: str, *, skip: bool = False) -> Any:
             b = backend()
             b.client  # noqa: B018 -- the token request, before the count starts
             csv_bytes = _csv_bytes(fake, key)  # what the run's read reads
             fake.reset_log()
             start = time.perf_counter()
             try:
-                result = sync(config, as_of=AS_OF, backend=b, now=NOW)
+                go = sync_or_skip if skip else sync
+                result = go(config, as_of=AS_OF, backend=b, now=NOW)
             except Exception as exc:  # a run that fails is a result too (say, a time-out)
                 result = None
                 error = f"{exc.__class__.__name__}: {exc}"
@@ -218,6 +229,7 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
             out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             return out
         run("no change")
+        run("no change again", skip=True)
 
         edits = _person_edits(first, fraction, random.Random(seed))
         prog_col = first.table.positions["progress"] + 1

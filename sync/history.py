@@ -15,7 +15,9 @@ Tables (schema version in ``PRAGMA user_version``, migrated forward on open)::
     its outcome, so the next run may stop after the read — sync.unchanged; runs.same_as: the
     run such a skipped run repeats)
     store   key/value facts about the store itself: ``tracker`` = the tracker it belongs to
-            (and ``notify.*`` notes made once, e.g. an owner missing from the directory)
+            (and ``notify.*`` notes made once, e.g. an owner missing from the directory;
+            ``read.hint``: the tabs the last run's read found, for the next read to start
+            with their values -- sync.backends.base.Probes)
     alerts      notify: one row per alert (task, kind) while it is true, closed when resolved;
                 the last day it was announced and how often (sync.notify.decide)
     deliveries  notify: one row per message per channel (alert batch or digest slot): its
@@ -332,6 +334,21 @@ class RemembersInputs(Protocol):
         ...
 
 
+@runtime_checkable
+class KeepsReadHint(Protocol):
+    """A run store that keeps what the last run's read found (opaque text, the ``store`` table's
+    ``read.hint``), so the next read of a :class:`~sync.backends.base.Probes` backend can start
+    with the values; the SQLite :class:`History` is one."""
+
+    def read_hint(self) -> str | None:
+        """The hint the newest run left, if any."""
+        ...
+
+    def keep_read_hint(self, hint: str | None) -> None:
+        """Replace the hint (None: forget it)."""
+        ...
+
+
 class History:
     """A run store at ``path`` (created on first use, unless ``readonly``)."""
 
@@ -418,6 +435,29 @@ class History:
         except sqlite3.OperationalError:  # a schema-1 store opened read-only
             return None
         return str(row[0]) if row else None
+
+    @_store_errors
+    def read_hint(self) -> str | None:
+        """What the last run's read found (:class:`KeepsReadHint`)."""
+        try:
+            row = self.db.execute("SELECT value FROM store WHERE key = 'read.hint'").fetchone()
+        except sqlite3.OperationalError:  # an older store opened read-only
+            return None
+        return str(row[0]) if row else None
+
+    @_store_errors
+    def keep_read_hint(self, hint: str | None) -> None:
+        """Keep ``hint`` for the next run's read (None forgets it); read-only: nothing."""
+        if self.readonly:
+            return
+        if hint is None:
+            self.db.execute("DELETE FROM store WHERE key = 'read.hint'")
+            return
+        self.db.execute(
+            "INSERT INTO store(key, value) VALUES ('read.hint', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (hint,),
+        )
 
     @_store_errors
     def claim(self, tracker: str, *, write: bool) -> None:

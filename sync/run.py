@@ -13,13 +13,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import logging
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from .backends import AddsTabs, Backend, CountsRequests, CreatesTracker, Replans, open_backend
+from .backends import (
+    AddsTabs,
+    Backend,
+    CountsRequests,
+    CreatesTracker,
+    Probe,
+    Probes,
+    ReadHints,
+    Replans,
+    open_backend,
+)
 from .config import Config
 from .defaults import DEFAULT_LOCALE, LOCALES
 from .errors import (
@@ -30,21 +41,32 @@ from .errors import (
     TrackerError,
     TrackerSyncError,
 )
-from .history import History, RemembersInputs, RunStore, human_snapshot
-from .i18n import text
+from .history import History, KeepsReadHint, RemembersInputs, RunStore, human_snapshot
+from .i18n import is_generated_header, text
 from .model import Snapshot
 from .parse import header_locale
 from .pipeline import RunResult, plan_run
-from .rules import RuleSet, load_rules
+from .rules import RuleSet, header_keys, load_rules
 from .timeline import Event, HistoryView, TaskState, changed_states, rebaseline
-from .unchanged import CLOCK_COLUMNS, LastInputs, Unchanged, fingerprint, valid_until
+from .unchanged import (
+    CLOCK_COLUMNS,
+    LastInputs,
+    Unchanged,
+    fingerprint,
+    snapshot_values,
+    valid_until,
+    values_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
 
-def zone(config: Config, snapshot: Snapshot | None = None) -> dt.tzinfo:
-    """The configured time zone, else the sheet's own, else the machine's."""
-    name = config.timezone or (snapshot.time_zone if snapshot else None)
+def zone(
+    config: Config, snapshot: Snapshot | None = None, *, time_zone: str | None = None
+) -> dt.tzinfo:
+    """The configured time zone, else the sheet's own (``snapshot``'s, or ``time_zone`` as an
+    earlier read found it), else the machine's."""
+    name = config.timezone or (snapshot.time_zone if snapshot else None) or time_zone
     if name:
         try:
             return zoneinfo.ZoneInfo(name)
@@ -191,6 +213,13 @@ def _run(
     if isinstance(backend, CountsRequests):
         backend.reset_request_counts()  # counts are per run
     with _store(config, history, readonly=not write) as store:
+        hint = _ReadHint.load(store, config, as_of=as_of, now=now)
+        if isinstance(backend, Probes):
+            backend.prepare_read(
+                ReadHints(
+                    last=hint.backend if hint else None, percent_header=percent_header(ruleset)
+                )
+            )
         if store is None:
             if notify and config.notify.channels:
                 log.warning(
@@ -215,7 +244,7 @@ def _run(
             quiet_run = not (notify and config.notify.channels)
             if isinstance(store, RemembersInputs) and skip_unchanged and quiet_run:
                 last = store.last_inputs()
-            check = _SkipCheck(config, last)
+            check = _SkipCheck(config, last, values_only=isinstance(backend, Probes))
             try:
                 outcome = _sync(
                     config,
@@ -227,10 +256,12 @@ def _run(
                     write=True,
                     not_before=store.last_run_at(),
                     skip=check if repeat else None,
+                    hint=hint,
                 )
             except RunOutOfOrder:
                 raise  # a refused clock is not a run
             except TrackerSyncError as exc:
+                _ReadHint.forget(store)  # the next run reads every tab afresh
                 _, started = run_clock(zone(config), as_of=as_of, now=now)
                 store.record(
                     started_at=started,
@@ -243,6 +274,7 @@ def _run(
                 assert isinstance(store, RemembersInputs) and check.last is not None
                 return _record_unchanged(store, outcome, check.last)
             result = outcome
+            _ReadHint.keep(store, backend, result)
             run_id = _record(store, result, view())
             if isinstance(store, RemembersInputs) and check.fingerprint is not None:
                 _remember(store, run_id, result, view(), ruleset, check.fingerprint)
@@ -298,19 +330,117 @@ class _Skipped(NamedTuple):
 
 class _SkipCheck:
     """Hashes each snapshot read (:func:`sync.unchanged.fingerprint`) and says whether it
-    repeats ``last``."""
+    repeats ``last``. ``values_only`` (a backend that probes): the hash covers the tabs' values
+    only (:func:`sync.unchanged.values_fingerprint`), so a probe's values alone can match it."""
 
-    def __init__(self, config: Config, last: LastInputs | None) -> None:
+    def __init__(
+        self, config: Config, last: LastInputs | None, *, values_only: bool = False
+    ) -> None:
         self.config = config
         self.last = last
+        self.values_only = values_only
         self.fingerprint: str | None = None
 
     def __call__(self, snapshot: Snapshot, day: dt.date, now: dt.datetime) -> bool:
         t0 = time.perf_counter()
-        self.fingerprint = fingerprint(snapshot, as_of=day, config=self.config)
-        same = self.last is not None and self.last.repeats(self.fingerprint, now)
-        log.debug("fingerprint %s in %.2f s", self.fingerprint[:12], time.perf_counter() - t0)
-        return same
+        if self.values_only:
+            fp = values_fingerprint(
+                snapshot.target,
+                snapshot.time_zone,
+                snapshot_values(snapshot),
+                as_of=day,
+                config=self.config,
+            )
+        else:
+            fp = fingerprint(snapshot, as_of=day, config=self.config)
+        self.fingerprint = fp
+        log.debug("fingerprint %s in %.2f s", fp[:12], time.perf_counter() - t0)
+        return self.last is not None and self.last.repeats(fp, now)
+
+    def probe(self, probe: Probe, time_zone: str | None, day: dt.date, now: dt.datetime) -> bool:
+        """The probed values, day and setup repeat ``last``'s."""
+        if self.last is None or not self.values_only:
+            return False
+        fp = values_fingerprint(probe.target, time_zone, probe.grids, as_of=day, config=self.config)
+        return self.last.repeats(fp, now)
+
+
+class _ReadHint(NamedTuple):
+    """What the run store keeps of the last run's read (``read.hint``): its as-of day, the
+    sheet's time zone and the backend's own hint (:meth:`~sync.backends.base.Probes.read_hint`).
+    It is used on the same as-of day only, so each day's first run reads every tab afresh (a tab
+    added during the day is seen the next day, or after a failed run)."""
+
+    as_of: dt.date
+    time_zone: str | None
+    backend: str
+
+    @classmethod
+    def load(
+        cls,
+        store: RunStore | None,
+        config: Config,
+        *,
+        as_of: dt.date | None,
+        now: dt.datetime | None,
+    ) -> _ReadHint | None:
+        if not isinstance(store, KeepsReadHint):
+            return None
+        text_ = store.read_hint()
+        try:
+            data = json.loads(text_ or "")
+            hint = cls(dt.date.fromisoformat(data["as_of"]), data.get("time_zone"), data["read"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        day, _ = run_clock(zone(config, time_zone=hint.time_zone), as_of=as_of, now=now)
+        return hint if day == hint.as_of and isinstance(hint.backend, str) else None
+
+    @staticmethod
+    def keep(store: RunStore, backend: Backend, result: RunResult) -> None:
+        if not isinstance(store, KeepsReadHint) or not isinstance(backend, Probes):
+            return
+        read = backend.read_hint()
+        if read is None or result.as_of is None:
+            return
+        store.keep_read_hint(
+            json.dumps(
+                {
+                    "as_of": result.as_of.isoformat(),
+                    "time_zone": result.snapshot.time_zone,
+                    "read": read,
+                },
+                ensure_ascii=False,
+            )
+        )
+
+    @staticmethod
+    def forget(store: RunStore) -> None:
+        if isinstance(store, KeepsReadHint):
+            store.keep_read_hint(None)
+
+
+def percent_header(ruleset: RuleSet) -> Callable[[object], bool]:
+    """Whether a header cell names a column of the ``percent`` type (as the parser matches
+    headers), for a backend that reads number formats only where they decide something.
+
+    >>> from sync.rules import load_rules, shipped_rules_dir
+    >>> is_percent = percent_header(load_rules([shipped_rules_dir()]))
+    >>> is_percent(" 当前进度（％） "), is_percent("Progress"), is_percent("负责人")
+    (True, True, False)
+    """
+    index = ruleset.alias_index()
+    kinds = {name: spec.type for name, spec in ruleset.columns.items()}
+
+    def is_percent(value: object) -> bool:
+        if value is None or is_generated_header(value):
+            return False
+        for key in header_keys(value):
+            name = index.get(key)
+            if name is not None:
+                return kinds.get(name) == "percent"
+        return False
+
+    return is_percent
 
 
 def _computed(outcome: RunResult | _Skipped) -> RunResult:
@@ -425,10 +555,19 @@ def _sync(
     now: dt.datetime | None,
     write: bool,
     not_before: dt.datetime | None = None,
-    skip: Callable[[Snapshot, dt.date, dt.datetime], bool] | None = None,
+    skip: _SkipCheck | None = None,
+    hint: _ReadHint | None = None,
 ) -> RunResult | _Skipped:
     replans = 0
     max_replans = backend.max_replans if isinstance(backend, Replans) else 0
+    if write and skip is not None and skip.last is not None and isinstance(backend, Probes):
+        probe = backend.probe()  # one request: the tabs' values alone
+        if probe is not None:
+            tz = hint.time_zone if hint else None
+            day, run_now = run_clock(zone(config, time_zone=tz), as_of=as_of, now=now)
+            _check_order(run_now, not_before)
+            if skip.probe(probe, tz, day, run_now):
+                return _Skipped(day, run_now, backend.target, probe.tracker, _counts(backend))
     while True:
         t0 = time.perf_counter()
         snapshot = backend.read()
@@ -442,13 +581,8 @@ def _sync(
         config = localized(config, snapshot, ruleset)
         _check_summary_owner(snapshot, config)
         day, run_now = run_clock(zone(config, snapshot), as_of=as_of, now=now)
-        if write and not_before is not None and run_now < not_before:
-            raise RunOutOfOrder(
-                f"this run is dated {run_now.isoformat(timespec='minutes')}, before the run store's "
-                f"last run ({not_before.isoformat(timespec='minutes')}); history only moves "
-                "forward, so nothing was recorded or written. Look at a past day with "
-                "--dry-run, or replay days into a fresh store (history.path)."
-            )
+        if write:
+            _check_order(run_now, not_before)
         if write and skip is not None and skip(snapshot, day, run_now):
             return _Skipped(day, run_now, snapshot.target, snapshot.tracker.title, _counts(backend))
         t0 = time.perf_counter()
@@ -492,6 +626,16 @@ def _sync(
             time.perf_counter() - t0,
         )
         return _replace(result, applied=applied, requests=_counts(backend))
+
+
+def _check_order(run_now: dt.datetime, not_before: dt.datetime | None) -> None:
+    if not_before is not None and run_now < not_before:
+        raise RunOutOfOrder(
+            f"this run is dated {run_now.isoformat(timespec='minutes')}, before the run store's "
+            f"last run ({not_before.isoformat(timespec='minutes')}); history only moves "
+            "forward, so nothing was recorded or written. Look at a past day with "
+            "--dry-run, or replay days into a fresh store (history.path)."
+        )
 
 
 def _check_summary_owner(snapshot: Snapshot, config: Config) -> None:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import math
 import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,6 +120,45 @@ def fingerprint(snapshot: Snapshot, *, as_of: dt.date, config: Config) -> str:
     for grid in (s.tracker, s.summary, *(s.tabs[t] for t in sorted(s.tabs))):
         _hash_grid(h, grid)
     return h.hexdigest()
+
+
+def values_fingerprint(
+    target: str,
+    time_zone: str | None,
+    grids: Mapping[str, Sequence[Sequence[Any]]],
+    *,
+    as_of: dt.date,
+    config: Config,
+) -> str:
+    """:func:`fingerprint` restricted to what one values request reads: every tab's values by
+    title (no formats, no rules, anchors or charts), the time zone, the as-of day and the setup
+    (:func:`setup_key`). A backend that can probe (``sync.backends.base.Probes``) is skipped
+    on this; what it cannot see (a person deleting the job's highlight rule, a number format
+    changed, a tab added) is seen by the next run whose values or day change.
+
+    >>> import types
+    >>> cfg = types.SimpleNamespace(rule_dirs=lambda: [], model_dump_json=lambda: "{}")
+    >>> day = dt.date(2024, 3, 20)
+    >>> a = values_fingerprint("k", "UTC", {"T": [["x", 1]]}, as_of=day, config=cfg)
+    >>> a == values_fingerprint("k", "UTC", {"T": [["x", 1.5]]}, as_of=day, config=cfg)
+    False
+    """
+    h = hashlib.blake2b(digest_size=20)
+    h.update(setup_key(config).encode())
+    h.update(repr((as_of.isoformat(), target, time_zone)).encode())
+    for title in sorted(grids):
+        h.update(repr((title, grids[title])).encode())
+    return h.hexdigest()
+
+
+def snapshot_values(snapshot: Snapshot) -> dict[str, list[list[Any]]]:
+    """Every tab's values of ``snapshot`` by title, as :func:`values_fingerprint` takes them."""
+    out: dict[str, list[list[Any]]] = {snapshot.tracker.title: snapshot.tracker.rows}
+    if snapshot.summary is not None:
+        out[snapshot.summary.title] = snapshot.summary.rows
+    for title, grid in snapshot.tabs.items():
+        out[title] = grid.rows
+    return out
 
 
 def _hash_grid(h: Any, grid: Grid | None) -> None:

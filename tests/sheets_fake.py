@@ -134,6 +134,12 @@ Documented:
   unbounded on that side (GridRange).
 * moveDimension's destinationIndex is in the coordinates before the source is
   removed (MoveDimensionRequest, with its worked example).
+* spreadsheets.get with ``ranges`` answers "only the portions of the spreadsheet
+  that intersect the requested ranges" (spreadsheets.get): a tab no range touches
+  is left out of ``sheets[]``; each range is a data block of its own on its tab,
+  with its ``startRow`` / ``startColumn`` (omitted when 0) and row and column
+  metadata for the block's rows and columns only (Sheet.data, GridData; the same
+  seen on the real API: brekkylab/backlot#159).
 * copyPaste copies the source's cells (all of them, or the parts its
   pasteType names: PasteType) to the destination, repeated to fill a
   destination that is a multiple of the source's size, else once from its
@@ -145,6 +151,12 @@ Documented:
   cells never move.  Listed as the tab's ``filterViews`` (Sheet).
 
 Assumed:
+* With ``ranges``, a tab that is answered carries its sheet-level lists whole
+  (conditional formats, protected ranges, charts, merges), not cut to the
+  ranges (a public review note says so of merges: piotr-agier/google-drive-mcp
+  PR #210); the spreadsheet's own developer metadata is answered too --
+  ``ranged_get_keeps_spreadsheet_metadata`` (default True) turns that off, and
+  the backend's lean read is tested both ways.
 * A conditional-format rule's ranges and the cell references of its custom
   formula follow inserted, deleted and moved rows/columns the way cell
   formulas do (seen in the Sheets UI; no reference page); an unbounded range
@@ -3839,6 +3851,10 @@ def throwaway_private_key_pem() -> str:
 class SheetsFake:
     """In-memory Google Sheets v4 fake on ``127.0.0.1`` (see the module docstring)."""
 
+    #: Assumed: a spreadsheets.get with ``ranges`` still answers the spreadsheet's own
+    #: developer metadata (it is not in any range). False: it is left out (tests run both).
+    ranged_get_keeps_spreadsheet_metadata: bool = True
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -4272,7 +4288,10 @@ class SheetsFake:
                     or "*" in sheets_node
                     or "data" in sheets_node
                 )
-            return ss.resource(boxes or None, include, mask)
+            out = ss.resource(boxes or None, include, mask)
+            if boxes and not self.ranged_get_keeps_spreadsheet_metadata:
+                out.pop("developerMetadata", None)
+            return out
         if kind == "batchUpdate":
             replies = eng.batch_update(body.get("requests"))
             out: JSON = {"spreadsheetId": ss.id, "replies": replies}

@@ -25,6 +25,7 @@ from sync.backends import (
     Backend,
     CountsRequests,
     CreatesTracker,
+    Probes,
     Replans,
     open_backend,
     registered,
@@ -360,12 +361,14 @@ def test_capabilities_are_found_by_type(place: Place) -> None:
     backend = open_backend(place.config)
     expected = {
         "xlsx": {CountsRequests, AddsTabs},
-        "gsheets": {CountsRequests, AddsTabs, Replans, CreatesTracker},
+        "gsheets": {CountsRequests, AddsTabs, Replans, CreatesTracker, Probes},
         "feishu": {CountsRequests, AddsTabs, Replans, CreatesTracker},
         "memory": {CountsRequests, AddsTabs},
     }[place.name]
     have = {
-        p for p in (CountsRequests, AddsTabs, Replans, CreatesTracker) if isinstance(backend, p)
+        p
+        for p in (CountsRequests, AddsTabs, Replans, CreatesTracker, Probes)
+        if isinstance(backend, p)
     }
     assert have == expected
 

@@ -12,6 +12,9 @@ capability           what it adds                          used by
                      run reads again and re-plans
 :class:`AddsTabs`    write rows into a brand-new tab         ``restore --to-tab``
 :class:`CreatesTracker` a new tracker tab from the template   ``init --spreadsheet``
+:class:`Probes`      read the tabs' values alone first (one    ``run`` (a no-change run is one
+                     request) when it knows the tabs; formats   read), the run store (the hint)
+                     only for the percent columns
 ==================== ===================================== ===============================
 
 Rules every backend keeps (the contract test suite, ``tests/test_backend_contract.py``,
@@ -35,6 +38,7 @@ Backends are found by name through the entry-point group ``tracker_sync.backends
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..cells import RawValue
@@ -105,6 +109,55 @@ class CreatesTracker(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ReadHints:
+    """What the run tells a :class:`Probes` backend before it reads.
+
+    ``last`` is the text the backend's :meth:`Probes.read_hint` gave after an earlier read (the
+    run store keeps it; None: read as if for the first time). ``percent_header`` says whether a
+    header cell names a column of the rule pack's ``percent`` type (a number in a
+    percent-formatted cell there is a fraction); None: the backend cannot tell, so it reads the
+    number format of every formatted cell.
+    """
+
+    last: str | None = None
+    percent_header: Callable[[object], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Every tab's values as one request read them, by title (no formats, no structure): enough
+    to tell that nothing changed since a run that read the same values."""
+
+    target: str
+    #: The tracker tab's title (as the read that left the hint found it).
+    tracker: str
+    grids: dict[str, list[list[RawValue]]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Probes(Protocol):
+    """A backend whose read can start with the tabs' values alone, in one request, when an
+    earlier run told it the tabs (:class:`ReadHints`): a run whose values repeat the last quiet
+    run's stops there (one read); otherwise :meth:`~Backend.read` continues from the probed
+    values with the structure request."""
+
+    def prepare_read(self, hints: ReadHints) -> None:
+        """Use ``hints`` for the reads that follow."""
+        ...
+
+    def probe(self) -> Probe | None:
+        """One request: the values of the tabs the hint names; None without a hint, or when the
+        hint no longer fits (a tab renamed or deleted). The next :meth:`~Backend.read` reuses
+        the probed values."""
+        ...
+
+    def read_hint(self) -> str | None:
+        """After a :meth:`~Backend.read`: the text a later run passes back as ``ReadHints.last``
+        (the tabs it found); None before any read."""
+        ...
+
+
 #: What an entry point of ``tracker_sync.backends`` names.
 BackendFactory = Callable[["Config"], Backend]
 
@@ -115,6 +168,9 @@ __all__ = [
     "BackendFactory",
     "CountsRequests",
     "CreatesTracker",
+    "Probe",
+    "Probes",
+    "ReadHints",
     "Replans",
     "Snapshot",
     "WritePlan",

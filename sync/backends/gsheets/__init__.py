@@ -2,13 +2,17 @@
 
 Request budget of a run:
 
-- read, two requests: a ``spreadsheets.get`` (``prettyPrint=false``) whose field mask asks for
-  what the decisions need and no cell value -- properties, every tab's metadata, the tracker's
-  conditional formats and the job's protections, chart ids, the column anchors and, per cell,
-  only the number-format type where a cell carries a format (a percentage is a fraction); then
-  one ``values:batchGet`` of every tab (UNFORMATTED_VALUE, serial dates): plain JSON items, about
-  the tabs' size as CSV. A grid whose size differs between the two (rows or columns inserted or
-  deleted meanwhile) is read again;
+- read, two requests: one ``values:batchGet`` of every tab (UNFORMATTED_VALUE, serial dates):
+  plain JSON items, about the tabs' size as CSV; and a ``spreadsheets.get``
+  (``prettyPrint=false``) whose field mask asks for what the decisions need and no cell value --
+  properties, the tabs' metadata, the tracker's conditional formats and the job's protections,
+  chart ids, the column anchors and the number-format type of the cells of the percent columns
+  (a percentage is a fraction). When an earlier run's hint names the tabs
+  (:class:`~sync.backends.base.Probes`), the values come first -- alone they may show that
+  nothing changed (one request) -- and the structure request's ``ranges`` name those tabs, the
+  tracker's first row and its percent columns only; without one the structure of every tab
+  comes first, with the format type of every formatted cell. A grid whose size differs between
+  the two (rows or columns inserted or deleted meanwhile) is read again;
 - write, structure (first run, a new generated column, changed highlight rules, a missing
   summary tab or chart): one ``spreadsheets:batchUpdate``, all-or-nothing, holding no cell value;
   new generated columns are *inserted* at their index and anchored in it, so they can never

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import gspread
 
+from ...cells import col_letter
 from ...config import GoogleConfig
 from ...errors import BackendUnavailable, RetryRun, TrackerError, TrackerNotFound
 from ...model import (
@@ -28,6 +29,7 @@ from ...model import (
     WritePlan,
     meta_from_rows,
 )
+from ..base import Probe, ReadHints
 from . import build
 from .build import (
     ENVELOPE,
@@ -59,6 +61,7 @@ from .grid import (
     decode_values,
     find_anchor_ids,
     norm_value,
+    percent_columns,
     reply_sheet,
 )
 from .guard import RowGuard
@@ -103,6 +106,64 @@ class ReadState:
     formats_moved: bool = False
 
 
+@dataclass(frozen=True)
+class _Values:
+    """The tabs' values as one ``values:batchGet`` gave them: rows and grid size, by title."""
+
+    rows: dict[str, list[list[Any]]]
+    extents: dict[str, tuple[int, int] | None]
+
+
+@dataclass(frozen=True)
+class _Hint:
+    """What a read found that lets the next one start with the values: every tab (title, has a
+    grid) in the sheet's order, and which of them is the tracker."""
+
+    tabs: tuple[tuple[str, bool], ...]
+    tracker: str
+
+    @property
+    def titles(self) -> list[str]:
+        return [t for t, _ in self.tabs]
+
+    @classmethod
+    def of(cls, sheets: list[dict[str, Any]], tracker: dict[str, Any]) -> _Hint:
+        return cls(
+            tuple(
+                (s["properties"]["title"], s["properties"].get("sheetType", "GRID") == "GRID")
+                for s in sheets
+            ),
+            tracker["properties"]["title"],
+        )
+
+    def with_tab(self, title: str) -> _Hint:
+        return self if title in self.titles else _Hint((*self.tabs, (title, True)), self.tracker)
+
+    def dumps(self) -> str:
+        return json.dumps(
+            {"tabs": [[t, g] for t, g in self.tabs], "tracker": self.tracker},
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def parse(cls, text: str | None) -> _Hint | None:
+        """The hint a read left, or None when there is none or it is not one of ours."""
+        if not text:
+            return None
+        try:
+            data = json.loads(text)
+            tabs = tuple((str(t), bool(g)) for t, g in data["tabs"])
+            tracker = str(data["tracker"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return cls(tabs, tracker) if (tracker, True) in tabs else None
+
+
+def _grid_size(sheet: dict[str, Any]) -> tuple[int, int]:
+    gp = sheet["properties"].get("gridProperties", {})
+    return int(gp.get("rowCount", 0)), int(gp.get("columnCount", 0))
+
+
 def open_backend(config: Config) -> SheetsBackend:
     """The registered factory (entry point ``gsheets``): ``tracker.spreadsheet`` of the config."""
     assert config.tracker.spreadsheet is not None  # the config requires it for this backend
@@ -120,7 +181,7 @@ class SheetsBackend:
     """A Google Sheet. ``client`` may be injected (tests); otherwise built from ``google``.
 
     Capabilities (:mod:`sync.backends.base`): CountsRequests, Replans (rows moved under the
-    write, or a write whose outcome is unknown), AddsTabs, CreatesTracker.
+    write, or a write whose outcome is unknown), AddsTabs, CreatesTracker, Probes.
     """
 
     def __init__(
@@ -141,6 +202,10 @@ class SheetsBackend:
         self.summary_title = summary_title
         self.transport = Transport(self.key, self.google, credentials_path, client, sleep)
         self._state: ReadState | None = None
+        self._hints = ReadHints()
+        self._hint: _Hint | None = None
+        self._probed: _Values | None = None
+        self._last_hint: str | None = None
 
     # ------------------------------------------------------------------ capabilities
 
@@ -176,16 +241,44 @@ class SheetsBackend:
 
     # ------------------------------------------------------------------ read
 
+    def prepare_read(self, hints: ReadHints) -> None:
+        """Use ``hints`` (:class:`~sync.backends.base.Probes`): the tabs an earlier run found,
+        and which headers name a percent column."""
+        self._hints = hints
+        hint = _Hint.parse(hints.last)
+        # a hint from before the summary tab existed (a first run's read) cannot tell whether
+        # it exists now: read as on a first run
+        self._hint = hint if hint and self.summary_title in hint.titles else None
+        self._probed = None
+
+    def probe(self) -> Probe | None:
+        """One ``values:batchGet`` of the tabs the hint names; None without a hint, or when a
+        hinted tab was renamed or deleted (the next read then reads as on a first run)."""
+        if self._hint is None:
+            return None
+        self._probed = self._read_hinted_values(self._hint)
+        if self._probed is None:
+            self._hint = None
+            return None
+        grids = {t: self._probed.rows.get(t, []) for t, _ in self._hint.tabs}
+        return Probe(target=self.key, tracker=self._hint.tracker, grids=grids)
+
+    def read_hint(self) -> str | None:
+        return self._last_hint
+
     def read(self) -> Snapshot:
-        """Two requests: the tabs' structure and formats (no values), then every tab's values.
-        A tab whose grid changed size between the two (rows or columns inserted or deleted
-        meanwhile), renamed or deleted, is read again (up to ``google.retry.attempts`` times)."""
+        """Two requests. With a hint of the tabs (:meth:`prepare_read`): every tab's values
+        first (or the :meth:`probe`'s), then the structure of those tabs only, with the
+        number-format types of the percent columns' cells alone. Without one: the structure of
+        every tab with the format type of every formatted cell, then every tab's values. A tab
+        whose grid changed size between the two (rows or columns inserted or deleted meanwhile),
+        renamed or deleted, is read again (up to ``google.retry.attempts`` times)."""
         for attempt in range(1, self.google.retry.attempts + 1):
-            data = self.transport.get({"fields": READ_FIELDS})
-            sheets = data.get("sheets", [])
-            titles = [s["properties"]["title"] for s in sheets]
-            values = self._read_values(sheets)
-            if values is not None:
+            got = self._read_hinted() if self._hint is not None else None
+            if got is None and self._hint is None:
+                got = self._read_full()
+            if got is not None:
+                data, sheets, values = got
                 break
             log.warning(
                 "spreadsheet %s: the tabs changed between the two parts of the read (attempt %d); "
@@ -198,7 +291,105 @@ class SheetsBackend:
                 f"spreadsheet {self.key}: the tabs kept changing while the sync was reading them "
                 f"({self.google.retry.attempts} attempts); run again when the edits are done"
             )
+        titles = [s["properties"]["title"] for s in sheets]
         tracker = self._pick_tracker(sheets, titles)
+        self._last_hint = _Hint.of(sheets, tracker).dumps()
+        return self._snapshot(data, sheets, titles, tracker, values)
+
+    def _read_full(
+        self,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[list[Any]]]] | None:
+        """Structure first (every tab, the format type of every formatted cell), then values."""
+        data = self.transport.get({"fields": READ_FIELDS})
+        sheets = data.get("sheets", [])
+        values = self._read_values(sheets)
+        return None if values is None else (data, sheets, values)
+
+    def _read_hinted(
+        self,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[list[Any]]]] | None:
+        """Values first (the probe's, else one request), then the structure of the hinted tabs
+        only: a one-cell range on each (``ranges`` limits ``sheets[]`` to the tabs they touch),
+        the tracker's first row (every column's anchors) and its percent columns (their number
+        formats). None when the tabs changed in between (read again); a hint that no longer
+        fits (a tab renamed or deleted, another tracker tab) is dropped."""
+        hint = self._hint
+        assert hint is not None
+        probed, self._probed = self._probed, None
+        if probed is None:
+            probed = self._read_hinted_values(hint)
+        if probed is None:
+            self._hint = None
+            return None
+        tracker = quote_title(hint.tracker)
+        percent = percent_columns(probed.rows.get(hint.tracker, []), self._hints.percent_header)
+        ranges = [f"{tracker}!1:1"] if percent is not None else [tracker]
+        ranges += [f"{tracker}!{col_letter(c)}:{col_letter(c)}" for c in percent or ()]
+        ranges += [f"{quote_title(t)}!A1" for t, grid in hint.tabs if grid and t != hint.tracker]
+        try:
+            data = self.transport.get({"fields": READ_FIELDS, "ranges": ranges})
+        except TrackerError as exc:
+            if "parse range" in str(exc).lower():  # a tab renamed or deleted meanwhile
+                self._hint = None
+                return None
+            raise
+        sheets = list(data.get("sheets", []))
+        got = {s["properties"]["title"] for s in sheets}
+        # a tab without a grid (a chart's own tab) takes no range: it stays as the hint had it
+        sheets += [
+            {"properties": {"title": t, "sheetType": "OBJECT"}}
+            for t, grid in hint.tabs
+            if not grid and t not in got
+        ]
+        grid_titles = {t for t, grid in hint.tabs if grid}
+        try:
+            picked = self._pick_tracker(sheets, [s["properties"]["title"] for s in sheets])
+        except TrackerNotFound:  # e.g. tracker.worksheet now names a tab the hint lacks
+            self._hint = None
+            return None
+        # the job's metadata exists from the first run on; a ranged read that does not show it
+        # (Google leaving spreadsheet metadata out of a ranged read is not ruled out) is not
+        # trusted to tell what the job owns: read as on a first run
+        has_meta = any(m.get("metadataKey") == META_KEY for m in data.get("developerMetadata", []))
+        if got != grid_titles or picked["properties"]["title"] != hint.tracker or not has_meta:
+            self._hint = None
+            return None
+        for sheet in sheets:
+            title = sheet["properties"]["title"]
+            if title in grid_titles and probed.extents.get(title) != _grid_size(sheet):
+                return None
+        return data, sheets, {t: probed.rows.get(t, []) for t in got | set(hint.titles)}
+
+    def _read_hinted_values(self, hint: _Hint) -> _Values | None:
+        """The hinted tabs' values in one ``values:batchGet``; None when one of them is gone."""
+        titles = [t for t, grid in hint.tabs if grid]
+        if not titles:
+            return _Values({}, {})
+        params = {"ranges": [quote_title(t) for t in titles], **VALUES_READ}
+        try:
+            reply = self.transport.get(params, "/values:batchGet")
+        except TrackerError as exc:
+            if "parse range" in str(exc).lower():  # a tab renamed or deleted
+                return None
+            raise
+        ranges = reply.get("valueRanges", []) if isinstance(reply, dict) else []
+        if len(ranges) != len(titles):
+            return None
+        rows: dict[str, list[list[Any]]] = {}
+        extents: dict[str, tuple[int, int] | None] = {}
+        for title, vr in zip(titles, ranges, strict=True):
+            rows[title] = decode_values(vr)
+            extents[title] = a1_extent(str(vr.get("range", "")))
+        return _Values(rows, extents)
+
+    def _snapshot(
+        self,
+        data: dict[str, Any],
+        sheets: list[dict[str, Any]],
+        titles: list[str],
+        tracker: dict[str, Any],
+        values: dict[str, list[list[Any]]],
+    ) -> Snapshot:
         props = tracker["properties"]
         grid_props = props.get("gridProperties", {})
         rows = values[props["title"]]
@@ -340,9 +531,7 @@ class SheetsBackend:
             return None
         # the ranges come back in the order asked (documented: BatchGetValuesResponse)
         for sheet, title, vr in zip(sheets, titles, ranges, strict=True):
-            gp = sheet["properties"].get("gridProperties", {})
-            size = (int(gp.get("rowCount", 0)), int(gp.get("columnCount", 0)))
-            if a1_extent(str(vr.get("range", ""))) != size:
+            if a1_extent(str(vr.get("range", ""))) != _grid_size(sheet):
                 return None
             out[title] = decode_values(vr)
         return out
@@ -450,6 +639,10 @@ class SheetsBackend:
             self._write_structure(
                 snapshot, plan, structural, adopt, adopt_at, fresh_cols, cf_checks
             )
+            hint = _Hint.parse(self._last_hint)
+            if st.summary_id is None and hint and plan.summary is not None:
+                # the batch made the summary tab: the next read's hint names it
+                self._last_hint = hint.with_tab(self.summary_title).dumps()
         self._write_values(snapshot, plan)
         return ApplyResult(plan.cell_count, requests=self.transport.counter.write - writes_before)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ...i18n import GENERATED_KEYS
@@ -89,6 +90,29 @@ def decode_percent(sheet: dict[str, Any] | None, rows: list[list[Any]]) -> set[t
     return percent
 
 
+#: Rows searched for the header (as the parser does).
+HEADER_SCAN_ROWS = 30
+
+
+def percent_columns(
+    rows: list[list[Any]], percent_header: Callable[[object], bool] | None
+) -> list[int] | None:
+    """The 0-based columns of ``rows`` whose header (in the first rows) names a percent column;
+    None when ``percent_header`` is None (every column may be one).
+
+    >>> percent_columns([["Task", "Progress"], ["a", 0.5]], lambda v: v == "Progress")
+    [1]
+    """
+    if percent_header is None:
+        return None
+    found: set[int] = set()
+    for row in rows[:HEADER_SCAN_ROWS]:
+        for c, v in enumerate(row):
+            if isinstance(v, str) and v and c not in found and percent_header(v):
+                found.add(c)
+    return sorted(found)
+
+
 def a1_extent(a1: str) -> tuple[int, int] | None:
     """(rows, columns) of an A1 range's grid as a values reply names it (``'Tab'!A1:Z1000``).
 
@@ -119,9 +143,11 @@ def find_anchor_ids(sheet: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
                 key = m.get("metadataValue")
                 if m.get("metadataKey") != COLUMN_KEY or key not in GENERATED_KEYS:
                     continue
-                if key in ids and key not in doubled:
+                mid = int(m.get("metadataId", 0))
+                # one anchor seen in two data blocks (two ranges over its column) is one anchor
+                if key in ids and ids[key] != mid and key not in doubled:
                     doubled.append(key)
-                ids[key] = int(m.get("metadataId", 0))
+                ids[key] = mid
     return ids, doubled
 
 
