@@ -754,7 +754,7 @@ def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: d
         states.facts["deleted"] = states.facts["deleted"].copy()
         states.facts["deleted"][removed] = True
     new = np.flatnonzero(at < 0)
-    states = _concat(states, mine.take(new))
+    states = _concat(states, mine if len(new) == n else mine.take(new))
     anew = np.zeros(len(states), dtype=bool)
     anew[at[fresh[at[fresh] >= 0]]] = True
     anew[at[loud[moved]]] = True
@@ -831,8 +831,15 @@ def _events(
 
 def _choose(cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
     """``a`` where ``cond`` else ``b``, as objects (each an array or one value)."""
-    out = b.astype(object) if isinstance(b, np.ndarray) else np.full(len(cond), b, dtype=object)
+    out = b.astype(object) if isinstance(b, np.ndarray) else _repeated(b, len(cond))
     out[cond] = a[cond] if isinstance(a, np.ndarray) else a
+    return out
+
+
+def _repeated(value: Any, n: int) -> np.ndarray:
+    """``n`` references to one ``value`` (``np.full`` would copy a text into each item)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
     return out
 
 
@@ -862,7 +869,7 @@ def _fresh_states(
     facts = {
         "key": rows.keys[idx],
         "first_seen": _choose(back, kept["first_seen"], today),
-        "last_changed": np.full(m, now_iso, dtype=object),
+        "last_changed": _repeated(now_iso, m),
         "baseline_start": _choose(back, kept["baseline_start"], rows.starts[idx]),
         "baseline_finish": _choose(back, kept["baseline_finish"], rows.finishes[idx]),
         "status": status,
