@@ -532,6 +532,58 @@ def test_include_grid_data_and_ranges_select_sheets(
     assert all("data" not in s for s in plain["sheets"])
 
 
+def test_ranges_give_a_data_block_each_and_answer_only_the_tabs_they_touch(
+    fake: SheetsFake, session: RebasingSession
+) -> None:
+    """What the Sheets backend's lean read relies on (spreadsheets.get, Sheet.data)."""
+    sid = fake.add_spreadsheet(
+        "T", {"A": [["h1", "h2", "h3"], [1, 0.5, 3]], "B": [["b"]], "C": [["c"]]}
+    )
+    fake.set_number_format(sid, "A", "B", "PERCENT")
+    fields = (
+        "developerMetadata,sheets(properties(title),"
+        "data(startRow,startColumn,columnMetadata(pixelSize),rowData(values(userEnteredFormat(numberFormat(type))))))"
+    )
+    body = session.get(
+        f"{fake.sheets_base_url}/{sid}",
+        params={"ranges": ["'A'!1:1", "'A'!B:B", "'C'!A1"], "fields": fields},
+    ).json()
+    assert [s["properties"]["title"] for s in body["sheets"]] == ["A", "C"]  # B: no range
+    first, column = body["sheets"][0]["data"]
+    assert "startColumn" not in first and len(first["columnMetadata"]) == 26  # the whole row
+    assert column["startColumn"] == 1 and len(column["columnMetadata"]) == 1
+    pct = {"userEnteredFormat": {"numberFormat": {"type": "PERCENT"}}}
+    # the whole column was formatted: every row of the block carries the format, empty or not
+    assert column["rowData"] == [{"values": [pct]}] * 1000
+
+
+@pytest.mark.parametrize("keeps", [True, False])
+def test_a_ranged_get_keeps_the_spreadsheet_metadata_as_the_flag_says(
+    fake: SheetsFake, session: RebasingSession, keeps: bool
+) -> None:
+    sid = fake.add_spreadsheet("T", {"A": [["a"]]})
+    fake.apply_requests(
+        sid,
+        [
+            {
+                "createDeveloperMetadata": {
+                    "developerMetadata": {
+                        "metadataKey": "k",
+                        "metadataValue": "v",
+                        "location": {"spreadsheet": True},
+                        "visibility": "DOCUMENT",
+                    }
+                }
+            }
+        ],
+    )
+    fake.ranged_get_keeps_spreadsheet_metadata = keeps
+    url = f"{fake.sheets_base_url}/{sid}"
+    ranged = session.get(url, params={"ranges": ["A!A1"], "fields": "developerMetadata"}).json()
+    plain = session.get(url, params={"fields": "developerMetadata"}).json()
+    assert ("developerMetadata" in ranged) is keeps and "developerMetadata" in plain
+
+
 # ---------------------------------------------------------------------------
 # batchUpdate
 # ---------------------------------------------------------------------------
