@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .cells import RawValue, same_value
+from .collector import paused
 from .model import Snapshot, SummaryTab, WritePlan
 from .render import Desired
 
@@ -63,6 +64,7 @@ def summary_changes(
     return out
 
 
+@paused
 def diff(snapshot: Snapshot, desired: Desired) -> WritePlan:
     """The write plan: changed owned cells, and the summary, formats and metadata if they differ."""
     cells: dict[int, pd.Series] = {}

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import summary_layout
 from .cells import col_letter
+from .collector import paused
 from .i18n import GENERATED_KEYS, text
 from .model import CFRule, SummaryTab
 from .parse import Table
@@ -102,6 +103,7 @@ def issues_text(table: Table, findings: pd.DataFrame, locale: str) -> pd.Series:
     return pd.Series(cells, index=pd.Index(rows[starts]), dtype=object)
 
 
+@paused
 def render(
     table: Table,
     derived: pd.DataFrame,

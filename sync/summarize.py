@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .collector import paused
 from .parse import Table, parse_number_value
 from .rules import SEVERITIES, STATUS_IDS, InactiveRule
 from .text import fold
@@ -68,6 +69,7 @@ BREAKDOWN_COLUMNS = [
 ]
 
 
+@paused
 def summarize(
     table: Table,
     derived: pd.DataFrame,

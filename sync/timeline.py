@@ -16,8 +16,6 @@ only they make events. No I/O and no clock: the run's time is an argument.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import gc
 import json
 import math
 import re
@@ -26,11 +24,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .collector import paused
 from .parse import Table
 from .rules import TEMPLATE_COLUMNS
 
@@ -50,31 +49,6 @@ HISTORY_COLUMNS = (
     "baseline_start",
     "baseline_finish",
 )
-
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
-
-
-def _gc_paused(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` with the cyclic garbage collector paused (as it was before, afterwards).
-
-    The history stage makes a few objects per changed task while the snapshot's grid is alive;
-    each collection they trigger also walks that grid. Nothing made here forms a reference
-    cycle, so reference counting frees it all the same; the collector runs normally after.
-    """
-
-    @functools.wraps(fn)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if not gc.isenabled():
-            return fn(*args, **kwargs)
-        gc.disable()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return paused
 
 
 @dataclass(slots=True)
@@ -475,7 +449,7 @@ class Step:
     events: tuple[Event, ...]
 
 
-@_gc_paused
+@paused
 def resolve_ids(table: Table, view: HistoryView) -> pd.Series:
     """A task ID per row: the row's own if valid and unique; else the ID of a remembered task
     with the same phase + channel + description that no other row claims; else a new one."""
@@ -706,7 +680,7 @@ def _read_rows(table: Table, ids: pd.Series) -> _Rows:
     )
 
 
-@_gc_paused
+@paused
 def step(view: HistoryView, table: Table, ids: pd.Series, as_of: dt.date, now: dt.datetime) -> Step:
     """Compare the tracker with what history remembers; see the module docstring.
 

@@ -36,6 +36,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "registry",
             # the per-credential request limiters every Google request passes (no sync import)
             "quota",
+            # the garbage collector paused around a stage (no sync import)
+            "collector",
         },
     ),
     # the notify: section is part of the config (sync/notify/config.py imports nothing of sync)
