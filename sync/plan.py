@@ -51,6 +51,8 @@ def summary_changes(
     for r in range(max(len(rows), len(desired.rows))):
         have = rows[r] if r < len(rows) else []
         want = desired.rows[r] if r < len(desired.rows) else []
+        if have == want and list(map(type, have)) == list(map(type, want)):
+            continue  # the same values of the same types: every cell is the same value
         for c in range(max(len(have), len(want))):
             a = have[c] if c < len(have) else None
             b = want[c] if c < len(want) else None

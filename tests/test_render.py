@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from sync.model import FINDING_COLUMNS
-from sync.plan import changed
+from sync.model import FINDING_COLUMNS, Grid, SummaryTab
+from sync.plan import changed, summary_changes
 from sync.render import issues_text
 from sync.summarize import _by_rule
 
@@ -98,3 +98,18 @@ def test_changed_on_an_empty_column_is_every_cell_with_a_value() -> None:
     cur = pd.Series([None] * 4, dtype=object)
     new = pd.Series([None, "", 0, "a"], dtype=object)
     assert changed(cur, new).tolist() == [False, False, True, True]
+
+
+def test_summary_changes_lists_cells_that_show_another_value() -> None:
+    want = SummaryTab("S", [["a", 1, 2.5], ["stamp", "09:00"], [True, None, "x"]], volatile=(1, 1))
+    same = Grid("S", [["a", 1, 2.5000000000001], ["stamp", "08:00"], [True, "", "x"]])
+    # equal but for the run-time stamp, a number's last digit and an empty cell: nothing
+    assert summary_changes(same, want) == {}
+    other = Grid("S", [["a", True, 2.5], ["stamp", "09:00"], [1, None, "x"], ["gone"]])
+    # True is not 1 (either way), a row the tab no longer has is cleared
+    assert summary_changes(other, want) == {
+        (0, 1): (True, 1),
+        (2, 0): (1, True),
+        (3, 0): ("gone", None),
+    }
+    assert summary_changes(None, want)[(0, 0)] == (None, "a")  # a missing tab: every cell
