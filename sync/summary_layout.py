@@ -774,7 +774,7 @@ def _list(
             name = w(name)
         header.append(name)
         formats.append(days if fmt == "days" else fmt)
-    body = [[_cell(v) for v in rec] for rec in frame.head(LIST_LIMIT).itertuples(index=False)]
+    body = list(frame.head(LIST_LIMIT).itertuples(index=False))  # Sheet.add makes them cells
     free = [i for i, c in enumerate(cols) if c in _FREE_TEXT]
     head, _ = sh.table(header, body, formats, rows=rows, wrap=free)
     if not body:
