@@ -256,6 +256,9 @@ class TaskStates(Mapping[str, TaskState]):
             return np.full(len(ids), -1, dtype=np.intp)
         if self._index is None:  # one hash table per frame, however often it is joined
             self._index = pd.Index(self.ids)
+        if not self._index.is_unique:  # (never from step(): the last row of an ID counts)
+            at = self._positions()
+            return np.array([at.get(t, -1) for t in ids.tolist()], dtype=np.intp)
         return self._index.get_indexer(ids)  # type: ignore[no-any-return,arg-type]
 
     def take(self, rows: np.ndarray) -> TaskStates:
