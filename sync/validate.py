@@ -178,5 +178,11 @@ def _fill(template: str | list[str], key: str, values: np.ndarray | list[str]) -
         if token not in template:
             return template
         pieces = template.split(token)
-        return [str(v).join(pieces) for v in values]
-    return [t.replace(token, str(v)) for t, v in zip(template, values, strict=True)]
+        # one string per distinct value: messages repeat (an owner, a status) and share it
+        made: dict[str, str] = {}
+        return [made.get(v) or made.setdefault(v, v.join(pieces)) for v in map(str, values)]
+    pairs: dict[tuple[str, str], str] = {}
+    return [
+        pairs.get((t, v)) or pairs.setdefault((t, v), t.replace(token, v))
+        for t, v in zip(template, map(str, values), strict=True)
+    ]
