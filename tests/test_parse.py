@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any, get_args
 
@@ -466,3 +467,13 @@ def test_text_map_calls_once_per_distinct_cell_and_blanks_read_empty(ruleset: An
     # rows read "" whatever its own text
     assert sorted(seen) == ["", "-", "a", "a"]
     assert list(t.text("owner")) == ["a", "a", "a", ""]
+
+
+def test_a_table_copied_with_other_cells_reads_those_cells(ruleset: Any) -> None:
+    # parse's factorized cells are not carried over by dataclasses.replace, which may swap them
+    t = parse(grid([task(owner="王丽"), task(owner="李雷")], ruleset), ruleset, SEED_AS_OF)
+    assert list(t.text("owner")) == ["王丽", "李雷"]
+    other = dataclasses.replace(t, cells=t.cells.assign(owner=["Ｚｈａｎｇ", "Li"]))
+    assert list(other.text("owner")) == ["zhang", "li"]
+    assert list(other.display("owner")) == ["Ｚｈａｎｇ", "Li"]
+    assert list(t.display("owner")) == ["王丽", "李雷"]
