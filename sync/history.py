@@ -1024,9 +1024,10 @@ def _delta(old: Any, new: Any) -> dict[str, Any] | None:
             return None
         return {"height": len(b), "rows": changes}
     if isinstance(old, list) and isinstance(new, list):  # findings
-        olds, news = {_key(f) for f in old}, {_key(f) for f in new}
-        removed = sorted(olds - news)
-        added = [f for f in new if _key(f) not in olds]
+        olds = {_fast_key(f): f for f in old}
+        news = {_fast_key(f) for f in new}
+        removed = sorted(_key(olds[k]) for k in olds.keys() - news)  # stored as JSON text
+        added = [f for f in new if _fast_key(f) not in olds]
         if len(removed) + len(added) > max(len(new), 1) // 2:
             return None
         return {"removed": removed, "added": added}
@@ -1040,7 +1041,34 @@ def _is_empty(delta: dict[str, Any], previous: Any) -> bool:
 
 
 def _key(finding: Any) -> str:
+    """A finding as the deltas store it: its JSON text, keys sorted."""
     return json.dumps(finding, sort_keys=True, ensure_ascii=False)
+
+
+def _fast_key(finding: dict[str, Any]) -> Any:
+    """A finding as a set member, equal exactly when :func:`_key` is: a tuple of the five
+    columns a run records (``sync.model.FINDING_COLUMNS``: a row number and texts), else the JSON text —
+    several times faster than JSON for the 250k findings of a 100k-row tracker."""
+    try:
+        row, column, rule = finding["row"], finding["column"], finding["rule"]
+        severity, message = finding["severity"], finding["message"]
+    except KeyError:
+        return _key(finding)
+    types = _KEY_TYPES
+    if (
+        len(finding) == 5
+        and type(row) in types
+        and type(column) in types
+        and type(rule) in types
+        and type(severity) in types
+        and type(message) in types
+    ):
+        return (row, column, rule, severity, message)
+    return _key(finding)
+
+
+#: The value types whose equality is their JSON text's (not float: NaN, 1 vs 1.0).
+_KEY_TYPES = frozenset({str, int, type(None)})
 
 
 def _apply(content: Any, delta: dict[str, Any]) -> Any:
@@ -1050,8 +1078,8 @@ def _apply(content: Any, delta: dict[str, Any]) -> Any:
         for r, row in delta["rows"]:
             rows[r] = row
         return {**content, "rows": rows}
-    gone = set(delta["removed"])
-    kept = [f for f in content if _key(f) not in gone]
+    gone = {_fast_key(json.loads(k)) for k in delta["removed"]}
+    kept = [f for f in content if _fast_key(f) not in gone] if gone else list(content)
     merged = kept + list(delta["added"])
     return sorted(merged, key=lambda f: (f.get("row", 0), str(f.get("column")), str(f.get("rule"))))
 

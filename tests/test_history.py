@@ -553,3 +553,33 @@ def test_a_damaged_task_state_blob_is_an_error_naming_the_store(tmp_path: Path) 
     with pytest.raises(TrackerError, match=r"h\.sqlite: the task states .* are damaged"):
         store.view()
     store.close()
+
+
+def test_findings_deltas_match_findings_as_their_json_does() -> None:
+    """The findings delta keys a finding by a tuple when its five columns are a row number and
+    texts, else by its JSON text: equal exactly when the JSON is (True is not 1, 1.0 is not 1)."""
+    from sync.history import _apply, _delta, _fast_key, _key
+
+    plain: dict[str, Any] = {
+        "row": 3,
+        "column": "负责人",
+        "rule": "r",
+        "severity": "error",
+        "message": "m",
+    }
+    assert _fast_key(plain) == _fast_key(dict(plain)) and isinstance(_fast_key(plain), tuple)
+    odd: list[dict[str, Any]] = [
+        dict(plain, row=True),
+        dict(plain, row=3.0),
+        dict(plain, extra=1),
+        {"row": 3},
+    ]
+    assert [_fast_key(f) for f in odd] == [_key(f) for f in odd]
+    old = [dict(plain, row=r) for r in range(2, 40)] + odd
+    new = [f for f in old if f["row"] != 4 and f is not odd[1]] + [
+        dict(plain, row=99, message="新")
+    ]
+    delta = _delta(old, new)
+    assert delta is not None
+    assert all(isinstance(k, str) for k in delta["removed"]), "stored as JSON text, as before"
+    assert sorted(map(_key, _apply(old, delta))) == sorted(map(_key, new))
