@@ -109,6 +109,10 @@ assumed = our reading, not stated anywhere we found.  Where an assumption
 decides safety the fake can do both (a flag) and the tests run both.
 
 Documented:
+* addChart takes the chartId the client gives (an id already used by an embedded object is
+  a 400) or picks one (AddChartRequest: "The chartId field is optional; if one is not set, an
+  id will be randomly generated. (It is an error to specify the ID of an embedded object that
+  already exists.)").
 * Requests over 10 MB are refused: 400 INVALID_ARGUMENT "Request payload size
   exceeds the limit: 10485760 bytes." (reason badRequest), nothing applied.
   The figure is not on a reference page; it is Google's own error text,

@@ -1038,3 +1038,48 @@ def test_a_grid_resized_between_the_two_reads_is_read_again(
     if edit == "delete-row":
         assert [r[:HUMAN] for r in after] == before[:2] + before[3:]
     assert in_sync(config, sa, ruleset)
+
+
+def test_a_persons_chart_on_the_summary_tab_is_theirs(
+    fake: SheetsFake, ruleset: RuleSet, sa: Path
+) -> None:
+    """The job records the ids of the charts it draws (developer metadata
+    ``tracker_sync.charts``, in the batch that draws them). A chart a person adds on the job's
+    summary tab is not among them: when the layout moves and the job redraws its charts, theirs
+    stays; when every chart of the job's is gone, the job draws its own again although a chart
+    (theirs) is still on the tab."""
+    sheet = big_tracker(fake, ruleset, 40)
+    config = make_config(fake, sheet, sa)
+    first = run(config, sa)
+    ours = {int(c["chartId"]) for c in fake.charts(sheet, "推广概览")}
+    assert len(ours) == 3
+    record = fake.developer_metadata(sheet, key="tracker_sync.charts")
+    assert len(record) == 1 and set(json.loads(record[0]["metadataValue"])["charts"]) == ours
+    summary_id = fake.sheet_properties(sheet, "推广概览")["sheetId"]
+    theirs = {
+        "addChart": {
+            "chart": {
+                "chartId": 4242,
+                "spec": {"title": "我的图", "basicChart": {"chartType": "COLUMN"}},
+                "position": {
+                    "overlayPosition": {"anchorCell": {"sheetId": summary_id, "rowIndex": 0}}
+                },
+            }
+        }
+    }
+    fake.apply_requests(sheet, [theirs])
+
+    # a list outgrows its reserved rows: the layout moves, the job's charts are drawn again
+    room = first.desired.summary.capacity["delayed"]
+    late = first.summary.status_counts["delayed"]
+    fake.insert_rows(sheet, TAB, 5, [late_task(i) for i in range(room - late + 3)])
+    run(config, sa)
+    after = {int(c["chartId"]) for c in fake.charts(sheet, "推广概览")}
+    assert 4242 in after, "the person's chart stays"
+    assert len(after) == 4 and not (after & ours), "the job's three drawn anew, not added twice"
+
+    # people delete the job's charts; theirs stays on the tab: the job draws its own again
+    fake.apply_requests(sheet, [{"deleteEmbeddedObject": {"objectId": i}} for i in after - {4242}])
+    run(config, sa)
+    again = {int(c["chartId"]) for c in fake.charts(sheet, "推广概览")}
+    assert 4242 in again and len(again) == 4

@@ -32,6 +32,7 @@ from ...model import (
 from ..base import Probe, ReadHints
 from . import build
 from .build import (
+    CHARTS_KEY,
     ENVELOPE,
     FORMATS_KEY,
     HEADER_REPLY_FIELDS,
@@ -92,8 +93,14 @@ class ReadState:
     summary_cols: int
     summary_height: int
     sheet_titles: list[str] = field(default_factory=list)
-    #: The ids of the charts on the job's summary tab (deleted when the charts are drawn anew).
+    #: The ids of the job's charts on its summary tab — those its record names (deleted when
+    #: the charts are drawn anew); a person's chart there is not among them.
     summary_chart_ids: list[int] = field(default_factory=list)
+    #: Every object id on the summary tab (new charts take ids that are not among them).
+    summary_object_ids: list[int] = field(default_factory=list)
+    #: The metadataId of the job's record of its charts (developer metadata
+    #: ``tracker_sync.charts``), None without one.
+    charts_id: int | None = None
     #: Generated column key -> the metadataId of its anchor on the tracker tab: every values
     #: write addresses an anchor by its id, so it matches exactly that one column.
     anchor_ids: dict[str, int] = field(default_factory=dict)
@@ -157,6 +164,29 @@ class _Hint:
         except (ValueError, KeyError, TypeError):
             return None
         return cls(tabs, tracker) if (tracker, True) in tabs else None
+
+
+def _own_charts(
+    metadata: list[dict[str, Any]], summary_id: int | None, present: list[int]
+) -> tuple[list[int], int | None]:
+    """The job's charts among ``present`` (the ids on its summary tab ``summary_id``) and the
+    metadataId of its record of them. Without a record (a tab the job drew before it kept one)
+    every chart there is the job's, as it always was; with a record, only those it names — a
+    person's chart on the summary tab is theirs. A record of another tab (the summary tab was
+    deleted and made again) or one that cannot be read names none."""
+    for m in metadata:
+        if m.get("metadataKey") != CHARTS_KEY:
+            continue
+        mid = m.get("metadataId")
+        try:
+            data = json.loads(m.get("metadataValue") or "{}")
+            if summary_id is None or int(data.get("sheetId", -1)) != summary_id:
+                return [], mid
+            recorded = {int(i) for i in data.get("charts", [])}
+        except (ValueError, TypeError, AttributeError):
+            return [], mid
+        return [c for c in present if c in recorded], mid
+    return list(present), None
 
 
 def _grid_size(sheet: dict[str, Any]) -> tuple[int, int]:
@@ -442,6 +472,14 @@ class SheetsBackend:
         recorded, formats_id, formats_raw = formats_record(
             data.get("developerMetadata", []), tracker_id
         )
+        present = [
+            int(c["chartId"]) for c in (summary_sheet or {}).get("charts") or [] if "chartId" in c
+        ]
+        own_charts, charts_id = _own_charts(
+            data.get("developerMetadata", []),
+            int(summary_sheet["properties"]["sheetId"]) if summary_sheet else None,
+            present,
+        )
         own = own_rules(
             tracker_id,
             cf_rules,
@@ -463,11 +501,9 @@ class SheetsBackend:
             summary_rows=summary_rows,
             summary_cols=summary_cols,
             summary_height=summary_height,
-            summary_chart_ids=[
-                int(c["chartId"])
-                for c in (summary_sheet or {}).get("charts") or []
-                if "chartId" in c
-            ],
+            summary_chart_ids=own_charts,
+            summary_object_ids=present,
+            charts_id=charts_id,
             sheet_titles=titles,
             anchor_ids=anchor_ids,
             doubled=doubled,
@@ -487,7 +523,7 @@ class SheetsBackend:
             # the job's rules run to the end of the sheet, whatever its size (see cf_json)
             row_capacity=None,
             owned_columns=anchors,
-            summary_charts=len(summary_sheet.get("charts") or []) if summary_sheet else 0,
+            summary_charts=len(own_charts),
             tabs=tabs,
         )
 
@@ -612,6 +648,14 @@ class SheetsBackend:
             # bring the record up to date while a structural write goes anyway
             value = formats_value(st.tracker_id, snapshot.conditional_formats)
             structural.append(build.formats_record_request(st.formats_id, value))
+        chart_ids: list[int] = []
+        if plan.summary is not None and plan.summary_charts:
+            taken = set(st.summary_object_ids)
+            while len(chart_ids) < len(plan.summary.charts):
+                cid = random.randint(10_000_000, 2_000_000_000)
+                if cid not in taken:
+                    taken.add(cid)
+                    chart_ids.append(cid)
         if plan.summary is not None and (restyle or plan.summary_charts):
             structural += build.summary_structure(
                 summary_id,
@@ -623,7 +667,15 @@ class SheetsBackend:
                 restyle=restyle,
                 chart=plan.summary_charts,
                 old_charts=st.summary_chart_ids if st.summary_id is not None else (),
+                chart_ids=chart_ids,
             )
+            if plan.summary_charts:
+                # in the same all-or-nothing batch: the charts drawn and their record
+                structural.append(
+                    build.record_request(
+                        CHARTS_KEY, st.charts_id, build.charts_value(summary_id, chart_ids)
+                    )
+                )
         if plan.meta is not None:
             structural += build.meta_request(st.meta_id, plan.meta)
 

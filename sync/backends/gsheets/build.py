@@ -19,6 +19,9 @@ META_KEY = "tracker_sync.meta"
 
 #: The job's record of the highlight rules it made (which tab, each rule's range, formula, fill).
 FORMATS_KEY = "tracker_sync.formats"
+#: The job's record of the charts it drew on its summary tab (by id: a person's chart there
+#: is theirs, never deleted).
+CHARTS_KEY = "tracker_sync.charts"
 
 PROTECTION_DESCRIPTION = "tracker-sync: generated columns (computed; edits are overwritten)"
 
@@ -442,6 +445,16 @@ def cf_json(sheet_id: int, rule: CFRule, *, bounded: bool = False) -> dict[str, 
 
 def formats_record_request(record_id: int | None, value: str | None) -> dict[str, Any]:
     """Create, update or (``value`` None) delete the job's record of its rules."""
+    return record_request(FORMATS_KEY, record_id, value)
+
+
+def charts_value(sheet_id: int, chart_ids: Sequence[int]) -> str:
+    """The job's record of the charts it drew on tab ``sheet_id``."""
+    return json.dumps({"sheetId": sheet_id, "charts": list(chart_ids)}, separators=(",", ":"))
+
+
+def record_request(key: str, record_id: int | None, value: str | None) -> dict[str, Any]:
+    """Create, update or (``value`` None) delete the job's spreadsheet-level record ``key``."""
     lookup = {"developerMetadataLookup": {"metadataId": record_id}}
     if value is None:
         return {"deleteDeveloperMetadata": {"dataFilter": lookup}}
@@ -449,7 +462,7 @@ def formats_record_request(record_id: int | None, value: str | None) -> dict[str
         return {
             "createDeveloperMetadata": {
                 "developerMetadata": {
-                    "metadataKey": FORMATS_KEY,
+                    "metadataKey": key,
                     "metadataValue": value,
                     "location": {"spreadsheet": True},
                     "visibility": "DOCUMENT",
@@ -479,7 +492,10 @@ PX_PER_CHAR, ROW_PX = 7, 21
 
 
 def chart_request(
-    sheet_id: int, spec: ChartSpec, widths: dict[int, float] | None = None
+    sheet_id: int,
+    spec: ChartSpec,
+    widths: dict[int, float] | None = None,
+    chart_id: int | None = None,
 ) -> dict[str, Any]:
     """An ``addChart`` for ``spec``: a native basic chart. "bar" is columns, "stacked" and
     "gantt" stacked horizontal bars (documented: BasicChartType BAR, BasicChartStackedType
@@ -487,7 +503,9 @@ def chart_request(
     background (a series colour's alpha is not supported), its value axis spans ``spec.axis``
     (ChartAxisViewWindowOptions, EXPLICIT). Sheets has no axis-crossing setting, so the Gantt's
     today line is not drawn (its axis title names today). With ``spec.end`` the chart is sized to
-    cover exactly those cells (``widths`` in characters, rows at Sheets' 21 px)."""
+    cover exactly those cells (``widths`` in characters, rows at Sheets' 21 px). ``chart_id``
+    is the id the job records (documented, AddChartRequest: "The chartId field is optional ...
+    It is an error to specify the ID of an embedded object that already exists")."""
 
     def source(col: int, r0: int, r1: int) -> dict[str, Any]:
         return {
@@ -550,14 +568,13 @@ def chart_request(
             int(w.get(c, 12.0) * PX_PER_CHAR) for c in range(spec.anchor[1], spec.end[1])
         )
         position["heightPixels"] = (spec.end[0] - spec.anchor[0]) * ROW_PX
-    return {
-        "addChart": {
-            "chart": {
-                "spec": {"title": spec.title, "basicChart": basic},
-                "position": {"overlayPosition": position},
-            }
-        }
+    chart: dict[str, Any] = {
+        "spec": {"title": spec.title, "basicChart": basic},
+        "position": {"overlayPosition": position},
     }
+    if chart_id is not None:
+        chart["chartId"] = chart_id
+    return {"addChart": {"chart": chart}}
 
 
 def format_json(style: CellStyle | None, font: str | None = None) -> tuple[dict[str, Any], str]:
@@ -945,10 +962,12 @@ def summary_structure(
     restyle: bool,
     chart: bool,
     old_charts: Sequence[int] = (),
+    chart_ids: Sequence[int] = (),
 ) -> list[dict[str, Any]]:
     """The summary tab's structure: the tab (or room for more rows / columns), column widths,
-    cell formats and row heights, charts (``old_charts``, the ids of the charts on it now, are
-    deleted first); its values go with the values write. ``grid_rows`` x ``grid_cols`` is its
+    cell formats and row heights, charts (``old_charts``, the ids of the job's charts on it now,
+    are deleted first; the new ones take ``chart_ids`` when given); its values go with the
+    values write. ``grid_rows`` x ``grid_cols`` is its
     grid now and ``filled`` the rows holding something."""
     reqs: list[dict[str, Any]] = []
     height = max(len(tab.rows) + 50, 200)
@@ -1012,5 +1031,9 @@ def summary_structure(
         reqs += summary_format_requests(sid, tab, rows, width)
     if chart:
         reqs += [{"deleteEmbeddedObject": {"objectId": i}} for i in old_charts]
-        reqs += [chart_request(sid, spec, tab.widths) for spec in tab.charts]
+        ids: list[int | None] = [*chart_ids] or [None] * len(tab.charts)
+        reqs += [
+            chart_request(sid, spec, tab.widths, cid)
+            for spec, cid in zip(tab.charts, ids, strict=True)
+        ]
     return reqs
