@@ -249,3 +249,19 @@ def test_the_common_rows_take_the_path_by_reference() -> None:
         + '<c r="O2" t="inlineStr"><is><t>延期</t></is></c><c r="P2"><v>3</v></c>'.encode()
     )
     assert writer.cells_by_reference(1, inner, {2: "x"}) is None  # between: scan
+
+
+def test_styled_cells_reads_only_the_style_of_cell_tags() -> None:
+    """A cell's style is its tag's ``s`` attribute, wherever it stands among the attributes;
+    a row's style, a text that spells ``s="3"``, a longer index and another tag are not."""
+    from sync.backends.xlsx_package import styled_cells
+
+    body = (
+        '<row r="1" s="3" customFormat="1"><c r="A1" s="3"/><c s="3" r="B1"><v>1</v></c>'
+        '<c r="C1" t="inlineStr"><is><t> s="3"</t></is></c><c r="D1" s="13"/>'
+        '<c\tr="E1"\ts="3"/><c r="F1" xs="3"/></row>'
+    )
+    data = sheet(body)
+    assert styled_cells(data, {3}) == {(0, 0), (0, 1), (0, 4)}
+    assert styled_cells(data, {13}) == {(0, 3)}
+    assert styled_cells(data, set()) == set()

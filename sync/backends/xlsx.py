@@ -495,24 +495,25 @@ def _rows(book: Any, title: str, data: bytes) -> list[list[Any]]:
     if (r0 + sheet.height) * (c0 + sheet.width) > MAX_DENSE_CELLS:
         return _sparse_rows(data, title)
     out = []
+    big = 2**53
     for row in sheet.to_python(skip_empty_area=False):
-        values = [_value(v) for v in row]
+        # calamine's values as the pipeline reads cells: '' is empty; a whole number is an int
+        # (a spreadsheet stores every number as a double); inline (a call per cell was 0.1 s
+        # of a 50k-row read)
+        values = [
+            None
+            if v == "" and type(v) is str
+            else int(v)
+            if type(v) is float and v.is_integer() and -big < v < big
+            else v
+            for v in row
+        ]
         while values and values[-1] is None:
             values.pop()
         out.append(values)
     while out and not out[-1]:
         out.pop()
     return out
-
-
-def _value(v: Any) -> Any:
-    """calamine's value as the pipeline reads cells: '' is empty; a whole number is an int (a
-    spreadsheet stores every number as a double; openpyxl gave ints for them too)."""
-    if v == "" and isinstance(v, str):
-        return None
-    if type(v) is float and v.is_integer() and abs(v) < 2**53:
-        return int(v)
-    return v
 
 
 def _sparse_rows(data: bytes, title: str) -> list[list[Any]]:

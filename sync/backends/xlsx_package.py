@@ -883,6 +883,8 @@ class SheetParts:
 _ROW_R = re.compile(rb'\br="(\d+)"')
 _CELL_R = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _STYLE = re.compile(rb'\ss="(\d+)"')
+_WORD = re.compile(rb"\w")
+_ATTR_SPACE = (b" ", b"\t", b"\n", b"\r")
 _SPANS = re.compile(rb'\sspans="(\d+):(\d+)"')
 
 
@@ -1112,12 +1114,26 @@ def styled_cells(data: bytes, styles: set[int]) -> set[tuple[int, int]]:
     if not styles:
         return set()
     parts = SheetParts(data)
-    p = re.escape(parts.prefix)
+    body = parts.body
+    tag = b"<" + parts.prefix + b"c"
     alternatives = b"|".join(str(s).encode() for s in sorted(styles))
-    pattern = re.compile(rb"<" + p + rb"c\b([^>]*?\ss=\"(?:" + alternatives + rb")\"[^>]*)>")
+    # find the style attributes (a literal scan), then the cell tag each sits in — several
+    # times faster than trying a pattern at every cell of a 50k-row sheet
+    attribute = re.compile(rb's="(?:' + alternatives + rb')"')  # literal first: a fast scan
     out = set()
-    for m in pattern.finditer(parts.body):
-        ref = _CELL_R.search(m.group(1))
+    for m in attribute.finditer(body):
+        begin = body.rfind(b"<", 0, m.start())
+        after = begin + len(tag)
+        if (
+            body[m.start() - 1 : m.start()] not in _ATTR_SPACE  # an attribute s, not ...s="
+            or begin < 0
+            or not body.startswith(tag, begin)
+            or _WORD.match(body, after) is not None  # <col ..., not <c ...
+            or body.find(b">", begin, m.start()) >= 0  # not inside that tag
+        ):
+            continue
+        end = body.find(b">", m.end())
+        ref = _CELL_R.search(body, after, end if end >= 0 else len(body))
         if ref is not None:
             out.add((int(ref.group(2)) - 1, _col_index(ref.group(1))))
     return out
