@@ -286,6 +286,14 @@ def cell_text(value: Any) -> str:
 # ---------------------------------------------------------------------------- header
 
 
+def header_column(value: object, index: Mapping[str, str]) -> str | None:
+    """The canonical column a header cell names (``index``: :meth:`RuleSet.alias_index`);
+    None for an empty cell, a generated column's header or a header no column knows."""
+    if value is None or is_generated_header(value):
+        return None
+    return next((index[k] for k in header_keys(value) if k in index), None)
+
+
 def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
     """The 0-based header row and canonical column -> 0-based column index."""
     index = ruleset.alias_index()
@@ -294,13 +302,9 @@ def find_header(grid: Grid, ruleset: RuleSet) -> tuple[int, dict[str, int]]:
     for r, row in enumerate(grid.rows[:_HEADER_SCAN_ROWS]):
         mapping: dict[str, int] = {}
         for c, value in enumerate(row):
-            if value is None or is_generated_header(value):
-                continue
-            for key in header_keys(value):
-                name = index.get(key)
-                if name is not None:
-                    mapping.setdefault(name, c)
-                    break
+            name = header_column(value, index)
+            if name is not None:
+                mapping.setdefault(name, c)
         if len(mapping) > len(best_map):
             best_row, best_map = r, mapping
     required = [n for n, spec in ruleset.columns.items() if spec.required]
@@ -324,9 +328,7 @@ def duplicate_headers(
     index = ruleset.alias_index()
     found: dict[str, list[tuple[int, str]]] = {}
     for c, value in enumerate(header):
-        if value is None or is_generated_header(value):
-            continue
-        name = next((index[k] for k in header_keys(value) if k in index), None)
+        name = header_column(value, index)
         if name is not None and name in positions:
             found.setdefault(name, []).append((c, cell_text(value).strip()))
     return {name: tuple(cols) for name, cols in found.items() if len(cols) > 1}

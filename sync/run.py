@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from .backends import (
@@ -42,12 +42,12 @@ from .errors import (
     TrackerSyncError,
 )
 from .history import History, KeepsReadHint, RemembersInputs, RunStore, human_snapshot
-from .i18n import is_generated_header, text
+from .i18n import text
 from .model import Snapshot
-from .parse import header_locale
+from .parse import header_column, header_locale
 from .pipeline import RunResult, plan_run
-from .rules import RuleSet, header_keys, load_rules
-from .timeline import Event, HistoryView, TaskState, changed_states, rebaseline
+from .rules import RuleSet, load_rules
+from .timeline import Event, HistoryView, changed_states, rebaseline
 from .unchanged import (
     CLOCK_COLUMNS,
     LastInputs,
@@ -429,16 +429,10 @@ def percent_header(ruleset: RuleSet) -> Callable[[object], bool]:
     (True, True, False)
     """
     index = ruleset.alias_index()
-    kinds = {name: spec.type for name, spec in ruleset.columns.items()}
+    percent = {name for name, spec in ruleset.columns.items() if spec.type == "percent"}
 
     def is_percent(value: object) -> bool:
-        if value is None or is_generated_header(value):
-            return False
-        for key in header_keys(value):
-            name = index.get(key)
-            if name is not None:
-                return kinds.get(name) == "percent"
-        return False
+        return header_column(value, index) in percent
 
     return is_percent
 
@@ -481,7 +475,7 @@ def _remember(
     step_ = result.history
     if result.applied is not None or step_ is None or step_.events:
         return
-    if _changed_states(step_.states, view.states):
+    if changed_states(step_.states, view.states):
         return
     cols = step_.columns
     clock = [
@@ -489,13 +483,6 @@ def _remember(
     ]
     assert result.now is not None
     store.remember_inputs(run_id, fp, valid_until(ruleset, clock, result.now))
-
-
-def _changed_states(
-    new: Mapping[str, TaskState], old: Mapping[str, TaskState]
-) -> Mapping[str, TaskState]:
-    """Only the task states this run changed (a quiet run writes none)."""
-    return changed_states(new, old)
 
 
 def _record(store: RunStore, result: RunResult, view: HistoryView) -> int:
@@ -528,7 +515,7 @@ def _record(store: RunStore, result: RunResult, view: HistoryView) -> int:
             result.snapshot.tracker.rows, generated, result.snapshot.tracker.title
         ),
         findings=_records(result.findings.astype({"row": int})),
-        states=_changed_states(step_.states, view.states) if step_ else None,
+        states=changed_states(step_.states, view.states) if step_ else None,
         events=step_.events if step_ else (),
     )
     log.info("recorded run %d (%d events)", run_id, len(step_.events) if step_ is not None else 0)
