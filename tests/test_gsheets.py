@@ -148,17 +148,25 @@ def test_first_run_then_steady_state_request_budget(
     third = run(config, sa)
     # the task left the summary's delayed list: the list keeps its reserved rows, so nothing
     # on the summary moves and its look and charts stay; one values write, its row cleared
-    assert third.requests == {"read": 2, "write": 1}
+    assert_one_values_write(fake, sheet, third, charts)
+    assert third.summary.status_counts["delayed"] == 0
+    assert fake.values(sheet, TAB)[1][14:19] == ["已完成", 100, 0, 9, "绿"]
+    assert in_sync(config, sa, ruleset)
+
+
+def assert_one_values_write(
+    fake: SheetsFake, sheet: str, result: RunResult, charts: list[Any]
+) -> None:
+    """The run read twice and wrote once, values only: the summary's look and charts as they
+    were, its cells as the run wanted them."""
+    assert result.requests == {"read": 2, "write": 1}
     assert [r.kind for r in fake.requests if r.kind != "token"] == [
         "get",
         "values.batchGet",
         "values.batchUpdateByDataFilter",
     ]
     assert fake.charts(sheet, "推广概览") == charts, "the charts stay as they were"
-    assert third.summary.status_counts["delayed"] == 0
-    assert filled(fake.values(sheet, "推广概览")) == filled(third.desired.summary.rows)
-    assert fake.values(sheet, TAB)[1][14:19] == ["已完成", 100, 0, 9, "绿"]
-    assert in_sync(config, sa, ruleset)
+    assert filled(fake.values(sheet, "推广概览")) == filled(result.desired.summary.rows)
 
 
 def late_task(i: int) -> list[Any]:
@@ -183,14 +191,7 @@ def test_a_row_inserted_or_deleted_is_one_values_write(
     assert len(charts) == 3
 
     def steady(result: RunResult) -> None:
-        assert result.requests == {"read": 2, "write": 1}
-        assert [r.kind for r in fake.requests if r.kind != "token"] == [
-            "get",
-            "values.batchGet",
-            "values.batchUpdateByDataFilter",
-        ]
-        assert fake.charts(sheet, "推广概览") == charts, "the charts stay as they were"
-        assert filled(fake.values(sheet, "推广概览")) == filled(result.desired.summary.rows)
+        assert_one_values_write(fake, sheet, result, charts)
         assert in_sync(config, sa, ruleset)
 
     fake.insert_rows(sheet, TAB, 5, [late_task(0)])
