@@ -1,5 +1,6 @@
-"""Sheets reads (issues 9 + 16): a no-change run is one request, a changed run two reads, and
-number formats are read only for the percent columns.
+"""Sheets reads (issues 9 + 16): a no-change run is one request, a changed run one read when its
+values show no structural change (the day's structure is kept, :mod:`sync.backends.gsheets.structure`)
+and two otherwise, and number formats are read only for the percent columns.
 
 Every run here opens a fresh backend (as a cron run does) and shares one run store, which keeps
 the hint of the tabs the last read found (``read.hint``).
@@ -17,6 +18,7 @@ import pytest
 from sync.backends import ReadHints
 from sync.config import Config
 from sync.history import History
+from sync.parse import parse_percent_value
 from sync.pipeline import RunResult
 from sync.rules import RuleSet
 from sync.run import percent_header, sync_or_skip
@@ -66,7 +68,7 @@ def test_no_change_run_is_one_request(
     assert third.worksheet == TAB
 
 
-def test_a_value_edit_costs_two_reads_and_one_write(
+def test_a_value_edit_costs_one_read_and_one_write(
     fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path, ruleset: RuleSet
 ) -> None:
     config, store = make_config(fake, sheet, sa), History(tmp_path / "h.sqlite")
@@ -74,15 +76,36 @@ def test_a_value_edit_costs_two_reads_and_one_write(
     fake.set_cell(sheet, TAB, 4, PROGRESS, 0.8)  # row 4: 54.5 % planned, now 80 % done
     edited = go(config, sa, store, 2)
     assert isinstance(edited, RunResult) and edited.applied is not None
+    # the values show no structural change: the structure the last read found is used again
+    assert edited.requests == {"read": 1, "write": 1}
+    assert kinds(fake) == ["values.batchGet", "values.batchUpdateByDataFilter"]
+    assert fake.values(sheet, TAB)[3][16] == pytest.approx(80 - 54.5)
+    fake.reset_log()
+    # the run after the write sees its own values: nothing to do, one read
+    again = go(config, sa, store, 3)
+    assert isinstance(again, RunResult) and again.applied is None
+    assert again.requests == {"read": 1, "write": 0}
+    fake.reset_log()
+    assert isinstance(go(config, sa, store, 4), Unchanged)
+    assert kinds(fake) == ["values.batchGet"]
+
+
+def test_a_number_whose_format_decides_reads_the_structure(
+    fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path, ruleset: RuleSet
+) -> None:
+    """``100%`` typed into the plain progress column is a 1 in a percent-formatted cell: the
+    values alone cannot tell it from 1 %, so the structure is read (its percent column only)."""
+    config, store = make_config(fake, sheet, sa), History(tmp_path / "h.sqlite")
+    quiet(config, sa, store, fake)
+    fake.set_cell(sheet, TAB, 4, PROGRESS, "100%", user_entered=True)
+    edited = go(config, sa, store, 2)
+    assert isinstance(edited, RunResult) and edited.applied is not None
     assert edited.requests == {"read": 2, "write": 1}
     assert kinds(fake)[:2] == ["values.batchGet", "get"]
     # the structure request asked for the tracker's first row and its percent column only
     get = next(r for r in fake.requests if r.kind == "get")
     assert get.query["ranges"] == ["'进度表'!1:1", "'进度表'!J:J", "'推广概览'!A1"]
-    assert fake.values(sheet, TAB)[3][16] == pytest.approx(80 - 54.5)
-    fake.reset_log()
-    again = go(config, sa, store, 3)
-    assert isinstance(again, RunResult) and again.applied is None
+    assert edited.table.data.at[3, "progress"] == pytest.approx(100.0)
 
 
 def test_a_deleted_tab_is_read_in_full_never_skipped(
@@ -146,7 +169,8 @@ def test_a_tab_changed_between_the_probe_and_the_structure_is_read_again(
 ) -> None:
     config, store = make_config(fake, sheet, sa), History(tmp_path / "h.sqlite")
     quiet(config, sa, store, fake)
-    fake.set_cell(sheet, TAB, 4, PROGRESS, 0.8)
+    fake.set_cell(sheet, TAB, 4, PROGRESS, "80%", user_entered=True)
+    fake.set_cell(sheet, TAB, 5, PROGRESS, "100%", user_entered=True)  # the structure is read
     # a person inserts rows right after the probe: the grid sizes differ, the read goes again
     fake.on_request(1, lambda f: f.insert_rows(sheet, TAB, 3, count=2), kind="get")
     after = go(config, sa, store, 2)
@@ -170,11 +194,12 @@ def test_a_new_day_reads_every_tab_afresh(
 
 
 @pytest.mark.parametrize(
-    ("typed", "fmt", "reads_as"),
+    ("typed", "fmt", "reads_as", "structure"),
     [
-        ("100%", None, 100.0),  # typed as a percentage: 1 in a percent cell
-        (1, None, 1.0),  # a plain 1 is 1 %
-        (0.5, "PERCENT", 50.0),  # a fraction formatted as a percentage afterwards
+        ("100%", None, 100.0, True),  # typed as a percentage: 1 in a percent cell
+        (1, None, 1.0, True),  # a plain 1 is 1 %
+        # a fraction formatted as a percentage afterwards: 50 % either way, no structure read
+        (0.5, "PERCENT", 50.0, False),
     ],
 )
 def test_a_percent_cell_reads_as_a_percentage_after_the_lean_read(
@@ -186,6 +211,7 @@ def test_a_percent_cell_reads_as_a_percentage_after_the_lean_read(
     typed: Any,
     fmt: str | None,
     reads_as: float,
+    structure: bool,
 ) -> None:
     config, store = make_config(fake, sheet, sa), History(tmp_path / "h.sqlite")
     quiet(config, sa, store, fake)
@@ -198,10 +224,18 @@ def test_a_percent_cell_reads_as_a_percentage_after_the_lean_read(
     b.prepare_read(ReadHints(json.loads(hint)["read"], percent_header(ruleset)))
     fake.reset_log()
     snap = b.read()
-    assert kinds(fake) == ["values.batchGet", "get"]
     cell = snap.tracker.rows[3][PROGRESS - 1]
-    scaled = cell * 100 if (3, PROGRESS - 1) in snap.tracker.percent_cells else cell
+    # as the parser reads it: a number in a percent cell is a fraction; a bare fraction too
+    scaled = (
+        cell * 100
+        if (3, PROGRESS - 1) in snap.tracker.percent_cells
+        else parse_percent_value(cell)[0]
+    )
     assert scaled == pytest.approx(reads_as)
+    if not structure:
+        assert kinds(fake) == ["values.batchGet"]
+        return
+    assert kinds(fake) == ["values.batchGet", "get"]
     # only the percent column's cells carried a number format in the reply
     get = next(r for r in fake.requests if r.kind == "get")
     assert get.query["ranges"][1:2] == ["'进度表'!J:J"]
@@ -233,6 +267,7 @@ def test_a_ranged_read_without_the_spreadsheet_metadata_reads_again_in_full(
     quiet(config, sa, store, fake)
     fake.ranged_get_keeps_spreadsheet_metadata = False
     fake.set_cell(sheet, TAB, 4, PROGRESS, 0.8)
+    fake.set_cell(sheet, TAB, 5, PROGRESS, "100%", user_entered=True)  # the structure is read
     edited = go(config, sa, store, 2)
     assert isinstance(edited, RunResult) and edited.applied is not None
     assert kinds(fake)[:4] == ["values.batchGet", "get", "get", "values.batchGet"]

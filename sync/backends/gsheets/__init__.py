@@ -2,7 +2,7 @@
 
 Request budget of a run:
 
-- read, two requests: one ``values:batchGet`` of every tab (UNFORMATTED_VALUE, serial dates):
+- read, one or two requests: one ``values:batchGet`` of every tab (UNFORMATTED_VALUE, serial dates):
   plain JSON items, about the tabs' size as CSV; and a ``spreadsheets.get``
   (``prettyPrint=false``) whose field mask asks for what the decisions need and no cell value --
   properties, the tabs' metadata, the tracker's conditional formats and the job's protections,
@@ -12,7 +12,10 @@ Request budget of a run:
   nothing changed (one request) -- and the structure request's ``ranges`` name those tabs, the
   tracker's first row and its percent columns only; without one the structure of every tab
   comes first, with the format type of every formatted cell. A grid whose size differs between
-  the two (rows or columns inserted or deleted meanwhile) is read again;
+  the two (rows or columns inserted or deleted meanwhile) is read again. Within a day the
+  structure request is skipped when the values show no structural change: the structure the
+  day's last structure read found is kept with the hint and used again (:mod:`.structure`), so
+  a changed run is one read too, and a structural write reads the structure first;
 - write, structure (first run, a new generated column, changed highlight rules, a missing
   summary tab or chart): one ``spreadsheets:batchUpdate``, all-or-nothing, holding no cell value;
   new generated columns are *inserted* at their index and anchored in it, so they can never
@@ -32,7 +35,7 @@ them, never by colour; a delete by index is checked against the rule Google says
 
 Modules: :mod:`.transport` (credentials, retries, error mapping, redaction, logging),
 :mod:`.build` (pure request builders), :mod:`.grid` (grid decoding), :mod:`.formats` (rule
-identity), :mod:`.guard` (the row guard), :mod:`.backend` (the backend itself).
+identity), :mod:`.structure` (the day's structure, kept between runs), :mod:`.guard` (the row guard), :mod:`.backend` (the backend itself).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from ...model import (
     meta_from_rows,
 )
 from ..base import Probe, ReadHints
-from . import build
+from . import build, structure
 from .build import (
     CHARTS_KEY,
     ENVELOPE,
@@ -111,6 +111,19 @@ class ReadState:
     formats_id: int | None = None
     formats_raw: str | None = None
     formats_moved: bool = False
+    #: The structure came from the day's kept structure (:mod:`.structure`), not a read: a
+    #: structural write reads it afresh first.
+    recalled: bool = False
+
+
+#: A read: the structure reply, its tabs, the values by title, and the tracker's percent
+#: cells when the structure was recalled (None: the reply's formats tell them).
+_Read = tuple[
+    dict[str, Any],
+    list[dict[str, Any]],
+    dict[str, list[list[Any]]],
+    set[tuple[int, int]] | None,
+]
 
 
 @dataclass(frozen=True)
@@ -124,33 +137,46 @@ class _Values:
 @dataclass(frozen=True)
 class _Hint:
     """What a read found that lets the next one start with the values: every tab (title, has a
-    grid) in the sheet's order, and which of them is the tracker."""
+    grid) in the sheet's order, which of them is the tracker, and the structure the read found
+    (:mod:`.structure`; None when it may have changed since: after a structural write)."""
 
     tabs: tuple[tuple[str, bool], ...]
     tracker: str
+    structure: dict[str, Any] | None = None
 
     @property
     def titles(self) -> list[str]:
         return [t for t, _ in self.tabs]
 
     @classmethod
-    def of(cls, sheets: list[dict[str, Any]], tracker: dict[str, Any]) -> _Hint:
+    def of(
+        cls,
+        sheets: list[dict[str, Any]],
+        tracker: dict[str, Any],
+        kept: dict[str, Any] | None = None,
+    ) -> _Hint:
         return cls(
             tuple(
                 (s["properties"]["title"], s["properties"].get("sheetType", "GRID") == "GRID")
                 for s in sheets
             ),
             tracker["properties"]["title"],
+            kept,
         )
 
-    def with_tab(self, title: str) -> _Hint:
-        return self if title in self.titles else _Hint((*self.tabs, (title, True)), self.tracker)
+    def changed(self, new_tab: str | None = None) -> _Hint:
+        """The hint after a structural write (which made ``new_tab``, if given): the tabs, no
+        kept structure."""
+        tabs = self.tabs
+        if new_tab is not None and new_tab not in self.titles:
+            tabs = (*tabs, (new_tab, True))
+        return _Hint(tabs, self.tracker)
 
     def dumps(self) -> str:
-        return json.dumps(
-            {"tabs": [[t, g] for t, g in self.tabs], "tracker": self.tracker},
-            ensure_ascii=False,
-        )
+        data: dict[str, Any] = {"tabs": [[t, g] for t, g in self.tabs], "tracker": self.tracker}
+        if self.structure is not None:
+            data["structure"] = self.structure
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def parse(cls, text: str | None) -> _Hint | None:
@@ -161,9 +187,12 @@ class _Hint:
             data = json.loads(text)
             tabs = tuple((str(t), bool(g)) for t, g in data["tabs"])
             tracker = str(data["tracker"])
-        except (ValueError, KeyError, TypeError):
+            kept = data.get("structure")
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        return cls(tabs, tracker) if (tracker, True) in tabs else None
+        if (tracker, True) not in tabs:
+            return None
+        return cls(tabs, tracker, kept if isinstance(kept, dict) else None)
 
 
 def _own_charts(
@@ -187,6 +216,21 @@ def _own_charts(
             return [], mid
         return [c for c in present if c in recorded], mid
     return list(present), None
+
+
+def _shape(s: Snapshot) -> tuple[Any, ...]:
+    """What a snapshot took from the structure (not the values)."""
+    return (
+        s.sheet_titles,
+        s.time_zone,
+        s.conditional_formats,
+        s.meta,
+        s.owned_columns,
+        s.summary_charts,
+        s.tracker.percent_cells,
+        s.row_capacity,
+        tuple(s.tabs),
+    )
 
 
 def _grid_size(sheet: dict[str, Any]) -> tuple[int, int]:
@@ -236,6 +280,10 @@ class SheetsBackend:
         self._hint: _Hint | None = None
         self._probed: _Values | None = None
         self._last_hint: str | None = None
+        #: The values the last read used (a structure read before a structural write pairs
+        #: them with the structure) and whether the next read may use the kept structure.
+        self._values: _Values | None = None
+        self._recall = True
 
     # ------------------------------------------------------------------ capabilities
 
@@ -280,6 +328,7 @@ class SheetsBackend:
         # it exists now: read as on a first run
         self._hint = hint if hint and self.summary_title in hint.titles else None
         self._probed = None
+        self._recall = True
 
     def probe(self) -> Probe | None:
         """One ``values:batchGet`` of the tabs the hint names; None without a hint, or when a
@@ -297,18 +346,20 @@ class SheetsBackend:
         return self._last_hint
 
     def read(self) -> Snapshot:
-        """Two requests. With a hint of the tabs (:meth:`prepare_read`): every tab's values
-        first (or the :meth:`probe`'s), then the structure of those tabs only, with the
-        number-format types of the percent columns' cells alone. Without one: the structure of
-        every tab with the format type of every formatted cell, then every tab's values. A tab
-        whose grid changed size between the two (rows or columns inserted or deleted meanwhile),
-        renamed or deleted, is read again (up to ``google.retry.attempts`` times)."""
+        """One or two requests. With a hint of the tabs (:meth:`prepare_read`): every tab's
+        values first (or the :meth:`probe`'s); then the structure the hint kept from the day's
+        last structure read when the values show no structural change (:mod:`.structure`),
+        else the structure of those tabs only, with the number-format types of the percent
+        columns' cells alone. Without one: the structure of every tab with the format type of
+        every formatted cell, then every tab's values. A tab whose grid changed size between
+        the two (rows or columns inserted or deleted meanwhile), renamed or deleted, is read
+        again (up to ``google.retry.attempts`` times)."""
         for attempt in range(1, self.google.retry.attempts + 1):
             got = self._read_hinted() if self._hint is not None else None
             if got is None and self._hint is None:
                 got = self._read_full()
             if got is not None:
-                data, sheets, values = got
+                data, sheets, values, recalled = got
                 break
             log.warning(
                 "spreadsheet %s: the tabs changed between the two parts of the read (attempt %d); "
@@ -323,26 +374,47 @@ class SheetsBackend:
             )
         titles = [s["properties"]["title"] for s in sheets]
         tracker = self._pick_tracker(sheets, titles)
-        self._last_hint = _Hint.of(sheets, tracker).dumps()
-        return self._snapshot(data, sheets, titles, tracker, values)
+        snapshot = self._snapshot(data, sheets, titles, tracker, values, percent=recalled)
+        if recalled is not None:
+            assert self._hint is not None and self._state is not None
+            self._state.recalled = True
+            self._last_hint = self._hint.dumps()  # the day's structure, kept as it was
+        else:
+            self._last_hint = self._hint_after(data, sheets, tracker, snapshot)
+        return snapshot
 
-    def _read_full(
+    def _hint_after(
         self,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[list[Any]]]] | None:
+        data: dict[str, Any],
+        sheets: list[dict[str, Any]],
+        tracker: dict[str, Any],
+        snapshot: Snapshot,
+    ) -> str:
+        """The hint a structure read leaves: the tabs, and the structure for later runs."""
+        rows = snapshot.tracker.rows
+        kept = structure.keep(
+            data,
+            sheets,
+            tracker["properties"]["title"],
+            rows,
+            snapshot.owned_columns,
+            percent_columns(rows, self._hints.percent_header),
+            snapshot.tracker.percent_cells,
+        )
+        return _Hint.of(sheets, tracker, kept).dumps()
+
+    def _read_full(self) -> _Read | None:
         """Structure first (every tab, the format type of every formatted cell), then values."""
         data = self.transport.get({"fields": READ_FIELDS})
         sheets = data.get("sheets", [])
         values = self._read_values(sheets)
-        return None if values is None else (data, sheets, values)
+        return None if values is None else (data, sheets, values, None)
 
-    def _read_hinted(
-        self,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[list[Any]]]] | None:
-        """Values first (the probe's, else one request), then the structure of the hinted tabs
-        only: a one-cell range on each (``ranges`` limits ``sheets[]`` to the tabs they touch),
-        the tracker's first row (every column's anchors) and its percent columns (their number
-        formats). None when the tabs changed in between (read again); a hint that no longer
-        fits (a tab renamed or deleted, another tracker tab) is dropped."""
+    def _read_hinted(self) -> _Read | None:
+        """Values first (the probe's, else one request), then the structure: the day's kept
+        structure when the values allow (:func:`.structure.recall`), else the hinted tabs'
+        (:meth:`_read_structure`). None when the tabs changed in between (read again); a hint
+        that no longer fits (a tab renamed or deleted, another tracker tab) is dropped."""
         hint = self._hint
         assert hint is not None
         probed, self._probed = self._probed, None
@@ -351,8 +423,29 @@ class SheetsBackend:
         if probed is None:
             self._hint = None
             return None
-        tracker = quote_title(hint.tracker)
+        self._values = probed
+        values = {t: probed.rows.get(t, []) for t in hint.titles}
         percent = percent_columns(probed.rows.get(hint.tracker, []), self._hints.percent_header)
+        if self._recall and hint.structure is not None:
+            recalled = structure.recall(
+                hint.structure, hint.tracker, probed.rows, probed.extents, percent
+            )
+            if recalled is not None:
+                data, percent_cells = recalled
+                return data, data["sheets"], values, percent_cells
+            log.info("spreadsheet %s: the values show a structural change; reading it", self.key)
+        got = self._read_structure(hint, probed, percent)
+        return None if got is None else (*got, None)
+
+    def _read_structure(
+        self, hint: _Hint, probed: _Values, percent: list[int] | None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[list[Any]]]] | None:
+        """The structure of the hinted tabs only: a one-cell range on each (``ranges`` limits
+        ``sheets[]`` to the tabs they touch), the tracker's first row (every column's anchors)
+        and its percent columns (their number formats), to go with the values ``probed``. None
+        when the tabs changed since those values (read again); a hint that no longer fits is
+        dropped."""
+        tracker = quote_title(hint.tracker)
         ranges = [f"{tracker}!1:1"] if percent is not None else [tracker]
         ranges += [f"{tracker}!{col_letter(c)}:{col_letter(c)}" for c in percent or ()]
         ranges += [f"{quote_title(t)}!A1" for t, grid in hint.tabs if grid and t != hint.tracker]
@@ -419,11 +512,18 @@ class SheetsBackend:
         titles: list[str],
         tracker: dict[str, Any],
         values: dict[str, list[list[Any]]],
+        *,
+        percent: set[tuple[int, int]] | None = None,
+        token: str | None = None,
     ) -> Snapshot:
+        """The snapshot of a read, and the state its write needs. ``percent``: the tracker's
+        percent cells when not the reply's formats'; ``token``: the snapshot's version (a new
+        one by default)."""
         props = tracker["properties"]
         grid_props = props.get("gridProperties", {})
         rows = values[props["title"]]
-        percent = decode_percent(tracker, rows)
+        if percent is None:
+            percent = decode_percent(tracker, rows)
         _, _, anchors = decode_grid(tracker)
         anchor_ids, doubled = find_anchor_ids(tracker)
         summary_sheet = next(
@@ -486,7 +586,7 @@ class SheetsBackend:
             recorded if recorded is not None else legacy_record(meta),
             row_count,
         )
-        token = f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend, nobody else's
+        token = token or f"{self.key}:{uuid.uuid4().hex}"  # this read of this backend only
         self._state = ReadState(
             token=token,
             tracker_id=tracker_id,
@@ -607,6 +707,13 @@ class SheetsBackend:
     # ------------------------------------------------------------------ write
 
     def apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
+        try:
+            return self._apply(snapshot, plan)
+        except RetryRun:
+            self._recall = False  # the run reads again: the structure too
+            raise
+
+    def _apply(self, snapshot: Snapshot, plan: WritePlan) -> ApplyResult:
         st = self._state
         if st is None or st.token != snapshot.version:
             raise TrackerError("apply() needs the snapshot read by this backend")
@@ -687,18 +794,44 @@ class SheetsBackend:
         adopt_at = len(structural)
         structural += [anchor_request(st.tracker_id, plan.columns[k], k) for k in adopt]
 
+        if structural and st.recalled:
+            # a structural write is planned on the structure, so read it first
+            self._refresh(snapshot)
+            return self._apply(snapshot, plan)
         if structural:
             self._write_structure(
                 snapshot, plan, structural, adopt, adopt_at, fresh_cols, cf_checks
             )
             hint = _Hint.parse(self._last_hint)
-            if st.summary_id is None and hint and plan.summary is not None:
-                # the batch made the summary tab: the next read's hint names it
-                self._last_hint = hint.with_tab(self.summary_title).dumps()
+            if hint:
+                # the structure changed: the next read reads it (and, when the batch made the
+                # summary tab, the next read's hint names it)
+                made = st.summary_id is None and plan.summary is not None
+                self._last_hint = hint.changed(self.summary_title if made else None).dumps()
         self._write_values(snapshot, plan)
         return ApplyResult(plan.cell_count, requests=self.transport.counter.write - writes_before)
 
     # .................................................................. structure
+
+    def _refresh(self, snapshot: Snapshot) -> None:
+        """Read the structure a run recalled (:mod:`.structure`), before a structural write:
+        the same structure as recalled replaces the state (so the write works on what Google
+        has now); a different one means the plan may be wrong, so the run starts over."""
+        hint, values = self._hint, self._values
+        assert hint is not None and values is not None
+        percent = percent_columns(values.rows.get(hint.tracker, []), self._hints.percent_header)
+        got = self._read_structure(hint, values, percent)
+        if got is None:
+            raise RetryRun("the tabs changed since the sync read them (nothing was written)")
+        data, sheets, tabs = got
+        titles = [s["properties"]["title"] for s in sheets]
+        tracker = self._pick_tracker(sheets, titles)
+        fresh = self._snapshot(data, sheets, titles, tracker, tabs, token=snapshot.version)
+        if _shape(fresh) != _shape(snapshot):
+            raise RetryRun(
+                "the sheet's structure changed since the day's first read (nothing was written)"
+            )
+        self._last_hint = self._hint_after(data, sheets, tracker, fresh)
 
     def _write_structure(
         self,

@@ -1,0 +1,212 @@
+"""The day's structure: what a structure read found, kept with the read hint so that a run on
+the same as-of day whose values show no structural change is one read.
+
+A run reads the tabs' values (``values:batchGet``) and, in a second request, the structure
+(``spreadsheets.get``: properties, metadata, the highlight rules and protections, chart ids,
+the column anchors, the percent columns' number formats). Within a day the structure rarely
+changes, while the values do. So the structure a read found is kept (:func:`keep`, a few KB:
+the reply without its cells, plus a digest of what the values must still show) and a later
+run of the same day uses it again (:func:`recall`) when its values show that:
+
+- the tracker tab has as many columns as then (inserting or deleting a column changes it);
+- each of the job's anchored columns still shows its header where it did (a column moved
+  across it shifts it);
+- the same columns are percent columns, and no number there reads differently as a
+  percentage and as a plain number (1 and above, or below 0) unless its format is known: a
+  cell the structure read saw on the same task (its ID; a row without one, by all its cells)
+  with the same number keeps the format it had; otherwise, in a column whose numbers were all percent-formatted, a number typed there
+  takes the cell's percent format (typing a number into a formatted cell keeps its format,
+  and a row inserted takes the format of its neighbours -- assumed, see below); otherwise a
+  number above 1 reads as typed (as a percentage it would be over 100 %), and a 1 or a
+  negative number (``100%`` typed into a plain column becomes 1 in a percent-formatted cell)
+  needs the structure read.
+
+Rows inserted, deleted or sorted change nothing here: the grid sizes come from the values
+reply (it names "the entire requested range", documented: ValueRange.range), the job's rules
+run to the sheet's end, and the write checks every row it writes in the same request.
+
+What the values cannot show is a structure-only edit: a person deleting the job's highlight
+rule, chart or protection, or formatting a number cell as a percentage without retyping it.
+The backend never *changes* structure on what it recalled: a plan that needs a structural
+write reads the structure afresh first and starts over if it differs
+(:meth:`~sync.backends.gsheets.SheetsBackend.apply`). So such an edit is repaired by the first
+run of the next day (which reads everything afresh) or by the next structural write, whichever
+comes first -- as with a run that stops after the values.
+
+Assumed, not documented: that a number typed into a percent-formatted cell keeps the percent
+format, and that a row inserted between formatted rows takes their format (Google's Sheets UI
+does both; the API's ``insertDimension`` has ``inheritFromBefore``). A number pasted with
+another cell's format breaks the assumption until the structure is read again.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from .grid import HEADER_SCAN_ROWS
+
+#: The kept structure's layout version (a kept structure of another version is not used).
+VERSION = 1
+
+
+def is_number(value: Any) -> bool:
+    """A number cell (not a checkbox), as the parser counts one."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def depends_on_format(value: Any) -> bool:
+    """Whether a number reads differently in a percent-formatted cell and a plain one: 0 and
+    fractions read the same either way (0.6 is 60 % both ways, see
+    :func:`sync.parse.parse_percent_value`)."""
+    return is_number(value) and not 0 <= value < 1
+
+
+def _id(row: list[Any], id_col: int | None) -> str:
+    """Which row this is, across runs: its task ID, else (a row without one) its cells."""
+    v = row[id_col] if id_col is not None and id_col < len(row) else None
+    if isinstance(v, str) and v:
+        return v
+    cells = json.dumps(row, ensure_ascii=False, default=str)
+    return "=" + hashlib.blake2b(cells.encode(), digest_size=8).hexdigest()
+
+
+def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
+    """Each anchored column's first filled cell within the header scan, as [key, col, row,
+    text] (row -1 when none): the job's header, which moves with its column."""
+    out: list[list[Any]] = []
+    for key, col in sorted(anchors.items()):
+        found: list[Any] = [key, col, -1, None]
+        for r, row in enumerate(rows[:HEADER_SCAN_ROWS]):
+            if col < len(row) and row[col] is not None:
+                found = [key, col, r, row[col]]
+                break
+        out.append(found)
+    return out
+
+
+def _strip(data: dict[str, Any], tracker: str) -> dict[str, Any]:
+    """The structure reply without cells: the tracker's data blocks keep their column anchors
+    only; every other tab keeps its properties, rules, protections and chart ids."""
+    out = {k: v for k, v in data.items() if k != "sheets"}
+    sheets = []
+    for sheet in data.get("sheets", []):
+        s = {k: v for k, v in sheet.items() if k != "data"}
+        if sheet.get("properties", {}).get("title") == tracker:
+            s["data"] = [
+                {k: v for k, v in block.items() if k != "rowData"}
+                for block in sheet.get("data", [])
+                if block.get("columnMetadata")
+            ]
+        sheets.append(s)
+    out["sheets"] = sheets
+    return out
+
+
+def keep(
+    data: dict[str, Any],
+    sheets: list[dict[str, Any]],
+    tracker: str,
+    rows: list[list[Any]],
+    anchors: dict[str, int],
+    percent_cols: list[int] | None,
+    percent: set[tuple[int, int]] | frozenset[tuple[int, int]],
+) -> dict[str, Any] | None:
+    """What a later run of the day needs of this structure read (``data``, ``sheets`` as the
+    read assembled them, the tracker's values ``rows``, its ``anchors`` and percent cells);
+    None when the percent columns are unknown (every column might be one)."""
+    if percent_cols is None:
+        return None
+    id_col = anchors.get("gen_id")
+    formats = []
+    for c in percent_cols:
+        numbers = [(r, row[c]) for r, row in enumerate(rows) if c < len(row) and is_number(row[c])]
+        every = bool(numbers) and all((r, c) in percent for r, _ in numbers)
+        known = []
+        if not every:
+            for r, v in numbers:
+                flag = (r, c) in percent
+                # what the defaults (module docstring) would not tell: a 1 or a negative
+                # number, and a number above 1 that is percent-formatted
+                if depends_on_format(v) and (flag or v <= 1):
+                    known.append([_id(rows[r], id_col), v, int(flag)])
+        formats.append({"col": c, "every": every, "known": known})
+    grid = next(s for s in sheets if s["properties"]["title"] == tracker)
+    return {
+        "v": VERSION,
+        "data": _strip({**data, "sheets": sheets}, tracker),
+        "columns": int(grid["properties"].get("gridProperties", {}).get("columnCount", 0)),
+        "headers": _headers(rows, anchors),
+        "id_col": id_col,
+        "formats": formats,
+    }
+
+
+def recall(
+    kept: dict[str, Any] | None,
+    tracker: str,
+    values: dict[str, list[list[Any]]],
+    extents: dict[str, tuple[int, int] | None],
+    percent_cols: list[int] | None,
+) -> tuple[dict[str, Any], set[tuple[int, int]]] | None:
+    """The kept structure as a fresh read would give it now (grid sizes from ``extents``), and
+    the tracker's percent cells; None when the values show a structural change, or a number
+    whose format is not known (module docstring)."""
+    if not isinstance(kept, dict) or kept.get("v") != VERSION or percent_cols is None:
+        return None
+    try:
+        data = copy.deepcopy(kept["data"])
+        rows = values.get(tracker)
+        if rows is None or [f["col"] for f in kept["formats"]] != percent_cols:
+            return None
+        size = extents.get(tracker)
+        if size is None or size[1] != kept["columns"]:
+            return None
+        anchors = {str(k): int(c) for k, c, _, _ in kept["headers"]}
+        if _headers(rows, anchors) != kept["headers"]:
+            return None
+        for sheet in data["sheets"]:
+            props = sheet["properties"]
+            if props.get("sheetType", "GRID") != "GRID":
+                continue
+            ext = extents.get(props["title"])
+            if ext is None:
+                return None
+            gp = props.setdefault("gridProperties", {})
+            gp["rowCount"], gp["columnCount"] = ext
+        percent = _percent(rows, kept["id_col"], kept["formats"])
+    except (KeyError, TypeError, ValueError):
+        return None  # a kept structure of another shape: read it afresh
+    return None if percent is None else (data, percent)
+
+
+def _percent(
+    rows: list[list[Any]], id_col: int | None, formats: list[dict[str, Any]]
+) -> set[tuple[int, int]] | None:
+    percent: set[tuple[int, int]] = set()
+    for f in formats:
+        c, every = int(f["col"]), bool(f["every"])
+        known: dict[tuple[str, Any], bool | None] = {}
+        for task, v, flag in f["known"]:
+            key = (task, v)
+            known[key] = bool(flag) if known.get(key, bool(flag)) == bool(flag) else None
+        for r, row in enumerate(rows):
+            if c >= len(row) or not depends_on_format(row[c]):
+                continue
+            v = row[c]
+            key = (_id(row, id_col), v)
+            if key in known:
+                flag = known[key]
+                if flag is None:  # the same task and number seen both ways
+                    return None
+            elif every:
+                flag = True
+            elif v > 1:
+                flag = False
+            else:
+                return None
+            if flag:
+                percent.add((r, c))
+    return percent
