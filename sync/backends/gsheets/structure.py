@@ -12,14 +12,19 @@ run of the same day uses it again (:func:`recall`) when its values show that:
 - each of the job's anchored columns still shows its header where it did (a column moved
   across it shifts it);
 - the same columns are percent columns, and no number there reads differently as a
-  percentage and as a plain number (1 and above, or below 0) unless its format is known: a
-  cell the structure read saw on the same task (its ID; a row without one, by all its cells)
-  with the same number keeps the format it had; otherwise, in a column whose numbers were all percent-formatted, a number typed there
-  takes the cell's percent format (typing a number into a formatted cell keeps its format,
-  and a row inserted takes the format of its neighbours -- assumed, see below); otherwise a
-  number above 1 reads as typed (as a percentage it would be over 100 %), and a 1 or a
-  negative number (``100%`` typed into a plain column becomes 1 in a percent-formatted cell)
-  needs the structure read.
+  percentage and as a plain number (1 and above, or below 0) unless its format is known. A
+  task is known by its ID (a row without one, by all its cells). In order:
+
+  1. the cell the structure read saw on the same task with the same number keeps the format
+     it had;
+  2. a task whose cell was percent-formatted then keeps the format (a number typed into a
+     percent-formatted cell keeps its format -- assumed, see below), and so does every cell
+     of a column whose numbers were all percent-formatted (a row inserted takes the format of
+     its neighbours -- assumed);
+  3. a number above 1 reads as typed (as a percentage it would be over 100 %);
+  4. a 1 or a negative number needs the structure read: ``100%`` typed into a plain cell is a
+     1 in a cell Sheets has just formatted as a percentage, indistinguishable by its value
+     from a 1 typed there.
 
 Rows inserted, deleted or sorted change nothing here: the grid sizes come from the values
 reply (it names "the entire requested range", documented: ValueRange.range), the job's rules
@@ -49,7 +54,7 @@ from typing import Any
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 1
+VERSION = 2
 
 
 def is_number(value: Any) -> bool:
@@ -124,15 +129,15 @@ def keep(
     for c in percent_cols:
         numbers = [(r, row[c]) for r, row in enumerate(rows) if c < len(row) and is_number(row[c])]
         every = bool(numbers) and all((r, c) in percent for r, _ in numbers)
-        known = []
+        tasks: list[str] = []  # rule 2: the tasks whose cell was percent-formatted
+        plain: list[list[Any]] = []  # rule 1 where rule 3 does not tell: a plain 1, negatives
         if not every:
             for r, v in numbers:
-                flag = (r, c) in percent
-                # what the defaults (module docstring) would not tell: a 1 or a negative
-                # number, and a number above 1 that is percent-formatted
-                if depends_on_format(v) and (flag or v <= 1):
-                    known.append([_id(rows[r], id_col), v, int(flag)])
-        formats.append({"col": c, "every": every, "known": known})
+                if (r, c) in percent:
+                    tasks.append(_id(rows[r], id_col))
+                elif depends_on_format(v) and v <= 1:
+                    plain.append([_id(rows[r], id_col), v])
+        formats.append({"col": c, "every": every, "percent": tasks, "plain": plain})
     grid = next(s for s in sheets if s["properties"]["title"] == tracker)
     return {
         "v": VERSION,
@@ -188,25 +193,19 @@ def _percent(
     percent: set[tuple[int, int]] = set()
     for f in formats:
         c, every = int(f["col"]), bool(f["every"])
-        known: dict[tuple[str, Any], bool | None] = {}
-        for task, v, flag in f["known"]:
-            key = (task, v)
-            known[key] = bool(flag) if known.get(key, bool(flag)) == bool(flag) else None
+        tasks = {str(t) for t in f["percent"]}
+        plain = {(str(t), v) for t, v in f["plain"]}
         for r, row in enumerate(rows):
             if c >= len(row) or not depends_on_format(row[c]):
                 continue
             v = row[c]
-            key = (_id(row, id_col), v)
-            if key in known:
-                flag = known[key]
-                if flag is None:  # the same task and number seen both ways
+            task = _id(row, id_col)
+            if (task, v) in plain:  # rule 1, a plain cell
+                if task in tasks:  # the task seen both ways (a copied row): ask Google
                     return None
-            elif every:
-                flag = True
-            elif v > 1:
-                flag = False
-            else:
-                return None
-            if flag:
+                continue
+            if every or task in tasks:  # rules 1-2, a percent cell
                 percent.add((r, c))
+            elif v <= 1:  # rule 4 (rule 3: above 1, plain)
+                return None
     return percent
