@@ -16,7 +16,10 @@ tracker goes through six runs in a row:
    **no change again** -- the same once more as ``run`` does it (``sync_or_skip``): the
    values alone are read, they repeat the quiet run's, and the run stops there;
 3. **1 % edits** -- ``--edit-fraction`` of the task rows edited the way a person would
-   (progress typed as ``60%`` and a matching status);
+   (progress typed as ``60%`` and a matching status); some reach ``100%``, which Sheets stores
+   as a 1 in a cell it formats as a percentage: in a cell that was not one, only the structure
+   read can tell it from a 1 typed there (see ``sync/backends/gsheets/structure.py``);
+   **1 % edits, none to 100 %** -- as many other edits, none reaching 100 %;
 4. **row insert** -- a person inserts a new task row in the middle;
 5. **row delete** -- a person deletes a task row in the middle;
 6. **human-columns sort** -- a person selects the human columns only (A:N) and sorts them by
@@ -60,6 +63,7 @@ RUNS = [
     "no change",
     "no change again",
     "1 % edits",
+    "1 % edits, none to 100 %",
     "row insert",
     "row delete",
     "human-columns sort",
@@ -110,9 +114,12 @@ def _csv_bytes(fake: Any, key: str) -> int:
     return len(text.getvalue().encode())
 
 
-def _person_edits(result: Any, fraction: float, rng: random.Random) -> list[tuple[int, str, str]]:
+def _person_edits(
+    result: Any, fraction: float, rng: random.Random, *, finish: bool = True
+) -> list[tuple[int, str, str]]:
     """(sheet row, progress as typed, status as typed) for ``fraction`` of the task rows: progress
-    moves forward by 10-50 points (a finished task is reopened at 80 %), status follows."""
+    moves forward by 10-50 points (a finished task is reopened at 80 %), status follows.
+    ``finish=False``: no task reaches 100 % (it stops at 95 %)."""
     import pandas as pd
 
     table = result.table
@@ -126,7 +133,7 @@ def _person_edits(result: Any, fraction: float, rng: random.Random) -> list[tupl
         elif float(p) >= 100:
             new = 80
         else:
-            new = min(100, int(float(p) // 5 * 5) + rng.choice([10, 20, 30, 50]))
+            new = min(100 if finish else 95, int(float(p) // 5 * 5) + rng.choice([10, 20, 30, 50]))
         edits.append((row, f"{new}%", "已完成" if new == 100 else "进行中"))
     return edits
 
@@ -238,7 +245,14 @@ def child(n: int, fraction: float, seed: int, atomic_fake: bool, timeout: float)
             fake.set_cell(key, tab, row, prog_col, progress, user_entered=True)
             fake.set_cell(key, tab, row, status_col, status, user_entered=True)
         out["edited_rows"] = len(edits)
+        out["finished"] = sum(1 for _, progress, _ in edits if progress == "100%")
         run("1 % edits")
+        for row, progress, status in _person_edits(
+            first, fraction, random.Random(seed + 1), finish=False
+        ):
+            fake.set_cell(key, tab, row, prog_col, progress, user_entered=True)
+            fake.set_cell(key, tab, row, status_col, status, user_entered=True)
+        run("1 % edits, none to 100 %")
 
         middle = n // 2 + 3  # a task row (the title row and the header come first)
         fake.insert_rows(key, tab, middle, [NEW_TASK], user_entered=True)
@@ -306,6 +320,11 @@ def report(results: list[dict[str, Any]], fraction: float) -> str:
                 f"after the sort, IDs back on their tasks: {r['ids_follow'][0]:,} of "
                 f"{r['ids_follow'][1]:,} (tasks with a unique phase + channel + description); "
                 if "ids_follow" in r
+                else ""
+            )
+            + (
+                f"1 % edits: {r['edited_rows']:,} rows, {r['finished']:,} of them typed to 100 %; "
+                if "finished" in r
                 else ""
             )
             + f"counts = fake's log, no failed request in the runs that succeeded: "

@@ -217,7 +217,9 @@ def _run(
         if isinstance(backend, Probes):
             backend.prepare_read(
                 ReadHints(
-                    last=hint.backend if hint else None, percent_header=percent_header(ruleset)
+                    last=hint.backend if hint else None,
+                    percent_header=percent_header(ruleset),
+                    key_header=key_header(ruleset),
                 )
             )
         if store is None:
@@ -435,6 +437,25 @@ def percent_header(ruleset: RuleSet) -> Callable[[object], bool]:
         return header_column(value, index) in percent
 
     return is_percent
+
+
+def key_header(ruleset: RuleSet) -> Callable[[object], bool]:
+    """Whether a header cell names a column that identifies a task (:data:`sync.render.KEY_FIELDS`).
+
+    >>> from sync.rules import load_rules, shipped_rules_dir
+    >>> is_key = key_header(load_rules([shipped_rules_dir()]))
+    >>> is_key("推广阶段"), is_key("Task description"), is_key("负责人")
+    (True, True, False)
+    """
+    from .render import KEY_FIELDS
+
+    index = ruleset.alias_index()
+    keys = set(KEY_FIELDS) & set(ruleset.columns)
+
+    def is_key(value: object) -> bool:
+        return header_column(value, index) in keys
+
+    return is_key
 
 
 def _computed(outcome: RunResult | _Skipped) -> RunResult:

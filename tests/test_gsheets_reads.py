@@ -21,7 +21,7 @@ from sync.history import History
 from sync.parse import parse_percent_value
 from sync.pipeline import RunResult
 from sync.rules import RuleSet
-from sync.run import percent_header, sync_or_skip
+from sync.run import key_header, percent_header, sync_or_skip
 from sync.unchanged import Unchanged
 
 from .conftest import SEED_AS_OF
@@ -221,7 +221,9 @@ def test_a_percent_cell_reads_as_a_percentage_after_the_lean_read(
     hint = store.read_hint()
     assert hint is not None
     b = backend(config, sa)
-    b.prepare_read(ReadHints(json.loads(hint)["read"], percent_header(ruleset)))
+    b.prepare_read(
+        ReadHints(json.loads(hint)["read"], percent_header(ruleset), key_header(ruleset))
+    )
     fake.reset_log()
     snap = b.read()
     cell = snap.tracker.rows[3][PROGRESS - 1]
@@ -274,3 +276,24 @@ def test_a_ranged_read_without_the_spreadsheet_metadata_reads_again_in_full(
     assert edited.requests == {"read": 4, "write": 1}
     assert fake.values(sheet, TAB)[3][16] == pytest.approx(80 - 54.5)
     assert fake.sheet_titles(sheet) == [TAB, "推广概览"]  # no second summary tab
+
+
+def test_a_sort_of_the_human_columns_never_lends_a_task_another_ones_format(
+    fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path
+) -> None:
+    """The kept formats are remembered by the tasks' key cells: a sort of the human columns
+    alone leaves each ID beside another task (whose progress cell, format and all, moved), so
+    by ID the new task would take the old one's percent format (30 read as 3000 %)."""
+    fake.set_cell(sheet, TAB, 3, PROGRESS, 1.2)  # 预热: 120 %, formatted as a percentage
+    fake.set_number_format(sheet, TAB, "J3", "PERCENT")
+    fake.set_cell(sheet, TAB, 4, PROGRESS, 30)  # 广告投放: a plain 30 (30 %)
+    config, store = make_config(fake, sheet, sa), History(tmp_path / "h.sqlite")
+    quiet(config, sa, store, fake)
+    fake.sort_rows(sheet, TAB, 3, 4, "C", columns=("A", "N"))  # 广告投放 now above 预热
+    assert [r[2] for r in fake.values(sheet, TAB)[2:4]] == ["广告投放", "预热"]
+    after = go(config, sa, store, 2)
+    assert isinstance(after, RunResult)
+    progress = dict(zip(after.table.data["task"], after.table.data["progress"], strict=True))
+    assert progress["广告投放"] == pytest.approx(30.0)
+    assert progress["预热"] == pytest.approx(120.0)
+    assert after.requests["read"] == 1  # each task's format is known: no structure read

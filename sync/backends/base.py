@@ -117,11 +117,15 @@ class ReadHints:
     run store keeps it; None: read as if for the first time). ``percent_header`` says whether a
     header cell names a column of the rule pack's ``percent`` type (a number in a
     percent-formatted cell there is a fraction); None: the backend cannot tell, so it reads the
-    number format of every formatted cell.
+    number format of every formatted cell. ``key_header`` says whether a header cell names a
+    column that identifies a task (phase, channel, task, description): what a backend may
+    remember a row by across runs besides its task ID, which a sort of the human columns alone
+    leaves beside another task; None: the ID alone.
     """
 
     last: str | None = None
     percent_header: Callable[[object], bool] | None = None
+    key_header: Callable[[object], bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ from .grid import (
     decode_percent,
     decode_values,
     find_anchor_ids,
+    key_columns,
     norm_value,
     percent_columns,
     reply_sheet,
@@ -400,6 +401,7 @@ class SheetsBackend:
             snapshot.owned_columns,
             percent_columns(rows, self._hints.percent_header),
             snapshot.tracker.percent_cells,
+            key_columns(rows, self._hints.key_header),
         )
         return _Hint.of(sheets, tracker, kept).dumps()
 
@@ -427,8 +429,14 @@ class SheetsBackend:
         values = {t: probed.rows.get(t, []) for t in hint.titles}
         percent = percent_columns(probed.rows.get(hint.tracker, []), self._hints.percent_header)
         if self._recall and hint.structure is not None:
+            tracker_rows = probed.rows.get(hint.tracker, [])
             recalled = structure.recall(
-                hint.structure, hint.tracker, probed.rows, probed.extents, percent
+                hint.structure,
+                hint.tracker,
+                probed.rows,
+                probed.extents,
+                percent,
+                key_columns(tracker_rows, self._hints.key_header),
             )
             if recalled is not None:
                 data, percent_cells = recalled

@@ -94,6 +94,16 @@ def decode_percent(sheet: dict[str, Any] | None, rows: list[list[Any]]) -> set[t
 HEADER_SCAN_ROWS = 30
 
 
+def key_columns(rows: list[list[Any]], key_header: Callable[[object], bool] | None) -> list[int]:
+    """The 0-based columns of ``rows`` whose header (in the first rows) names a task's key
+    column; none when ``key_header`` is None.
+
+    >>> key_columns([["Phase", "Owner", "Task"]], lambda v: v in ("Phase", "Task"))
+    [0, 2]
+    """
+    return percent_columns(rows, key_header) or []
+
+
 def percent_columns(
     rows: list[list[Any]], percent_header: Callable[[object], bool] | None
 ) -> list[int] | None:

@@ -13,7 +13,9 @@ run of the same day uses it again (:func:`recall`) when its values show that:
   across it shifts it);
 - the same columns are percent columns, and no number there reads differently as a
   percentage and as a plain number (1 and above, or below 0) unless its format is known. A
-  task is known by its ID (a row without one, by all its cells). In order:
+  task is known by its key cells (phase, channel, task, description), which move with its
+  progress cell however people sort (the task ID does not when the human columns alone are
+  sorted); rows that share their key cells but not their format are not told apart. In order:
 
   1. the cell the structure read saw on the same task with the same number keeps the format
      it had;
@@ -54,7 +56,7 @@ from typing import Any
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 2
+VERSION = 4
 
 
 def is_number(value: Any) -> bool:
@@ -69,13 +71,18 @@ def depends_on_format(value: Any) -> bool:
     return is_number(value) and not 0 <= value < 1
 
 
-def _id(row: list[Any], id_col: int | None) -> str:
-    """Which row this is, across runs: its task ID, else (a row without one) its cells."""
-    v = row[id_col] if id_col is not None and id_col < len(row) else None
-    if isinstance(v, str) and v:
-        return v
-    cells = json.dumps(row, ensure_ascii=False, default=str)
-    return "=" + hashlib.blake2b(cells.encode(), digest_size=8).hexdigest()
+def _task(row: list[Any], id_col: int | None, key_cols: list[int]) -> str:
+    """Which task a row holds, across runs: its key cells (phase, channel, task, description),
+    which move with its progress cell however people sort -- the task ID does not when the
+    human columns alone are sorted. Without key columns: its task ID, else all its cells."""
+    what: Any
+    if key_cols:
+        what = [row[c] if c < len(row) else None for c in key_cols]
+    else:
+        v = row[id_col] if id_col is not None and id_col < len(row) else None
+        what = v if isinstance(v, str) and v else row
+    cells = json.dumps(what, ensure_ascii=False, default=str)
+    return hashlib.blake2b(cells.encode(), digest_size=8).hexdigest()
 
 
 def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
@@ -118,10 +125,11 @@ def keep(
     anchors: dict[str, int],
     percent_cols: list[int] | None,
     percent: set[tuple[int, int]] | frozenset[tuple[int, int]],
+    key_cols: list[int],
 ) -> dict[str, Any] | None:
     """What a later run of the day needs of this structure read (``data``, ``sheets`` as the
-    read assembled them, the tracker's values ``rows``, its ``anchors`` and percent cells);
-    None when the percent columns are unknown (every column might be one)."""
+    read assembled them, the tracker's values ``rows``, its ``anchors``, percent cells and
+    key columns); None when the percent columns are unknown (every column might be one)."""
     if percent_cols is None:
         return None
     id_col = anchors.get("gen_id")
@@ -129,15 +137,28 @@ def keep(
     for c in percent_cols:
         numbers = [(r, row[c]) for r, row in enumerate(rows) if c < len(row) and is_number(row[c])]
         every = bool(numbers) and all((r, c) in percent for r, _ in numbers)
-        tasks: list[str] = []  # rule 2: the tasks whose cell was percent-formatted
+        tasks: set[str] = set()  # rule 2: the tasks whose cell was percent-formatted
         plain: list[list[Any]] = []  # rule 1 where rule 3 does not tell: a plain 1, negatives
+        others: set[str] = set()  # tasks with a plain number that depends on the format
         if not every:
             for r, v in numbers:
+                task = _task(rows[r], id_col, key_cols)
                 if (r, c) in percent:
-                    tasks.append(_id(rows[r], id_col))
-                elif depends_on_format(v) and v <= 1:
-                    plain.append([_id(rows[r], id_col), v])
-        formats.append({"col": c, "every": every, "percent": tasks, "plain": plain})
+                    tasks.add(task)
+                elif depends_on_format(v):
+                    others.add(task)
+                    if v <= 1:
+                        plain.append([task, v])
+        formats.append(
+            {
+                "col": c,
+                "every": every,
+                "percent": sorted(tasks - others),
+                # tasks seen both ways (rows that share their key cells): ask Google
+                "both": sorted(tasks & others),
+                "plain": plain,
+            }
+        )
     grid = next(s for s in sheets if s["properties"]["title"] == tracker)
     return {
         "v": VERSION,
@@ -145,6 +166,7 @@ def keep(
         "columns": int(grid["properties"].get("gridProperties", {}).get("columnCount", 0)),
         "headers": _headers(rows, anchors),
         "id_col": id_col,
+        "key_cols": key_cols,
         "formats": formats,
     }
 
@@ -155,6 +177,7 @@ def recall(
     values: dict[str, list[list[Any]]],
     extents: dict[str, tuple[int, int] | None],
     percent_cols: list[int] | None,
+    key_cols: list[int],
 ) -> tuple[dict[str, Any], set[tuple[int, int]]] | None:
     """The kept structure as a fresh read would give it now (grid sizes from ``extents``), and
     the tracker's percent cells; None when the values show a structural change, or a number
@@ -165,6 +188,8 @@ def recall(
         data = copy.deepcopy(kept["data"])
         rows = values.get(tracker)
         if rows is None or [f["col"] for f in kept["formats"]] != percent_cols:
+            return None
+        if kept["key_cols"] != key_cols:
             return None
         size = extents.get(tracker)
         if size is None or size[1] != kept["columns"]:
@@ -181,28 +206,29 @@ def recall(
                 return None
             gp = props.setdefault("gridProperties", {})
             gp["rowCount"], gp["columnCount"] = ext
-        percent = _percent(rows, kept["id_col"], kept["formats"])
+        percent = _percent(rows, kept["id_col"], key_cols, kept["formats"])
     except (KeyError, TypeError, ValueError):
         return None  # a kept structure of another shape: read it afresh
     return None if percent is None else (data, percent)
 
 
 def _percent(
-    rows: list[list[Any]], id_col: int | None, formats: list[dict[str, Any]]
+    rows: list[list[Any]], id_col: int | None, key_cols: list[int], formats: list[dict[str, Any]]
 ) -> set[tuple[int, int]] | None:
     percent: set[tuple[int, int]] = set()
     for f in formats:
         c, every = int(f["col"]), bool(f["every"])
         tasks = {str(t) for t in f["percent"]}
+        both = {str(t) for t in f["both"]}
         plain = {(str(t), v) for t, v in f["plain"]}
         for r, row in enumerate(rows):
             if c >= len(row) or not depends_on_format(row[c]):
                 continue
             v = row[c]
-            task = _id(row, id_col)
+            task = _task(row, id_col, key_cols)
+            if task in both:  # rows sharing their key cells, seen both ways: ask Google
+                return None
             if (task, v) in plain:  # rule 1, a plain cell
-                if task in tasks:  # the task seen both ways (a copied row): ask Google
-                    return None
                 continue
             if every or task in tasks:  # rules 1-2, a percent cell
                 percent.add((r, c))
