@@ -13,9 +13,9 @@ run of the same day uses it again (:func:`recall`) when its values show that:
   across it shifts it);
 - the same columns are percent columns, and no number there reads differently as a
   percentage and as a plain number (1 and above, or below 0) unless its format is known. A
-  task is known by its key cells (phase, channel, task, description), which move with its
-  progress cell however people sort (the task ID does not when the human columns alone are
-  sorted); rows that share their key cells but not their format are not told apart. In order:
+  task is known by its ID with its key cells (phase, channel, task, description), or, when no
+  other row shares them, by its key cells alone: they move with its progress cell however
+  people sort, while the ID stays behind when the human columns alone are sorted. In order:
 
   1. the cell the structure read saw on the same task with the same number keeps the format
      it had;
@@ -56,7 +56,7 @@ from typing import Any
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 4
+VERSION = 5
 
 
 def is_number(value: Any) -> bool:
@@ -71,18 +71,21 @@ def depends_on_format(value: Any) -> bool:
     return is_number(value) and not 0 <= value < 1
 
 
-def _task(row: list[Any], id_col: int | None, key_cols: list[int]) -> str:
-    """Which task a row holds, across runs: its key cells (phase, channel, task, description),
-    which move with its progress cell however people sort -- the task ID does not when the
-    human columns alone are sorted. Without key columns: its task ID, else all its cells."""
-    what: Any
-    if key_cols:
-        what = [row[c] if c < len(row) else None for c in key_cols]
-    else:
-        v = row[id_col] if id_col is not None and id_col < len(row) else None
-        what = v if isinstance(v, str) and v else row
+def _hash(what: Any) -> str:
     cells = json.dumps(what, ensure_ascii=False, default=str)
     return hashlib.blake2b(cells.encode(), digest_size=8).hexdigest()
+
+
+def _tasks(row: list[Any], id_col: int | None, key_cols: list[int]) -> tuple[str, str]:
+    """Which task a row holds, across runs, two ways: by its task ID with its key cells (phase,
+    channel, task, description), which tells apart tasks that share their key cells; and by its
+    key cells alone, which move with its progress cell however people sort (the task ID does
+    not when the human columns alone are sorted). A row without an ID: by all its cells."""
+    v = row[id_col] if id_col is not None and id_col < len(row) else None
+    keys = [row[c] if c < len(row) else None for c in key_cols]
+    if not (isinstance(v, str) and v):
+        return _hash(["row", row]), _hash(["row", row])
+    return _hash([v, keys]), _hash(["keys", keys]) if key_cols else _hash([v, keys])
 
 
 def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
@@ -137,25 +140,29 @@ def keep(
     for c in percent_cols:
         numbers = [(r, row[c]) for r, row in enumerate(rows) if c < len(row) and is_number(row[c])]
         every = bool(numbers) and all((r, c) in percent for r, _ in numbers)
-        tasks: set[str] = set()  # rule 2: the tasks whose cell was percent-formatted
-        plain: list[list[Any]] = []  # rule 1 where rule 3 does not tell: a plain 1, negatives
-        others: set[str] = set()  # tasks with a plain number that depends on the format
-        if not every:
-            for r, v in numbers:
-                task = _task(rows[r], id_col, key_cols)
-                if (r, c) in percent:
-                    tasks.add(task)
-                elif depends_on_format(v):
-                    others.add(task)
-                    if v <= 1:
-                        plain.append([task, v])
+        # by task (ID + key cells) and by key cells alone: the percent-formatted cells (rule 2)
+        # and the others (any value: a plain cell's number may change); a plain 1 or negative
+        # number by task (rule 1, where rule 3 does not tell)
+        pct: tuple[set[str], set[str]] = (set(), set())
+        other: tuple[set[str], set[str]] = (set(), set())
+        plain: list[list[Any]] = []
+        for r, row in enumerate([] if every else rows):
+            if c >= len(row) or row[c] is None:
+                continue
+            task, keys = _tasks(row, id_col, key_cols)
+            seen = pct if (r, c) in percent else other
+            seen[0].add(task)
+            seen[1].add(keys)
+            if seen is other and depends_on_format(row[c]) and row[c] <= 1:
+                plain.append([task, row[c]])
         formats.append(
             {
                 "col": c,
                 "every": every,
-                "percent": sorted(tasks - others),
-                # tasks seen both ways (rows that share their key cells): ask Google
-                "both": sorted(tasks & others),
+                "percent": sorted(pct[0] - other[0]),
+                "percent_keys": sorted(pct[1] - other[1]),
+                # the same task seen both ways (a copied row): ask Google
+                "both": sorted(pct[0] & other[0]),
                 "plain": plain,
             }
         )
@@ -219,18 +226,19 @@ def _percent(
     for f in formats:
         c, every = int(f["col"]), bool(f["every"])
         tasks = {str(t) for t in f["percent"]}
+        keys = {str(t) for t in f["percent_keys"]}
         both = {str(t) for t in f["both"]}
         plain = {(str(t), v) for t, v in f["plain"]}
         for r, row in enumerate(rows):
             if c >= len(row) or not depends_on_format(row[c]):
                 continue
             v = row[c]
-            task = _task(row, id_col, key_cols)
-            if task in both:  # rows sharing their key cells, seen both ways: ask Google
+            task, by_keys = _tasks(row, id_col, key_cols)
+            if task in both:
                 return None
             if (task, v) in plain:  # rule 1, a plain cell
                 continue
-            if every or task in tasks:  # rules 1-2, a percent cell
+            if every or task in tasks or by_keys in keys:  # rules 1-2, a percent cell
                 percent.add((r, c))
             elif v <= 1:  # rule 4 (rule 3: above 1, plain)
                 return None
