@@ -49,14 +49,14 @@ another cell's format breaks the assumption until the structure is read again.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from typing import Any
+
+import numpy as np
 
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 5
+VERSION = 7
 
 
 def is_number(value: Any) -> bool:
@@ -71,21 +71,40 @@ def depends_on_format(value: Any) -> bool:
     return is_number(value) and not 0 <= value < 1
 
 
-def _hash(what: Any) -> str:
-    cells = json.dumps(what, ensure_ascii=False, default=str)
-    return hashlib.blake2b(cells.encode(), digest_size=8).hexdigest()
+def _tasks(
+    rows: list[list[Any]], which: list[int], id_col: int | None, key_cols: list[int]
+) -> tuple[list[int], list[int]]:
+    """Which task each row of ``which`` holds, across runs, two ways (64-bit hashes): by its
+    task ID with its key cells (phase, channel, task, description), which tells apart tasks
+    that share their key cells; and by its key cells alone, which move with its progress cell
+    however people sort (the task ID does not when the human columns alone are sorted). A row
+    without an ID: by all its cells, both ways."""
+    if not which:
+        return [], []
+    import pandas as pd
 
+    def column(c: int) -> list[Any]:
+        return [rows[r][c] if c < len(rows[r]) else None for r in which]
 
-def _tasks(row: list[Any], id_col: int | None, key_cols: list[int]) -> tuple[str, str]:
-    """Which task a row holds, across runs, two ways: by its task ID with its key cells (phase,
-    channel, task, description), which tells apart tasks that share their key cells; and by its
-    key cells alone, which move with its progress cell however people sort (the task ID does
-    not when the human columns alone are sorted). A row without an ID: by all its cells."""
-    v = row[id_col] if id_col is not None and id_col < len(row) else None
-    keys = [row[c] if c < len(row) else None for c in key_cols]
-    if not (isinstance(v, str) and v):
-        return _hash(["row", row]), _hash(["row", row])
-    return _hash([v, keys]), _hash(["keys", keys]) if key_cols else _hash([v, keys])
+    def hashed(columns: list[list[Any]]) -> Any:
+        frame = pd.DataFrame(dict(enumerate(columns)), dtype=object)
+        return pd.util.hash_pandas_object(frame, index=False).to_numpy(copy=True)
+
+    ids = column(id_col) if id_col is not None else [None] * len(which)
+    keys = [column(c) for c in key_cols]
+    full = hashed([ids, *keys])
+    by_keys = hashed(keys) if key_cols else full.copy()
+    lone = [i for i, v in enumerate(ids) if not (isinstance(v, str) and v)]
+    if lone:  # rows without an ID: by all their cells
+        width = max(len(rows[which[i]]) for i in lone)
+        cells = [
+            [rows[which[i]][c] if c < len(rows[which[i]]) else None for i in lone]
+            for c in range(width)
+        ]
+        whole = hashed([["row"] * len(lone), *cells])
+        full[lone] = whole
+        by_keys[lone] = whole
+    return full.tolist(), by_keys.tolist()
 
 
 def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
@@ -138,31 +157,29 @@ def keep(
     id_col = anchors.get("gen_id")
     formats = []
     for c in percent_cols:
-        numbers = [(r, row[c]) for r, row in enumerate(rows) if c < len(row) and is_number(row[c])]
-        every = bool(numbers) and all((r, c) in percent for r, _ in numbers)
+        cells: list[Any] = [row[c] if c < len(row) else None for row in rows]
+        formatted = {r for r, cc in percent if cc == c}
+        numbers = [r for r, v in enumerate(cells) if is_number(v)]
+        every = bool(numbers) and formatted.issuperset(numbers)
         # by task (ID + key cells) and by key cells alone: the percent-formatted cells (rule 2)
         # and the others (any value: a plain cell's number may change); a plain 1 or negative
         # number by task (rule 1, where rule 3 does not tell)
-        pct: tuple[set[str], set[str]] = (set(), set())
-        other: tuple[set[str], set[str]] = (set(), set())
-        plain: list[list[Any]] = []
-        for r, row in enumerate([] if every else rows):
-            if c >= len(row) or row[c] is None:
-                continue
-            task, keys = _tasks(row, id_col, key_cols)
-            seen = pct if (r, c) in percent else other
-            seen[0].add(task)
-            seen[1].add(keys)
-            if seen is other and depends_on_format(row[c]) and row[c] <= 1:
-                plain.append([task, row[c]])
+        filled = [] if every else [r for r, v in enumerate(cells) if v is not None]
+        tasks, keys = (np.array(h, dtype=np.uint64) for h in _tasks(rows, filled, id_col, key_cols))
+        is_pct = np.fromiter((r in formatted for r in filled), bool, len(filled))
+        plain = [
+            [int(tasks[i]), cells[r]]
+            for i, r in enumerate(filled)
+            if not is_pct[i] and depends_on_format(cells[r]) and cells[r] <= 1
+        ]
         formats.append(
             {
                 "col": c,
                 "every": every,
-                "percent": sorted(pct[0] - other[0]),
-                "percent_keys": sorted(pct[1] - other[1]),
+                "percent": np.setdiff1d(tasks[is_pct], tasks[~is_pct]).tolist(),
+                "percent_keys": np.setdiff1d(keys[is_pct], keys[~is_pct]).tolist(),
                 # the same task seen both ways (a copied row): ask Google
-                "both": sorted(pct[0] & other[0]),
+                "both": np.intersect1d(tasks[is_pct], tasks[~is_pct]).tolist(),
                 "plain": plain,
             }
         )
@@ -225,15 +242,13 @@ def _percent(
     percent: set[tuple[int, int]] = set()
     for f in formats:
         c, every = int(f["col"]), bool(f["every"])
-        tasks = {str(t) for t in f["percent"]}
-        keys = {str(t) for t in f["percent_keys"]}
-        both = {str(t) for t in f["both"]}
-        plain = {(str(t), v) for t, v in f["plain"]}
-        for r, row in enumerate(rows):
-            if c >= len(row) or not depends_on_format(row[c]):
-                continue
-            v = row[c]
-            task, by_keys = _tasks(row, id_col, key_cols)
+        tasks = {int(t) for t in f["percent"]}
+        keys = {int(t) for t in f["percent_keys"]}
+        both = {int(t) for t in f["both"]}
+        plain = {(int(t), v) for t, v in f["plain"]}
+        which = [r for r, row in enumerate(rows) if c < len(row) and depends_on_format(row[c])]
+        for r, task, by_keys in zip(which, *_tasks(rows, which, id_col, key_cols), strict=True):
+            v = rows[r][c]
             if task in both:
                 return None
             if (task, v) in plain:  # rule 1, a plain cell
