@@ -591,6 +591,30 @@ def test_a_deleted_highlight_rule_is_back_with_the_next_days_first_run(
     assert fake.sheet_titles(sheet) == [TAB, SUMMARY]
 
 
+def test_deleted_summary_charts_are_back_with_the_next_days_first_run(
+    fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path, ruleset: RuleSet
+) -> None:
+    config, store = day(fake, sheet, sa, tmp_path)
+    charts = fake.charts(sheet, SUMMARY)
+    assert charts
+    fake.apply_requests(
+        sheet, [{"deleteEmbeddedObject": {"objectId": c["chartId"]}} for c in charts]
+    )
+    fake.set_cell(sheet, TAB, 4, PROGRESS, 0.8)
+    humans = _humans(fake, sheet)
+    result = changed_run(config, sa, store, 2)
+    assert result.requests == {"read": 1, "write": 1}
+    assert fake.charts(sheet, SUMMARY) == [], "not back the same day"
+    fake.reset_log()
+    next_day = go(config, sa, store, 0, day=SEED_AS_OF + dt.timedelta(days=1))
+    assert isinstance(next_day, RunResult) and next_day.applied is not None
+    # drawn again (the next day's layout may add one: the trend has two days now)
+    titles = {c["spec"]["title"] for c in fake.charts(sheet, SUMMARY)}
+    assert titles >= {c["spec"]["title"] for c in charts}
+    assert _humans(fake, sheet) == humans
+    assert fake.sheet_titles(sheet) == [TAB, SUMMARY]
+
+
 def test_the_kept_structure_holds_no_persons_cell(
     fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path
 ) -> None:
@@ -720,15 +744,18 @@ def test_an_anchored_column_deleted_and_its_header_typed_again(
 ) -> None:
     """A person deletes ⚙ 计算状态 (its anchor goes with it) and types its header into a new
     column at the same place: the values look as before, but the kept anchor is gone. The
-    write finds the column missing, clears what it wrote and reads the structure again."""
+    write finds the column missing, clears what it wrote and reads the structure again; only
+    then does the job take the column for its own, by its header (as any full read does)."""
     config, store = day(fake, sheet, sa, tmp_path)
     fake.delete_columns(sheet, TAB, "O")
     fake.insert_columns(sheet, TAB, "O")
     fake.set_cell(sheet, TAB, 1, "O", "⚙ 计算状态")
     fake.set_cell(sheet, TAB, 4, PROGRESS, 0.8)
     humans = _humans(fake, sheet)
+    written: list[list[Any]] = []
     seen: list[list[Any]] = []
-    # what column O holds when the run reads the structure again (after the recalled write)
+    # what column O holds right after the recalled write, and when the run reads again
+    fake.before_write(lambda f: written.extend(r[14:15] for r in f.values(sheet, TAB)), n=2)
     fake.on_request(1, lambda f: seen.extend(r[14:15] for r in f.values(sheet, TAB)), kind="get")
     changed_run(config, sa, store, 2)
     assert kinds(fake) == [
@@ -740,7 +767,8 @@ def test_an_anchored_column_deleted_and_its_header_typed_again(
         "batchUpdate",
         WRITE,
     ]
-    assert seen[0] == ["⚙ 计算状态"] and all(r in ([], [""], [None]) for r in seen[1:])
+    for column in (written, seen):
+        assert column[0] == ["⚙ 计算状态"] and all(r in ([], [""], [None]) for r in column[1:])
     right(fake, sheet, config, sa, ruleset, humans)
     # the job's column is O again, anchored once
     assert gear(fake, sheet)["⚙ 计算状态"] == ["延期", "已完成", "进行中", "未开始"]
