@@ -220,7 +220,9 @@ def _own_charts(
 
 
 def _shape(s: Snapshot) -> tuple[Any, ...]:
-    """What a snapshot took from the structure (not the values)."""
+    """What a snapshot took from the structure (not the values). Of the percent cells, those
+    whose number reads differently as a percentage (a recalled structure knows only those)."""
+    rows = s.tracker.rows
     return (
         s.sheet_titles,
         s.time_zone,
@@ -228,10 +230,21 @@ def _shape(s: Snapshot) -> tuple[Any, ...]:
         s.meta,
         s.owned_columns,
         s.summary_charts,
-        s.tracker.percent_cells,
+        {(r, c) for r, c in s.tracker.percent_cells if structure.depends_on_format(rows[r][c])},
         s.row_capacity,
         tuple(s.tabs),
     )
+
+
+def _rule_starts(state: ReadState | None) -> list[int]:
+    """The rows the job's highlight rules start on (0-based)."""
+    if state is None:
+        return []
+    return [
+        int(rng.get("startRowIndex", 0))
+        for i in state.own_cf_indexes
+        for rng in state.cf_rules[i].get("ranges", [])
+    ]
 
 
 def _grid_size(sheet: dict[str, Any]) -> tuple[int, int]:
@@ -402,6 +415,7 @@ class SheetsBackend:
             percent_columns(rows, self._hints.percent_header),
             snapshot.tracker.percent_cells,
             key_columns(rows, self._hints.key_header),
+            _rule_starts(self._state),
         )
         return _Hint.of(sheets, tracker, kept).dumps()
 

@@ -11,11 +11,14 @@ run of the same day uses it again (:func:`recall`) when its values show that:
 - the tracker tab has as many columns as then (inserting or deleting a column changes it);
 - each of the job's anchored columns still shows its header where it did (a column moved
   across it shifts it);
+- the row each of the job's highlight rules starts on still holds a task the job has given an
+  ID (a row inserted there moves the rule's start: Sheets adjusts the ranges);
 - the same columns are percent columns, and no number there reads differently as a
   percentage and as a plain number (1 and above, or below 0) unless its format is known. A
-  task is known by its ID with its key cells (phase, channel, task, description), or, when no
-  other row shares them, by its key cells alone: they move with its progress cell however
-  people sort, while the ID stays behind when the human columns alone are sorted. In order:
+  task is known by its human cells (every cell of its row but the job's and its progress), or,
+  when those changed, by its key cells (phase, channel, task, description) where no other row
+  shares them: both move with the progress cell however people sort, while the task ID stays
+  behind when the human columns alone are sorted. In order:
 
   1. the cell the structure read saw on the same task with the same number keeps the format
      it had;
@@ -49,6 +52,8 @@ another cell's format breaks the assumption until the structure is read again.
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -56,7 +61,7 @@ import numpy as np
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 7
+VERSION = 8
 
 
 def is_number(value: Any) -> bool:
@@ -72,39 +77,38 @@ def depends_on_format(value: Any) -> bool:
 
 
 def _tasks(
-    rows: list[list[Any]], which: list[int], id_col: int | None, key_cols: list[int]
+    rows: list[list[Any]], which: list[int], cols: list[int], key_cols: list[int]
 ) -> tuple[list[int], list[int]]:
     """Which task each row of ``which`` holds, across runs, two ways (64-bit hashes): by its
-    task ID with its key cells (phase, channel, task, description), which tells apart tasks
-    that share their key cells; and by its key cells alone, which move with its progress cell
-    however people sort (the task ID does not when the human columns alone are sorted). A row
-    without an ID: by all its cells, both ways."""
+    human cells ``cols`` (every column but the job's and the percent column), which tells
+    apart rows that share their key cells; and by its key cells (phase, channel, task,
+    description) alone, which an edit of the row's other cells leaves as they were. Both move
+    with the progress cell however people sort, unlike the task ID, which stays behind when
+    the human columns alone are sorted."""
     if not which:
         return [], []
     import pandas as pd
 
-    def column(c: int) -> list[Any]:
-        return [rows[r][c] if c < len(rows[r]) else None for r in which]
+    def hashed(columns: list[int]) -> list[int]:
+        frame = pd.DataFrame(
+            {c: [rows[r][c] if c < len(rows[r]) else None for r in which] for c in columns},
+            index=range(len(which)),
+            dtype=object,
+        )
+        return list(pd.util.hash_pandas_object(frame, index=False).tolist())
 
-    def hashed(columns: list[list[Any]]) -> Any:
-        frame = pd.DataFrame(dict(enumerate(columns)), dtype=object)
-        return pd.util.hash_pandas_object(frame, index=False).to_numpy(copy=True)
+    return hashed(cols), hashed(key_cols) if key_cols else hashed(cols)
 
-    ids = column(id_col) if id_col is not None else [None] * len(which)
-    keys = [column(c) for c in key_cols]
-    full = hashed([ids, *keys])
-    by_keys = hashed(keys) if key_cols else full.copy()
-    lone = [i for i, v in enumerate(ids) if not (isinstance(v, str) and v)]
-    if lone:  # rows without an ID: by all their cells
-        width = max(len(rows[which[i]]) for i in lone)
-        cells = [
-            [rows[which[i]][c] if c < len(rows[which[i]]) else None for i in lone]
-            for c in range(width)
-        ]
-        whole = hashed([["row"] * len(lone), *cells])
-        full[lone] = whole
-        by_keys[lone] = whole
-    return full.tolist(), by_keys.tolist()
+
+def _start(rows: list[list[Any]], r: int, id_col: int | None) -> Any:
+    """What must stay at row ``r``, where a rule of the job's starts: a task the job has given
+    an ID (a row inserted there has none; a sort or a delete leaves another task there, and
+    does not move the rule), else the row as it is (None beyond the rows)."""
+    if r >= len(rows):
+        return None
+    row = rows[r]
+    v = row[id_col] if id_col is not None and id_col < len(row) else None
+    return "a task" if isinstance(v, str) and v else json.loads(json.dumps(row, default=str))
 
 
 def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
@@ -148,13 +152,17 @@ def keep(
     percent_cols: list[int] | None,
     percent: set[tuple[int, int]] | frozenset[tuple[int, int]],
     key_cols: list[int],
+    rule_starts: Iterable[int] = (),
 ) -> dict[str, Any] | None:
     """What a later run of the day needs of this structure read (``data``, ``sheets`` as the
-    read assembled them, the tracker's values ``rows``, its ``anchors``, percent cells and
-    key columns); None when the percent columns are unknown (every column might be one)."""
+    read assembled them, the tracker's values ``rows``, its ``anchors``, percent cells, key
+    columns and the rows the job's highlight rules start on); None when the percent columns
+    are unknown (every column might be one)."""
     if percent_cols is None:
         return None
     id_col = anchors.get("gen_id")
+    grid = next(s for s in sheets if s["properties"]["title"] == tracker)
+    columns = int(grid["properties"].get("gridProperties", {}).get("columnCount", 0))
     formats = []
     for c in percent_cols:
         cells: list[Any] = [row[c] if c < len(row) else None for row in rows]
@@ -165,7 +173,8 @@ def keep(
         # and the others (any value: a plain cell's number may change); a plain 1 or negative
         # number by task (rule 1, where rule 3 does not tell)
         filled = [] if every else [r for r, v in enumerate(cells) if v is not None]
-        tasks, keys = (np.array(h, dtype=np.uint64) for h in _tasks(rows, filled, id_col, key_cols))
+        human = _human_cols(columns, anchors, c)
+        tasks, keys = (np.array(h, dtype=np.uint64) for h in _tasks(rows, filled, human, key_cols))
         is_pct = np.fromiter((r in formatted for r in filled), bool, len(filled))
         plain = [
             [int(tasks[i]), cells[r]]
@@ -178,17 +187,18 @@ def keep(
                 "every": every,
                 "percent": np.setdiff1d(tasks[is_pct], tasks[~is_pct]).tolist(),
                 "percent_keys": np.setdiff1d(keys[is_pct], keys[~is_pct]).tolist(),
-                # the same task seen both ways (a copied row): ask Google
+                # the same human cells seen both ways (a copied row): ask Google
                 "both": np.intersect1d(tasks[is_pct], tasks[~is_pct]).tolist(),
                 "plain": plain,
             }
         )
-    grid = next(s for s in sheets if s["properties"]["title"] == tracker)
     return {
         "v": VERSION,
         "data": _strip({**data, "sheets": sheets}, tracker),
-        "columns": int(grid["properties"].get("gridProperties", {}).get("columnCount", 0)),
+        "columns": columns,
         "headers": _headers(rows, anchors),
+        # a row inserted where a rule starts moves its start (Sheets adjusts the ranges)
+        "starts": [[r, _start(rows, r, id_col)] for r in sorted(set(rule_starts))],
         "id_col": id_col,
         "key_cols": key_cols,
         "formats": formats,
@@ -221,6 +231,9 @@ def recall(
         anchors = {str(k): int(c) for k, c, _, _ in kept["headers"]}
         if _headers(rows, anchors) != kept["headers"]:
             return None
+        id_col = kept["id_col"]
+        if any(_start(rows, int(r), id_col) != what for r, what in kept["starts"]):
+            return None
         for sheet in data["sheets"]:
             props = sheet["properties"]
             if props.get("sheetType", "GRID") != "GRID":
@@ -230,14 +243,20 @@ def recall(
                 return None
             gp = props.setdefault("gridProperties", {})
             gp["rowCount"], gp["columnCount"] = ext
-        percent = _percent(rows, kept["id_col"], key_cols, kept["formats"])
+        percent = _percent(rows, _human_cols(size[1], anchors), key_cols, kept["formats"])
     except (KeyError, TypeError, ValueError):
         return None  # a kept structure of another shape: read it afresh
     return None if percent is None else (data, percent)
 
 
+def _human_cols(columns: int, anchors: dict[str, int], skip: int | None = None) -> list[int]:
+    """The columns of a tracker ``columns`` wide that are not the job's (nor ``skip``)."""
+    own = set(anchors.values())
+    return [c for c in range(columns) if c not in own and c != skip]
+
+
 def _percent(
-    rows: list[list[Any]], id_col: int | None, key_cols: list[int], formats: list[dict[str, Any]]
+    rows: list[list[Any]], human: list[int], key_cols: list[int], formats: list[dict[str, Any]]
 ) -> set[tuple[int, int]] | None:
     percent: set[tuple[int, int]] = set()
     for f in formats:
@@ -247,7 +266,8 @@ def _percent(
         both = {int(t) for t in f["both"]}
         plain = {(int(t), v) for t, v in f["plain"]}
         which = [r for r, row in enumerate(rows) if c < len(row) and depends_on_format(row[c])]
-        for r, task, by_keys in zip(which, *_tasks(rows, which, id_col, key_cols), strict=True):
+        cols = [h for h in human if h != c]
+        for r, task, by_keys in zip(which, *_tasks(rows, which, cols, key_cols), strict=True):
             v = rows[r][c]
             if task in both:
                 return None
