@@ -442,7 +442,7 @@ class SheetsBackend:
         self._values = probed
         values = {t: probed.rows.get(t, []) for t in hint.titles}
         percent = percent_columns(probed.rows.get(hint.tracker, []), self._hints.percent_header)
-        if self._recall and hint.structure is not None:
+        if self._recall and hint.structure is not None and self.worksheet in (None, hint.tracker):
             tracker_rows = probed.rows.get(hint.tracker, [])
             recalled = structure.recall(
                 hint.structure,
