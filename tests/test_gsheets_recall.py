@@ -189,43 +189,39 @@ def test_a_row_without_an_id_is_remembered_by_its_cells() -> None:
     assert percent_now(k, tracker(["a", "x2", 1, None])) is None
 
 
-def test_with_key_columns_a_task_is_known_by_its_key_cells() -> None:
-    """The ID stays put when a person sorts the human columns alone; the key cells (here
-    Task) move with the progress cell."""
-    rows = tracker(["a", "x", 40, "T1"], ["b", "y", 60, "T2"])
-    k = kept(rows, {(2, P)}, key_cols=[0])  # b's 60 is 6000 %, a's 40 is 40
+def test_a_task_is_known_by_its_human_cells_not_its_id() -> None:
+    """The ⚙ ID stays put when a person sorts the human columns alone; the row's human cells
+    move with its progress cell."""
+    rows = tracker(["a", "x", 40, "T1"], ["b", "y", 60, "T2"])  # b's 60 is 6000 %
     # A:C sorted alone (descending): b and its 60 sit beside T1 now, a beside T2
     now = tracker(["b", "y", 60, "T1"], ["a", "x", 40, "T2"])
-    assert percent_now(k, now, key_cols=[0]) == {(1, P)}
-    # known by the ID alone, the same rows would be read the wrong way round
-    assert percent_now(kept(rows, {(2, P)}), now) == {(2, P)}
-    # a plain 1 is known by its ID with its key cells: after such a sort, ask Google
-    ones = tracker(["a", "x", 1, "T1"], ["b", "y", 1, "T2"])
-    k = kept(ones, {(2, P)}, key_cols=[0])
-    assert percent_now(k, ones, key_cols=[0]) == {(2, P)}
-    assert percent_now(k, tracker(["b", "y", 1, "T1"], ["a", "x", 1, "T2"]), key_cols=[0]) is None
+    for key_cols in ([], [0]):
+        k = kept(rows, {(2, P)}, key_cols=key_cols)
+        assert percent_now(k, now, key_cols=key_cols) == {(1, P)}
+    # a plain 1 too: known by the row's human cells
+    ones = tracker(["a", "x", 1, "T1"], ["b", "y", 1, "T2"])  # b's 1 is 100 %
+    k = kept(ones, {(2, P)})
+    assert percent_now(k, ones) == {(2, P)}
+    assert percent_now(k, tracker(["b", "y", 1, "T1"], ["a", "x", 1, "T2"])) == {(1, P)}
 
 
-def test_rows_sharing_their_key_cells_are_told_apart_by_their_ids() -> None:
+def test_with_key_columns_an_edited_task_keeps_its_format() -> None:
+    rows = tracker(["a", "x", 60, "T1"], ["b", "y", 40, "T2"])  # a's 60 is 6000 %
+    # a's owner and number changed: its human cells are new, its key cell (Task) is not
+    now = tracker(["a", "z", 75, "T1"], ["b", "y", 40, "T2"])
+    assert percent_now(kept(rows, {(1, P)}, key_cols=[0]), now, key_cols=[0]) == {(1, P)}
+    # without key columns the row is new to it: above 1, as typed (rule 3)
+    assert percent_now(kept(rows, {(1, P)}), now) == set()
+
+
+def test_rows_sharing_their_key_cells_are_told_apart_by_their_other_cells() -> None:
     twins = tracker(["a", "x", 1, "T1"], ["a", "y", 1, "T2"])  # T2's 1 is 100 %
     k = kept(twins, {(2, P)}, key_cols=[0])
     assert percent_now(k, twins, key_cols=[0]) == {(2, P)}
     assert percent_now(k, [twins[0], twins[2], twins[1]], key_cols=[0]) == {(1, P)}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="structure.py _tasks/_percent: a task known by its ID with its key cells is trusted "
-    "after a sort of the human columns alone; two rows sharing their key cells then swap formats",
-)
-def test_twins_sorted_by_their_human_columns_alone_are_not_read_the_wrong_way_round() -> None:
-    # T1's 1 is 1 %, T2's 1 is 100 %; the rows share their key cells (Task "a")
-    twins = tracker(["a", "x", 1, "T1"], ["a", "y", 1, "T2"])
-    k = kept(twins, {(2, P)}, key_cols=[0])
-    # A:C sorted alone by Owner, descending: the formatted 1 now sits beside T1, the plain beside T2
+    # A:C sorted alone by Owner, descending: the formatted 1 beside T1, the plain one beside T2
     now = tracker(["a", "y", 1, "T1"], ["a", "x", 1, "T2"])
-    # the truth is {(1, P)}; the values cannot tell it from the rows unsorted: ask Google
-    assert percent_now(k, now, key_cols=[0]) in (None, {(1, P)})
+    assert percent_now(k, now, key_cols=[0]) == {(1, P)}
 
 
 def test_a_mixed_column_keeps_each_tasks_format() -> None:
@@ -674,12 +670,6 @@ def test_a_structural_write_on_a_structure_changed_since_starts_over(
     assert len(fake.charts(sheet, SUMMARY)) >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend.py _shape compares tracker.percent_cells: a recalled snapshot holds only the "
-    "numbers whose reading depends on the format, a read one every percent-formatted cell "
-    "(decode_percent), so the refresh always differs when the progress column holds e.g. 60%",
-)
 def test_a_structural_write_on_recalled_percent_formatted_progress_reads_twice(
     fake: SheetsFake, sheet: str, sa: Path, tmp_path: Path, ruleset: RuleSet
 ) -> None:
@@ -689,20 +679,19 @@ def test_a_structural_write_on_recalled_percent_formatted_progress_reads_twice(
     outgrow(fake, sheet)
     humans = _humans(fake, sheet)
     result = changed_run(config, sa, store, 2)
-    right(fake, sheet, config, sa, ruleset, humans)
-    assert kinds(fake)[:3] == ["values.batchGet", "get", "batchUpdate"]
+    # the refresh sees what was recalled (the percent cells whose reading depends on the
+    # format: none here, every number is a fraction), so the structural write goes ahead
+    assert kinds(fake) == ["values.batchGet", "get", "batchUpdate", WRITE]
     assert result.requests == {"read": 2, "write": 2}
+    right(fake, sheet, config, sa, ruleset, humans)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="structure.py: a row inserted right under the header moves the start of the job's "
-    "rules (they begin on the first task row) -- a structural change the values do not show; "
-    "the recalled run leaves the new row without the highlight rules for the rest of the day",
-)
 def test_a_row_inserted_right_under_the_header_keeps_the_rules_over_every_task(
     fake: SheetsFake, sa: Path, tmp_path: Path, ruleset: RuleSet
 ) -> None:
+    """The job's rules begin on the first task row; a row inserted there moves their start (a
+    structural change): the values show a row without an ID where a task was, so the
+    structure is read and the rules put back over every task."""
     sheet = big_tracker(fake, ruleset, ROWS)
     config, store = day(fake, sheet, sa, tmp_path)
     starts = {r["ranges"][0].get("startRowIndex") for r in fake.conditional_formats(sheet, TAB)}
@@ -710,11 +699,11 @@ def test_a_row_inserted_right_under_the_header_keeps_the_rules_over_every_task(
     fake.insert_rows(sheet, TAB, 2, [task(task="新任务", progress=0.2)])
     humans = _humans(fake, sheet)
     changed_run(config, sa, store, 2)
-    assert _humans(fake, sheet) == humans
+    assert kinds(fake) == ["values.batchGet", "get", "batchUpdate", WRITE]
     assert task_ids(fake, sheet)["新任务"], "the new task has its values"
-    # a fresh read plans nothing: the rules start on the first task row again
     starts = {r["ranges"][0].get("startRowIndex") for r in fake.conditional_formats(sheet, TAB)}
     assert starts == {1}
+    right(fake, sheet, config, sa, ruleset, humans)
 
 
 def test_rows_sorted_between_a_recalled_read_and_its_write(
