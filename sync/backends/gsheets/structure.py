@@ -4,13 +4,14 @@ the same as-of day whose values show no structural change is one read.
 A run reads the tabs' values (``values:batchGet``) and, in a second request, the structure
 (``spreadsheets.get``: properties, metadata, the highlight rules and protections, chart ids,
 the column anchors, the percent columns' number formats). Within a day the structure rarely
-changes, while the values do. So the structure a read found is kept (:func:`keep`, a few KB:
-the reply without its cells, plus a digest of what the values must still show) and a later
+changes, while the values do. So the structure a read found is kept (:func:`keep`: the reply
+without its cells, a few KB, plus a digest of what the values must still show, at most 22
+bytes a task) and a later
 run of the same day uses it again (:func:`recall`) when its values show that:
 
 - the tracker tab has as many columns as then (inserting or deleting a column changes it);
-- each of the job's anchored columns still shows its header where it did (a column moved
-  across it shifts it);
+- the header row is as it was (a column moved, the job's or a person's, shows there; the
+  job's highlight rules on a person's column move with it);
 - the row each of the job's highlight rules starts on still holds a task the job has given an
   ID (a row inserted there moves the rule's start: Sheets adjusts the ranges);
 - the same columns are percent columns, and no number there reads differently as a
@@ -51,6 +52,8 @@ another cell's format breaks the assumption until the structure is read again.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 from collections.abc import Iterable
@@ -61,7 +64,7 @@ import numpy as np
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
-VERSION = 8
+VERSION = 9
 
 
 def is_number(value: Any) -> bool:
@@ -102,13 +105,27 @@ def _tasks(
 
 def _start(rows: list[list[Any]], r: int, id_col: int | None) -> Any:
     """What must stay at row ``r``, where a rule of the job's starts: a task the job has given
-    an ID (a row inserted there has none; a sort or a delete leaves another task there, and
-    does not move the rule), else the row as it is (None beyond the rows)."""
+    an ID no other row holds (a row inserted there has none, or a copied row's; a sort or a
+    delete leaves another task there, and does not move the rule), else the row as it is
+    (None beyond the rows)."""
     if r >= len(rows):
         return None
     row = rows[r]
     v = row[id_col] if id_col is not None and id_col < len(row) else None
-    return "a task" if isinstance(v, str) and v else json.loads(json.dumps(row, default=str))
+    if isinstance(v, str) and v:
+        assert id_col is not None
+        if sum(1 for other in rows if id_col < len(other) and other[id_col] == v) == 1:
+            return "a task"
+    return json.loads(json.dumps(row, default=str))
+
+
+def _pack(hashes: Any) -> str:
+    """64-bit hashes as base64 (11 characters each, not 20 as JSON numbers)."""
+    return base64.b64encode(np.asarray(hashes, dtype="<u8").tobytes()).decode()
+
+
+def _unpack(text: str) -> set[int]:
+    return set(np.frombuffer(base64.b64decode(text), dtype="<u8").tolist())
 
 
 def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
@@ -123,6 +140,16 @@ def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
                 break
         out.append(found)
     return out
+
+
+def _header_row(rows: list[list[Any]], anchors: dict[str, int]) -> list[Any] | None:
+    """The row holding the job's headers, whole: a human column moved shows there (and moves
+    the job's highlight rule on it)."""
+    found = [r for _, _, r, _ in _headers(rows, anchors) if r >= 0]
+    if not found:
+        return None
+    row: list[Any] = json.loads(json.dumps(rows[min(found)], default=str))
+    return row
 
 
 def _strip(data: dict[str, Any], tracker: str) -> dict[str, Any]:
@@ -185,8 +212,8 @@ def keep(
             {
                 "col": c,
                 "every": every,
-                "percent": np.setdiff1d(tasks[is_pct], tasks[~is_pct]).tolist(),
-                "percent_keys": np.setdiff1d(keys[is_pct], keys[~is_pct]).tolist(),
+                "percent": _pack(np.setdiff1d(tasks[is_pct], tasks[~is_pct])),
+                "percent_keys": _pack(np.setdiff1d(keys[is_pct], keys[~is_pct])),
                 # the same human cells seen both ways (a copied row): ask Google
                 "both": np.intersect1d(tasks[is_pct], tasks[~is_pct]).tolist(),
                 "plain": plain,
@@ -197,6 +224,7 @@ def keep(
         "data": _strip({**data, "sheets": sheets}, tracker),
         "columns": columns,
         "headers": _headers(rows, anchors),
+        "header_row": _header_row(rows, anchors),
         # a row inserted where a rule starts moves its start (Sheets adjusts the ranges)
         "starts": [[r, _start(rows, r, id_col)] for r in sorted(set(rule_starts))],
         "id_col": id_col,
@@ -231,6 +259,8 @@ def recall(
         anchors = {str(k): int(c) for k, c, _, _ in kept["headers"]}
         if _headers(rows, anchors) != kept["headers"]:
             return None
+        if _header_row(rows, anchors) != kept["header_row"]:
+            return None
         id_col = kept["id_col"]
         if any(_start(rows, int(r), id_col) != what for r, what in kept["starts"]):
             return None
@@ -244,7 +274,7 @@ def recall(
             gp = props.setdefault("gridProperties", {})
             gp["rowCount"], gp["columnCount"] = ext
         percent = _percent(rows, _human_cols(size[1], anchors), key_cols, kept["formats"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, binascii.Error):
         return None  # a kept structure of another shape: read it afresh
     return None if percent is None else (data, percent)
 
@@ -261,8 +291,8 @@ def _percent(
     percent: set[tuple[int, int]] = set()
     for f in formats:
         c, every = int(f["col"]), bool(f["every"])
-        tasks = {int(t) for t in f["percent"]}
-        keys = {int(t) for t in f["percent_keys"]}
+        tasks = _unpack(f["percent"])
+        keys = _unpack(f["percent_keys"])
         both = {int(t) for t in f["both"]}
         plain = {(int(t), v) for t, v in f["plain"]}
         which = [r for r, row in enumerate(rows) if c < len(row) and depends_on_format(row[c])]
