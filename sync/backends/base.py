@@ -13,8 +13,9 @@ capability           what it adds                          used by
 :class:`AddsTabs`    write rows into a brand-new tab         ``restore --to-tab``
 :class:`CreatesTracker` a new tracker tab from the template   ``init --spreadsheet``
 :class:`Probes`      read the tabs' values alone first (one    ``run`` (a no-change run is one
-                     request) when it knows the tabs; formats   read), the run store (the hint)
-                     only for the percent columns
+                     request) when it knows the tabs; formats   read), the run store (the hint,
+                     only for the percent columns; the hint     which may keep the backend's
+                     may keep what the backend needs again      structure for the same day)
 ==================== ===================================== ===============================
 
 Rules every backend keeps (the contract test suite, ``tests/test_backend_contract.py``,
