@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
 #: A raw cell value as a backend hands it over: str, int, float, bool, datetime/date or None.
 RawValue = Any
+
+
+def is_number(value: Any) -> bool:
+    """A number cell: an int or float (NumPy's too), not a checkbox (bool), not NaN.
+
+    >>> [is_number(v) for v in (3, 0.5, True, float("nan"), "3", None)]
+    [True, True, False, False, False, False]
+    """
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
 
 
 def col_letter(col: int) -> str:

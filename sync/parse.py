@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cells import is_number
 from .defaults import DEFAULT_LOCALE, LOCALES
 from .errors import MissingColumns
 from .i18n import generated_key, is_generated_header
@@ -387,14 +388,6 @@ def is_present(value: Any) -> bool:
     return t is not None and t not in EMPTY_TOKENS
 
 
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float | np.integer | np.floating)
-        and not isinstance(value, bool)
-        and value == value
-    )
-
-
 #: The days a tracker can hold; anything else is a typo (and beyond what pandas can store).
 DATE_MIN, DATE_MAX = dt.date(1970, 1, 1), dt.date(2200, 12, 31)
 #: Year-less days are read in a leap year (so 2/29 survives) and get their year later.
@@ -496,7 +489,7 @@ def _parse_date(value: Any, year: int, order: DateOrder = None) -> tuple[dt.date
     if isinstance(value, float) and value == value and not value.is_integer() and 1 <= value < 13:
         # 6.29 typed into a cell becomes the number 6.29: month.day, as the text "6.29" reads
         return _parse_date(repr(value), year, order)
-    if _is_number(value):
+    if is_number(value):
         try:
             return _date_from_number(float(value)), False
         except OverflowError:
@@ -566,7 +559,7 @@ def parse_percent_value(value: Any) -> tuple[float | None, str | None]:
     A bare number strictly between 0 and 1 is read as a fraction (0.5 -> 50): nobody reports
     half a percent of progress. Cells formatted as percentages are scaled by the caller.
     """
-    if _is_number(value):
+    if is_number(value):
         try:
             v = float(value)
         except OverflowError:  # an integer beyond float range: not a percentage
@@ -625,7 +618,7 @@ def parse_bool_value(value: Any) -> bool | None:
 
 def parse_number_value(value: Any) -> float | None:
     """One cell -> number. Accepts 1,200 / ¥5000 / 5万 / 1.5k."""
-    if _is_number(value):
+    if is_number(value):
         return float(value)
     t = norm(value)
     if t is None:
@@ -843,7 +836,7 @@ def parse_percents(cells: pd.Series, ctx: ColumnContext) -> Parsed:
     sheet_rows = ctx.percent_rows()
     if sheet_rows:
         # a number in a percent-formatted cell is a fraction: 0.6 shows as 60 %
-        numeric = f.spread([_is_number(u) for u in f.uniques], False, bool)
+        numeric = f.spread([is_number(u) for u in f.uniques], False, bool)
         scaled = cells.index.isin(sheet_rows) & numeric.to_numpy()
         value[scaled] = cells[scaled].astype(float) * 100
     with np.errstate(over="ignore", invalid="ignore"):

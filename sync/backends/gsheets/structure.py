@@ -45,9 +45,11 @@ run of the next day (which reads everything afresh) or by the next structural wr
 comes first -- as with a run that stops after the values.
 
 Assumed, not documented: that a number typed into a percent-formatted cell keeps the percent
-format, and that a row inserted between formatted rows takes their format (Google's Sheets UI
-does both; the API's ``insertDimension`` has ``inheritFromBefore``). A number pasted with
-another cell's format breaks the assumption until the structure is read again.
+format (seen in the Sheets UI; the fake models it and lists it as assumed), and that a row a
+person inserts between formatted rows takes their format (the UI does; for the API it is
+documented: InsertDimensionRequest.inheritFromBefore, "dimension properties should be
+extended from the dimensions before or after"). A number pasted with another cell's format
+breaks the assumption until the structure is read again.
 """
 
 from __future__ import annotations
@@ -61,15 +63,11 @@ from typing import Any
 
 import numpy as np
 
+from ...cells import is_number
 from .grid import HEADER_SCAN_ROWS
 
 #: The kept structure's layout version (a kept structure of another version is not used).
 VERSION = 9
-
-
-def is_number(value: Any) -> bool:
-    """A number cell (not a checkbox), as the parser counts one."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 def depends_on_format(value: Any) -> bool:
@@ -142,10 +140,10 @@ def _headers(rows: list[list[Any]], anchors: dict[str, int]) -> list[list[Any]]:
     return out
 
 
-def _header_row(rows: list[list[Any]], anchors: dict[str, int]) -> list[Any] | None:
-    """The row holding the job's headers, whole: a human column moved shows there (and moves
-    the job's highlight rule on it)."""
-    found = [r for _, _, r, _ in _headers(rows, anchors) if r >= 0]
+def _header_row(rows: list[list[Any]], headers: list[list[Any]]) -> list[Any] | None:
+    """The row holding the job's ``headers`` (:func:`_headers`), whole: a human column moved
+    shows there (and moves the job's highlight rule on it)."""
+    found = [r for _, _, r, _ in headers if r >= 0]
     if not found:
         return None
     row: list[Any] = json.loads(json.dumps(rows[min(found)], default=str))
@@ -196,9 +194,10 @@ def keep(
         formatted = {r for r, cc in percent if cc == c}
         numbers = [r for r, v in enumerate(cells) if is_number(v)]
         every = bool(numbers) and formatted.issuperset(numbers)
-        # by task (ID + key cells) and by key cells alone: the percent-formatted cells (rule 2)
-        # and the others (any value: a plain cell's number may change); a plain 1 or negative
-        # number by task (rule 1, where rule 3 does not tell)
+        # by task (its human cells) and by its key cells alone: the percent-formatted cells
+        # (rule 2) and the others (any value: a plain cell's number may change); a plain 1 or
+        # negative number by task (rule 1, where rule 3 does not tell). A column whose numbers
+        # are all percent-formatted needs none of it.
         filled = [] if every else [r for r, v in enumerate(cells) if v is not None]
         human = _human_cols(columns, anchors, c)
         tasks, keys = (np.array(h, dtype=np.uint64) for h in _tasks(rows, filled, human, key_cols))
@@ -219,12 +218,13 @@ def keep(
                 "plain": plain,
             }
         )
+    headers = _headers(rows, anchors)
     return {
         "v": VERSION,
         "data": _strip({**data, "sheets": sheets}, tracker),
         "columns": columns,
-        "headers": _headers(rows, anchors),
-        "header_row": _header_row(rows, anchors),
+        "headers": headers,
+        "header_row": _header_row(rows, headers),
         # a row inserted where a rule starts moves its start (Sheets adjusts the ranges)
         "starts": [[r, _start(rows, r, id_col)] for r in sorted(set(rule_starts))],
         "id_col": id_col,
@@ -257,9 +257,8 @@ def recall(
         if size is None or size[1] != kept["columns"]:
             return None
         anchors = {str(k): int(c) for k, c, _, _ in kept["headers"]}
-        if _headers(rows, anchors) != kept["headers"]:
-            return None
-        if _header_row(rows, anchors) != kept["header_row"]:
+        headers = _headers(rows, anchors)
+        if headers != kept["headers"] or _header_row(rows, headers) != kept["header_row"]:
             return None
         id_col = kept["id_col"]
         if any(_start(rows, int(r), id_col) != what for r, what in kept["starts"]):
@@ -296,6 +295,9 @@ def _percent(
         both = {int(t) for t in f["both"]}
         plain = {(int(t), v) for t, v in f["plain"]}
         which = [r for r, row in enumerate(rows) if c < len(row) and depends_on_format(row[c])]
+        if every:  # rule 2: the column's numbers were all percent-formatted
+            percent.update((r, c) for r in which)
+            continue
         cols = [h for h in human if h != c]
         for r, task, by_keys in zip(which, *_tasks(rows, which, cols, key_cols), strict=True):
             v = rows[r][c]
@@ -303,7 +305,7 @@ def _percent(
                 return None
             if (task, v) in plain:  # rule 1, a plain cell
                 continue
-            if every or task in tasks or by_keys in keys:  # rules 1-2, a percent cell
+            if task in tasks or by_keys in keys:  # rules 1-2, a percent cell
                 percent.add((r, c))
             elif v <= 1:  # rule 4 (rule 3: above 1, plain)
                 return None
