@@ -430,13 +430,9 @@ def percent_header(ruleset: RuleSet) -> Callable[[object], bool]:
     >>> is_percent(" 当前进度（％） "), is_percent("Progress"), is_percent("负责人")
     (True, True, False)
     """
-    index = ruleset.alias_index()
-    percent = {name for name, spec in ruleset.columns.items() if spec.type == "percent"}
-
-    def is_percent(value: object) -> bool:
-        return header_column(value, index) in percent
-
-    return is_percent
+    return _names_column(
+        ruleset, {name for name, spec in ruleset.columns.items() if spec.type == "percent"}
+    )
 
 
 def key_header(ruleset: RuleSet) -> Callable[[object], bool]:
@@ -449,13 +445,17 @@ def key_header(ruleset: RuleSet) -> Callable[[object], bool]:
     """
     from .render import KEY_FIELDS
 
+    return _names_column(ruleset, set(KEY_FIELDS) & set(ruleset.columns))
+
+
+def _names_column(ruleset: RuleSet, names: set[str]) -> Callable[[object], bool]:
+    """Whether a header cell names one of the rule pack's columns ``names``."""
     index = ruleset.alias_index()
-    keys = set(KEY_FIELDS) & set(ruleset.columns)
 
-    def is_key(value: object) -> bool:
-        return header_column(value, index) in keys
+    def names_one(value: object) -> bool:
+        return header_column(value, index) in names
 
-    return is_key
+    return names_one
 
 
 def _computed(outcome: RunResult | _Skipped) -> RunResult:

@@ -120,8 +120,9 @@ class ReadHints:
     percent-formatted cell there is a fraction); None: the backend cannot tell, so it reads the
     number format of every formatted cell. ``key_header`` says whether a header cell names a
     column that identifies a task (phase, channel, task, description): what a backend may
-    remember a row by across runs besides its task ID, which a sort of the human columns alone
-    leaves beside another task; None: the ID alone.
+    remember a task by across runs when the row's other cells were edited (its task ID will
+    not do: a sort of the human columns alone leaves it beside another task); None: no key
+    columns.
     """
 
     last: str | None = None

@@ -94,33 +94,36 @@ def decode_percent(sheet: dict[str, Any] | None, rows: list[list[Any]]) -> set[t
 HEADER_SCAN_ROWS = 30
 
 
-def key_columns(rows: list[list[Any]], key_header: Callable[[object], bool] | None) -> list[int]:
-    """The 0-based columns of ``rows`` whose header (in the first rows) names a task's key
-    column; none when ``key_header`` is None.
+def header_columns(rows: list[list[Any]], names: Callable[[object], bool]) -> list[int]:
+    """The 0-based columns of ``rows`` whose header (a text cell in the first rows) ``names``
+    accepts.
 
-    >>> key_columns([["Phase", "Owner", "Task"]], lambda v: v in ("Phase", "Task"))
+    >>> header_columns([["Phase", "Owner", "Task"]], lambda v: v in ("Phase", "Task"))
     [0, 2]
     """
-    return percent_columns(rows, key_header) or []
+    found: set[int] = set()
+    for row in rows[:HEADER_SCAN_ROWS]:
+        for c, v in enumerate(row):
+            if isinstance(v, str) and v and c not in found and names(v):
+                found.add(c)
+    return sorted(found)
+
+
+def key_columns(rows: list[list[Any]], key_header: Callable[[object], bool] | None) -> list[int]:
+    """The columns whose header names a task's key column; none when ``key_header`` is None."""
+    return [] if key_header is None else header_columns(rows, key_header)
 
 
 def percent_columns(
     rows: list[list[Any]], percent_header: Callable[[object], bool] | None
 ) -> list[int] | None:
-    """The 0-based columns of ``rows`` whose header (in the first rows) names a percent column;
-    None when ``percent_header`` is None (every column may be one).
+    """The columns whose header names a percent column; None when ``percent_header`` is None
+    (every column may be one).
 
     >>> percent_columns([["Task", "Progress"], ["a", 0.5]], lambda v: v == "Progress")
     [1]
     """
-    if percent_header is None:
-        return None
-    found: set[int] = set()
-    for row in rows[:HEADER_SCAN_ROWS]:
-        for c, v in enumerate(row):
-            if isinstance(v, str) and v and c not in found and percent_header(v):
-                found.add(c)
-    return sorted(found)
+    return None if percent_header is None else header_columns(rows, percent_header)
 
 
 def a1_extent(a1: str) -> tuple[int, int] | None:
