@@ -167,6 +167,11 @@ Assumed:
   stays unbounded; a range a move splits keeps its bounds.
 * insertDimension may insert at index == the grid's size (after the last
   column).
+* A value written USER_ENTERED (and ``set_cell(..., user_entered=True)``, a
+  person typing) that implies no format of its own -- a plain number -- keeps
+  the cell's number format (a 1 typed into a percent cell shows 100 %); one
+  that does (``60%``, a date, ``$5``) sets it.  Seen in the Sheets UI, not
+  stated on a reference page; sync/backends/gsheets/structure.py relies on it.
 * duplicateSheet copies the tab's conditional formats but not its protected
   ranges; whether it copies the tab's developer metadata is unverified:
   ``duplicate_copies_metadata`` (default False) gives each copy new ids when
